@@ -1,0 +1,71 @@
+// The executor: runs K trials at once on a backend (a thread per slot; on CUDA each trainer
+// owns a stream), reports every finished epoch and obeys continue / pause / stop.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mlptune/backend.hpp"
+#include "mlptune/trial.hpp"
+
+namespace mlptune {
+
+enum class Decision { proceed, pause, stop };
+
+struct TrialJob {
+  int trial_id = 0;
+  TrialSpec spec;
+  std::optional<TrialState> resume_from;  // a paused trial continues from here
+  int pause_after_epoch = 0;              // 0: run to spec.train.epochs; else pause at this epoch
+};
+
+enum class JobOutcome {
+  completed, stopped_early, diverged, failed,
+  paused,  // paused by the scheduler or pause_after_epoch; `state` holds where it stands
+  stopped, // stopped by the scheduler (pruned)
+};
+std::string_view to_string(JobOutcome);
+
+struct JobResult {
+  int trial_id = 0;
+  JobOutcome outcome = JobOutcome::completed;
+  std::string message;
+  std::vector<EpochReport> epochs;    // reported in this run of the job
+  std::optional<TrialState> state;    // for paused jobs, and on request for finished ones
+  Metrics test;                       // finished jobs: metrics on the test split
+  double seconds = 0.0;
+};
+
+// What the job source answers when a slot is free.
+struct NextJob {
+  enum class Kind { run, wait, finished } kind = Kind::finished;
+  TrialJob job;
+  static NextJob run(TrialJob job) { return {Kind::run, std::move(job)}; }
+  static NextJob wait() { return {Kind::wait, {}}; }
+  static NextJob finished() { return {Kind::finished, {}}; }
+};
+
+struct ExecutorCallbacks {
+  // Called under the executor's lock when a slot is free; `wait` blocks the slot until another
+  // job reports or ends.
+  std::function<NextJob()> next_job;
+  // Called after each epoch, from the trial's thread (serialised by the executor).
+  std::function<Decision(int trial_id, const EpochReport&)> on_epoch;
+  // Called when a job ends for any reason (serialised by the executor).
+  std::function<void(JobResult)> on_result;
+};
+
+struct ExecutorOptions {
+  int slots = 1;
+  bool keep_final_state = false;  // put the state of finished jobs in JobResult
+};
+
+// Runs jobs until next_job says finished and every slot is idle. A failing trial (any exception
+// from its trainer) ends as JobOutcome::failed with the message; the others go on.
+void run_jobs(Backend& backend, std::shared_ptr<const DataSplits> data, const ExecutorOptions& options,
+              const ExecutorCallbacks& callbacks);
+
+}  // namespace mlptune

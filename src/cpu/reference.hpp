@@ -1,0 +1,88 @@
+// The reference math of one MLP training step, as plain loops with shapes in comments.
+// The CPU backend is built on these (with BLAS for the matrix products); every CUDA kernel is
+// tested against the function of the same name here. Templates serve float (the backends) and
+// double (finite-difference gradient checks).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "mlptune/model.hpp"
+#include "mlptune/train_config.hpp"
+#include "mlptune/trial.hpp"
+
+namespace mlptune::ref {
+
+// f(z) and f'(z) for one element.
+template <class T> T activate(Activation activation, T z);
+template <class T> T activate_derivative(Activation activation, T z);
+
+// y (B, out) = x (B, in) · Wᵀ + b, with W (out, in) and b (out).
+template <class T>
+void linear_forward(const T* x, const T* weight, const T* bias, T* y, int batch, int in, int out);
+
+// Given grad_y (B, out): grad_weight (out, in) = grad_yᵀ · x; grad_bias (out) = Σ_batch grad_y;
+// grad_x (B, in) = grad_y · W (skipped when grad_x is null, as for the first layer).
+template <class T>
+void linear_backward(const T* x, const T* weight, const T* grad_y, T* grad_x, T* grad_weight, T* grad_bias,
+                     int batch, int in, int out);
+
+// pre (B, N) = z + bias (broadcast over rows); out (B, N) = f(pre). `pre` may alias `z`.
+template <class T>
+void bias_activation_forward(Activation activation, const T* z, const T* bias, T* pre, T* out, int batch, int width);
+
+// grad_pre (n) = grad_out · f'(pre). `grad_pre` may alias `grad_out`.
+template <class T>
+void activation_backward(Activation activation, const T* pre, const T* grad_out, T* grad_pre, std::size_t count);
+
+// Column sums: bias_grad (N) = Σ_rows grad (B, N).
+template <class T>
+void bias_gradient(const T* grad, T* bias_grad, int batch, int width);
+
+// Softmax cross-entropy on logits (B, C) with labels (B): sample_loss (B) = -log softmax[label];
+// grad (B, C) = (softmax - onehot) / B, the gradient of the batch-mean loss.
+template <class T>
+void softmax_cross_entropy(const T* logits, const std::int32_t* labels, T* sample_loss, T* grad, int batch,
+                           int classes);
+
+// Mean squared error on pred (B, K) vs target (B, K): sample_loss (B) = mean_k (p - t)²;
+// grad (B, K) = 2 (p - t) / (B·K), the gradient of the mean over all B·K elements.
+template <class T>
+void mean_squared_error(const T* pred, const T* target, T* sample_loss, T* grad, int batch, int width);
+
+// One optimizer step on n parameters, as documented on Optimizer. `step` is 1-based (Adam's t).
+// first/second hold the optimizer's slots (unused ones may be null).
+struct OptimizerStep {
+  Optimizer optimizer = Optimizer::adam;
+  double learning_rate = 1e-3;
+  double momentum = 0.9;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-8;
+  double weight_decay = 0.0;
+  std::int64_t step = 1;
+};
+OptimizerStep optimizer_step(const TrainConfig& config, double learning_rate, std::int64_t step);
+
+template <class T>
+void optimizer_update(const OptimizerStep& update, T* parameters, const T* gradients, T* first, T* second,
+                      std::size_t count);
+
+// Which optimizer slots an optimizer keeps: 0 (sgd), 1 (momentum, nesterov), 2 (adam, adamw).
+int optimizer_slot_count(Optimizer optimizer);
+
+// Row order of epoch `epoch` (0-based): indices 0..rows-1 sorted by rng::hash(seed,
+// kShuffleStream + epoch, index), ties by index; identity when shuffle is off.
+std::vector<std::uint32_t> epoch_permutation(std::uint64_t seed, int epoch, std::size_t rows);
+
+// dst (B, cols) = src rows order[first .. first+B).
+void gather_rows(const float* src, const std::uint32_t* order, std::size_t first, int batch, std::size_t cols,
+                 float* dst);
+
+// Initial parameters (layers.{i}.weight (out, in), layers.{i}.bias (out)) from the seed:
+// weight element j of layer i is he: sqrt(2/in)·normal(hash(seed, kInitStream + 2i, j),
+// hash(seed, kInitStream + 2i + 1, j)); xavier: limit·(2·uniform01(hash(seed, kInitStream + 2i, j)) - 1).
+std::vector<Tensor> initial_parameters(const ModelSpec& model, std::uint64_t seed);
+
+}  // namespace mlptune::ref

@@ -1,0 +1,41 @@
+// Choosing a backend: cpu, cuda, or automatic (CUDA when built and a device is seen).
+#include <array>
+#include <string>
+
+#include "cpu/cpu_backend.hpp"
+#include "cuda/cuda_backend.hpp"
+#include "mlptune/backend.hpp"
+#include "mlptune/error.hpp"
+
+namespace mlptune {
+namespace {
+constexpr std::array<std::pair<BackendKind, std::string_view>, 3> kBackendNames{{
+    {BackendKind::cpu, "cpu"}, {BackendKind::cuda, "cuda"}, {BackendKind::automatic, "auto"}}};
+}  // namespace
+
+std::string_view to_string(BackendKind kind) {
+  for (const auto& [value, name] : kBackendNames)
+    if (value == kind) return name;
+  return "?";
+}
+
+BackendKind parse_backend_kind(std::string_view text) {
+  for (const auto& [value, name] : kBackendNames)
+    if (name == text) return value;
+  throw ConfigError("unknown backend '" + std::string(text) + "': use cpu, cuda or auto");
+}
+
+std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
+  switch (options.kind) {
+    case BackendKind::cpu:
+      return make_cpu_backend(options.threads_per_trial);
+    case BackendKind::cuda:
+      return make_cuda_backend(options.device);
+    case BackendKind::automatic:
+      if (cuda_backend_built() && !cuda_devices().empty()) return make_cuda_backend(options.device);
+      return make_cpu_backend(options.threads_per_trial);
+  }
+  throw ConfigError("unknown backend kind");
+}
+
+}  // namespace mlptune
