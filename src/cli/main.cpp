@@ -1,0 +1,40 @@
+// The mlptune program: train MLPs and tune their hyperparameters.
+#include <iostream>
+#include <new>
+
+#include "cli/commands.hpp"
+#include "mlptune/error.hpp"
+
+int main(int argc, char** argv) {
+  using namespace mlptune::cli;
+  CLI::App app{"mlptune: train multi-layer perceptrons on NVIDIA GPUs (or the CPU) and tune their hyperparameters"};
+  app.require_subcommand(1);
+  app.footer("Run `mlptune COMMAND --help` for a command's flags.");
+  const std::pair<const char*, Command (*)(CLI::App&)> adders[] = {
+      {"train", add_train_command}, {"summary", add_summary_command}, {"devices", add_devices_command}};
+  std::vector<std::pair<CLI::App*, Command>> commands;
+  for (const auto& [name, add] : adders) {
+    Command command = add(app);
+    commands.emplace_back(app.get_subcommand(name), std::move(command));
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? kExitOk : kExitError;
+  }
+  try {
+    for (const auto& [subcommand, command] : commands)
+      if (subcommand->parsed()) return command();
+  } catch (const mlptune::DeviceError& error) {
+    std::cerr << "mlptune: device error: " << error.what() << "\n";
+    return kExitDeviceError;
+  } catch (const mlptune::Error& error) {
+    std::cerr << "mlptune: " << error.what() << "\n";
+    return kExitError;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "mlptune: out of host memory; try a smaller --batch-size or dataset\n";
+    return kExitError;
+  }
+  return kExitError;
+}

@@ -1,0 +1,103 @@
+// Per-epoch metrics files (CSV or JSON) and the JSON form of specs and reports.
+#include "cli/metrics_file.hpp"
+
+#include <cmath>
+#include <fstream>
+
+#include "cli/text.hpp"
+#include "mlptune/error.hpp"
+
+namespace mlptune::cli {
+namespace {
+
+// NaN and Inf have no JSON form: they become null.
+nlohmann::json number(double value) { return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(); }
+
+std::string csv_number(double value) { return std::isnan(value) ? "" : format("%.9g", value); }
+
+std::string csv_text(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+}  // namespace
+
+nlohmann::json to_json(const TrialSpec& spec) {
+  const ModelSpec& model = spec.model;
+  const TrainConfig& train = spec.train;
+  return {
+      {"model",
+       {{"input_width", model.input_width},
+        {"hidden", model.hidden},
+        {"output_width", model.output_width},
+        {"activation", to_string(model.activation)},
+        {"loss", to_string(model.loss)},
+        {"init", to_string(model.init)},
+        {"parameter_count", model.parameter_count()}}},
+      {"train",
+       {{"optimizer", to_string(train.optimizer)},
+        {"lr", train.learning_rate},
+        {"momentum", train.momentum},
+        {"beta1", train.beta1},
+        {"beta2", train.beta2},
+        {"epsilon", train.epsilon},
+        {"weight_decay", train.weight_decay},
+        {"schedule", to_string(train.schedule)},
+        {"warmup", train.warmup_epochs},
+        {"step_epochs", train.step_epochs},
+        {"step_gamma", train.step_gamma},
+        {"batch_size", train.batch_size},
+        {"epochs", train.epochs},
+        {"shuffle", train.shuffle},
+        {"early_stopping", train.early_stopping_patience},
+        {"seed", train.seed},
+        {"precision", to_string(train.precision)}}},
+  };
+}
+
+nlohmann::json to_json(const Metrics& metrics) {
+  return {{"loss", number(metrics.loss)},
+          {"accuracy", number(metrics.accuracy)},
+          {"rmse", number(metrics.rmse)},
+          {"samples", metrics.samples}};
+}
+
+nlohmann::json to_json(const EpochReport& report) {
+  return {{"epoch", report.epoch},
+          {"step", report.step},
+          {"train_loss", number(report.train_loss)},
+          {"validation_loss", number(report.validation.loss)},
+          {"validation_accuracy", number(report.validation.accuracy)},
+          {"validation_rmse", number(report.validation.rmse)},
+          {"learning_rate", report.learning_rate},
+          {"samples_per_second", report.samples_per_second},
+          {"seconds", report.seconds},
+          {"status", to_string(report.status)},
+          {"message", report.message}};
+}
+
+void write_metrics(const std::string& path, const TrialSpec& spec, const std::string& data_name,
+                   const std::vector<EpochReport>& epochs, const nlohmann::json& result) {
+  std::ofstream out(path);
+  if (!out) throw Error(path + ": cannot write the metrics file (does its folder exist?)");
+  if (path.ends_with(".json")) {
+    nlohmann::json document{{"spec", to_json(spec)}, {"data", data_name}, {"epochs", nlohmann::json::array()},
+                            {"result", result}};
+    for (const EpochReport& report : epochs) document["epochs"].push_back(to_json(report));
+    out << document.dump(2) << "\n";
+  } else {
+    out << "epoch,step,train_loss,validation_loss,validation_accuracy,validation_rmse,learning_rate,"
+           "samples_per_second,seconds,status,message\n";
+    for (const EpochReport& r : epochs) {
+      out << r.epoch << ',' << r.step << ',' << csv_number(r.train_loss) << ',' << csv_number(r.validation.loss) << ','
+          << csv_number(r.validation.accuracy) << ',' << csv_number(r.validation.rmse) << ','
+          << csv_number(r.learning_rate) << ',' << csv_number(r.samples_per_second) << ',' << csv_number(r.seconds)
+          << ',' << to_string(r.status) << ',' << csv_text(r.message) << '\n';
+    }
+  }
+  if (!out) throw Error(path + ": writing the metrics file failed (disk full?)");
+}
+
+}  // namespace mlptune::cli

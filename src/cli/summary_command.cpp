@@ -1,0 +1,59 @@
+// `mlptune summary`: the model's parameters per layer next to the run's hyperparameters, for the
+// model the flags describe or for a model file saved with `mlptune train --save`.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "cli/summary.hpp"
+#include "cli/text.hpp"
+#include "mlptune/safetensors.hpp"
+
+namespace mlptune::cli {
+namespace {
+
+struct SummaryCommandOptions {
+  std::string model_file;
+  DataOptions data;
+  ModelOptions model;
+  TrainOptions train;
+};
+
+int summarise_file(const std::string& path) {
+  const TrialState state = load_trial_state(path);
+  print_summary(std::cout, state.model, std::nullopt, path);
+  const SafetensorsFile file = read_safetensors(path);
+  if (const auto spec = file.metadata.find("mlptune.spec"); spec != file.metadata.end()) {
+    std::cout << "Hyperparameters (as saved)\n";
+    for (const auto& [name, value] : nlohmann::json::parse(spec->second).at("train").items())
+      std::cout << format("  %-16s %s\n", name.c_str(), value.dump().c_str());
+  }
+  if (const auto result = file.metadata.find("mlptune.result"); result != file.metadata.end())
+    std::cout << "Result\n  " << result->second << "\n";
+  return kExitOk;
+}
+
+int summarise_flags(const SummaryCommandOptions& options) {
+  const DataSplits data = load_data(options.data);
+  const ModelSpec model = make_model(options.model, int(data.train.cols), data.train.output_width(), data.train.task);
+  const std::string name = options.data.data_path.empty() ? options.data.dataset : options.data.data_path;
+  print_summary(std::cout, model, make_train_config(options.train), name);
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_summary_command(CLI::App& app) {
+  auto options = std::make_shared<SummaryCommandOptions>();
+  CLI::App* command = app.add_subcommand(
+      "summary", "Show a model's parameters (learned) per layer beside its hyperparameters (set by you)");
+  command->footer("Examples: mlptune summary --dataset mnist --hidden 256,256\n          mlptune summary model.safetensors");
+  command->add_option("model_file", options->model_file, "a model saved with `mlptune train --save`")
+      ->check(CLI::ExistingFile);
+  add_data_options(*command, options->data);
+  add_model_options(*command, options->model);
+  add_train_options(*command, options->train);
+  return [options] { return options->model_file.empty() ? summarise_flags(*options) : summarise_file(options->model_file); };
+}
+
+}  // namespace mlptune::cli

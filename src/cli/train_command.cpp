@@ -1,0 +1,137 @@
+// `mlptune train`: one training run with every hyperparameter as a flag, per-epoch progress,
+// metrics files, and saving/loading the learned parameters as safetensors.
+#include <cmath>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "cli/metrics_file.hpp"
+#include "cli/options.hpp"
+#include "cli/summary.hpp"
+#include "cli/text.hpp"
+#include "mlptune/error.hpp"
+#include "mlptune/safetensors.hpp"
+
+namespace mlptune::cli {
+namespace {
+
+struct TrainCommandOptions {
+  DataOptions data;
+  ModelOptions model;
+  TrainOptions train;
+  RuntimeOptions runtime;
+  std::string metrics_path;
+  std::string save_path;
+  std::string init_from;
+  bool quiet = false;
+};
+
+std::string data_description(const DataOptions& options, const DataSplits& data) {
+  const std::string name = options.data_path.empty() ? options.dataset : options.data_path;
+  return format("%s: %zu train, %zu validation, %zu test rows", name.c_str(), data.train.rows, data.validation.rows,
+                data.test.rows);
+}
+
+std::string metric_text(const Metrics& metrics) {
+  if (!std::isnan(metrics.accuracy)) return format("loss %.4f  accuracy %.2f%%", metrics.loss, 100 * metrics.accuracy);
+  return format("loss %.4f  rmse %.4g", metrics.loss, metrics.rmse);
+}
+
+void print_epoch(const EpochReport& report, int epochs, double elapsed) {
+  std::string line = format("epoch %*d/%d  train loss %.4f  val %s  lr %.2e  %s samples/s  %s",
+                            int(std::to_string(epochs).size()), report.epoch, epochs, report.train_loss,
+                            metric_text(report.validation).c_str(), report.learning_rate,
+                            with_commas(std::llround(report.samples_per_second)).c_str(),
+                            duration(report.seconds).c_str());
+  if (report.status == TrialStatus::running && report.epoch < epochs)
+    line += "  eta " + duration(elapsed / report.epoch * (epochs - report.epoch));
+  std::cout << line << std::endl;
+}
+
+// Starts the trainer from saved parameters (not their optimizer state): checks that the file's
+// model has the shapes of this run's model.
+void initialise_from_file(Trainer& trainer, const std::string& path) {
+  const TrialState saved = load_trial_state(path);
+  TrialState state = trainer.state();
+  if (saved.parameters.size() != state.parameters.size())
+    throw ConfigError(format("--init-from %s: the file has %zu parameter tensors, this model has %zu; use the same "
+                             "--hidden as the saved run",
+                             path.c_str(), saved.parameters.size(), state.parameters.size()));
+  for (std::size_t i = 0; i < state.parameters.size(); ++i) {
+    if (saved.parameters[i].shape != state.parameters[i].shape)
+      throw ConfigError("--init-from " + path + ": " + state.parameters[i].name +
+                        " has another shape in the file; use the model the file was saved from (mlptune summary " +
+                        path + " shows it)");
+    state.parameters[i].data = saved.parameters[i].data;
+  }
+  trainer.load_state(state);
+}
+
+int run_train(const TrainCommandOptions& options) {
+  auto data = std::make_shared<const DataSplits>(load_data(options.data));
+  const Dataset& train = data->train;
+  TrialSpec spec;
+  spec.model = make_model(options.model, int(train.cols), train.output_width(), train.task);
+  spec.train = make_train_config(options.train);
+  auto backend = make_backend(make_backend_options(options.runtime));
+  auto trainer = backend->make_trainer(spec, data);
+  if (!options.init_from.empty()) initialise_from_file(*trainer, options.init_from);
+
+  const std::string description = data_description(options.data, *data);
+  if (!options.quiet) {
+    print_summary(std::cout, spec.model, spec.train, description);
+    std::cout << "Backend: " << backend->name() << "\n" << std::endl;
+  }
+
+  std::vector<EpochReport> epochs;
+  double elapsed = 0.0;
+  EpochReport last;
+  do {
+    last = trainer->train_epoch();
+    elapsed += last.seconds;
+    epochs.push_back(last);
+    if (!options.quiet) print_epoch(last, spec.train.epochs, elapsed);
+  } while (last.status == TrialStatus::running);
+
+  const bool diverged = last.status == TrialStatus::diverged;
+  nlohmann::json result{{"status", to_string(last.status)}, {"message", last.message}, {"epochs", last.epoch},
+                        {"seconds", elapsed}, {"backend", backend->name()}};
+  if (diverged) {
+    std::cout << "result: " << last.message << " (learning rate too high? try a smaller --lr)" << std::endl;
+  } else {
+    const Metrics test = trainer->evaluate(data->test);
+    result["test"] = to_json(test);
+    std::cout << "result: " << to_string(last.status) << " after " << last.epoch << " epochs in "
+              << duration(elapsed) << "; test " << metric_text(test) << std::endl;
+  }
+  if (!options.metrics_path.empty()) write_metrics(options.metrics_path, spec, description, epochs, result);
+  if (!options.save_path.empty()) {
+    save_trial_state(options.save_path, trainer->state(), false,
+                     {{"mlptune.spec", to_json(spec).dump()}, {"mlptune.result", result.dump()}});
+    std::cout << "saved parameters to " << options.save_path << std::endl;
+  }
+  return diverged ? kExitDiverged : kExitOk;
+}
+
+}  // namespace
+
+Command add_train_command(CLI::App& app) {
+  auto options = std::make_shared<TrainCommandOptions>();
+  CLI::App* command = app.add_subcommand("train", "Train one MLP; print per-epoch metrics and the test result");
+  command->footer(
+      "Exit status: 0 trained, 2 bad input, 3 diverged (NaN/Inf loss), 4 device error.\n"
+      "Example: mlptune train --dataset mnist --hidden 256,256 --optimizer adam --lr 1e-3 --epochs 5");
+  add_data_options(*command, options->data);
+  add_model_options(*command, options->model);
+  add_train_options(*command, options->train);
+  add_runtime_options(*command, options->runtime);
+  auto* output = command->add_option_group("Output");
+  output->add_option("--metrics", options->metrics_path, "write per-epoch metrics to FILE (.csv, or .json)");
+  output->add_option("--save", options->save_path, "write the learned parameters to FILE (.safetensors)");
+  output->add_option("--init-from", options->init_from, "start from parameters saved with --save")
+      ->check(CLI::ExistingFile);
+  output->add_flag("--quiet,-q", options->quiet, "print only the result line");
+  return [options] { return run_train(*options); };
+}
+
+}  // namespace mlptune::cli
