@@ -10,7 +10,10 @@ namespace mlptune::cli {
 void add_data_options(CLI::App& app, DataOptions& options) {
   auto* group = app.add_option_group("Data");
   std::string names;
-  for (const auto& set : bundled_datasets()) names += (names.empty() ? "" : ", ") + set.name;
+  for (const auto& set : bundled_datasets()) {
+    if (!names.empty()) names += ", ";
+    names += set.name;
+  }
   group->add_option("--dataset", options.dataset, "bundled or generated set: " + names)->capture_default_str();
   group->add_option("--data", options.data_path,
                     "a file of your own instead: .csv[.gz], .npy (FEATURES.npy,LABELS.npy) or IDX (IMAGES,LABELS)");

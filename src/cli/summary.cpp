@@ -33,7 +33,10 @@ void print_parameters(std::ostream& out, const ModelSpec& model) {
 
 void print_hyperparameters(std::ostream& out, const ModelSpec& model, const TrainConfig& train) {
   std::string hidden;
-  for (int width : model.hidden) hidden += (hidden.empty() ? "" : ",") + std::to_string(width);
+  for (int width : model.hidden) {
+    if (!hidden.empty()) hidden += ',';
+    hidden += std::to_string(width);
+  }
   const auto row = [&out](const char* name, const std::string& value) {
     out << format("  %-16s %s\n", name, value.c_str());
   };
