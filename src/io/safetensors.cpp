@@ -1,0 +1,244 @@
+// The safetensors file format: an 8-byte little-endian header length, a JSON header, raw F32 data.
+#include "mlptune/safetensors.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "io/shape_text.hpp"
+#include "mlptune/error.hpp"
+
+namespace mlptune {
+namespace {
+
+using io::shape_text;
+
+// Tensors are written and read with memcpy, which is the file's byte order only on such hosts.
+static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
+
+using Json = nlohmann::ordered_json;  // keeps the header's order, so tensors come back in file order
+
+constexpr std::size_t kHeaderLengthBytes = 8;
+constexpr std::size_t kHeaderAlignment = 8;  // the data section starts 8-aligned, as safetensors writes it
+constexpr std::int64_t kFloatBytes = 4;
+constexpr const char* kMetadataKey = "__metadata__";
+
+[[noreturn]] void fail(const std::filesystem::path& path, const std::string& problem) {
+  throw DataError(path.string() + ": " + problem);
+}
+
+// Elements in a shape, or -1 when a dimension is negative or the count overflows.
+std::int64_t element_count(const std::vector<std::int64_t>& shape) {
+  std::int64_t count = 1;
+  for (std::int64_t dimension : shape) {
+    if (dimension < 0) return -1;
+    if (dimension != 0 && count > std::numeric_limits<std::int64_t>::max() / kFloatBytes / dimension) return -1;
+    count *= dimension;
+  }
+  return count;
+}
+
+// ---- Writing ------------------------------------------------------------------------------------
+
+void check_writable(const std::filesystem::path& path, const std::vector<Tensor>& tensors) {
+  std::set<std::string> names;
+  for (const Tensor& tensor : tensors) {
+    if (tensor.name.empty() || tensor.name == kMetadataKey)
+      fail(path, "cannot write a tensor named '" + tensor.name + "'");
+    if (!names.insert(tensor.name).second) fail(path, "two tensors are named '" + tensor.name + "'");
+    std::int64_t count = element_count(tensor.shape);
+    if (count < 0 || std::size_t(count) != tensor.data.size())
+      fail(path, "tensor '" + tensor.name + "' has shape " + shape_text(tensor.shape) + " but holds " +
+                     std::to_string(tensor.data.size()) + " values");
+  }
+}
+
+// The JSON header, padded with spaces so the data section starts at a multiple of 8.
+std::string make_header(const std::vector<Tensor>& tensors, const std::map<std::string, std::string>& metadata) {
+  Json header = Json::object();
+  if (!metadata.empty()) header[kMetadataKey] = metadata;
+  std::int64_t offset = 0;
+  for (const Tensor& tensor : tensors) {
+    std::int64_t bytes = std::int64_t(tensor.data.size()) * kFloatBytes;
+    header[tensor.name] = {{"dtype", "F32"}, {"shape", tensor.shape}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string text = header.dump();
+  text.append((kHeaderAlignment - text.size() % kHeaderAlignment) % kHeaderAlignment, ' ');
+  return text;
+}
+
+void write_bytes(std::ofstream& out, const void* bytes, std::size_t count) {
+  out.write(static_cast<const char*>(bytes), std::streamsize(count));
+}
+
+}  // namespace
+
+void write_safetensors(const std::filesystem::path& path, const std::vector<Tensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  check_writable(path, tensors);
+  std::string header = make_header(tensors, metadata);
+  // Written beside the target and renamed over it, so a crash never leaves half a checkpoint.
+  std::filesystem::path partial = path;
+  partial += ".partial";
+  {
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    if (!out) fail(path, "cannot open for writing: " + std::generic_category().message(errno));
+    std::uint64_t header_length = header.size();
+    write_bytes(out, &header_length, sizeof header_length);
+    write_bytes(out, header.data(), header.size());
+    for (const Tensor& tensor : tensors) write_bytes(out, tensor.data.data(), tensor.data.size() * sizeof(float));
+    out.close();
+    if (!out) fail(path, "write failed (disk full?)");
+  }
+  std::error_code error;
+  std::filesystem::rename(partial, path, error);
+  if (error) fail(path, "cannot replace the file: " + error.message());
+}
+
+// ---- Reading ------------------------------------------------------------------------------------
+
+namespace {
+
+struct TensorEntry {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::int64_t begin = 0;  // byte offsets in the data section
+  std::int64_t end = 0;
+};
+
+class SafetensorsReader {
+ public:
+  explicit SafetensorsReader(const std::filesystem::path& path) : path_(path), in_(path, std::ios::binary) {
+    if (!in_) fail(path_, "cannot open: " + std::generic_category().message(errno));
+    in_.seekg(0, std::ios::end);
+    file_size_ = std::uint64_t(in_.tellg());
+    in_.seekg(0);
+  }
+
+  SafetensorsFile read() {
+    Json header = read_header();
+    SafetensorsFile file;
+    std::vector<TensorEntry> entries;
+    for (const auto& [key, value] : header.items()) {
+      if (key == kMetadataKey)
+        file.metadata = parse_metadata(value);
+      else
+        entries.push_back(parse_entry(key, value));
+    }
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.begin < b.begin; });
+    check_no_overlap(entries);
+    for (const TensorEntry& entry : entries) file.tensors.push_back(read_tensor(entry));
+    return file;
+  }
+
+ private:
+  Json read_header() {
+    if (file_size_ < kHeaderLengthBytes)
+      fail(path_, "file is " + std::to_string(file_size_) + " bytes, shorter than the 8-byte header length");
+    std::uint64_t header_length = 0;
+    in_.read(reinterpret_cast<char*>(&header_length), sizeof header_length);
+    if (header_length > file_size_ - kHeaderLengthBytes)
+      fail(path_, "header length " + std::to_string(header_length) + " exceeds the file size " +
+                      std::to_string(file_size_));
+    data_start_ = kHeaderLengthBytes + header_length;
+    data_size_ = std::int64_t(file_size_ - data_start_);
+    std::string text(header_length, '\0');
+    in_.read(text.data(), std::streamsize(header_length));
+    Json header;
+    try {
+      header = Json::parse(text);
+    } catch (const Json::parse_error& error) {
+      fail(path_, std::string("header is not valid JSON: ") + error.what());
+    }
+    if (!header.is_object()) fail(path_, "header is JSON but not an object of tensors");
+    return header;
+  }
+
+  std::map<std::string, std::string> parse_metadata(const Json& value) const {
+    if (!value.is_object()) fail(path_, "__metadata__ must be an object of strings");
+    std::map<std::string, std::string> metadata;
+    for (const auto& [key, entry] : value.items()) {
+      if (!entry.is_string()) fail(path_, "__metadata__ entry '" + key + "' is not a string");
+      metadata[key] = entry.get<std::string>();
+    }
+    return metadata;
+  }
+
+  TensorEntry parse_entry(const std::string& name, const Json& value) const {
+    const std::string where = "tensor '" + name + "'";
+    if (!value.is_object() || !value.contains("dtype") || !value.contains("shape") || !value.contains("data_offsets"))
+      fail(path_, where + " needs dtype, shape and data_offsets");
+    if (!value["dtype"].is_string()) fail(path_, where + ": dtype is not a string");
+    std::string dtype = value["dtype"].get<std::string>();
+    if (dtype != "F32")
+      fail(path_, where + " has dtype " + dtype + "; mlptune reads F32 tensors only (convert it with " +
+                      "tensor.float() before saving)");
+    TensorEntry entry{name, integer_list(value["shape"], where + " shape"), 0, 0};
+    std::vector<std::int64_t> offsets = integer_list(value["data_offsets"], where + " data_offsets");
+    if (offsets.size() != 2) fail(path_, where + ": data_offsets must be [begin, end]");
+    entry.begin = offsets[0];
+    entry.end = offsets[1];
+    check_offsets(entry, where);
+    return entry;
+  }
+
+  std::vector<std::int64_t> integer_list(const Json& value, const std::string& what) const {
+    if (!value.is_array()) fail(path_, what + " is not a list of integers");
+    std::vector<std::int64_t> numbers;
+    for (const Json& number : value) {
+      if (!number.is_number_integer() || number.get<std::int64_t>() < 0)
+        fail(path_, what + " holds " + number.dump() + ", not a non-negative integer");
+      numbers.push_back(number.get<std::int64_t>());
+    }
+    return numbers;
+  }
+
+  void check_offsets(const TensorEntry& entry, const std::string& where) const {
+    const std::string offsets = "data_offsets [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) + "]";
+    if (entry.begin > entry.end) fail(path_, where + " " + offsets + " end before they begin");
+    if (entry.end > data_size_)
+      fail(path_, where + " " + offsets + " exceed the " + std::to_string(data_size_) +
+                      " bytes of data after the header (file truncated?)");
+    std::int64_t count = element_count(entry.shape);
+    if (count < 0) fail(path_, where + " shape " + shape_text(entry.shape) + " is too large");
+    if (entry.end - entry.begin != count * kFloatBytes)
+      fail(path_, where + " shape " + shape_text(entry.shape) + " needs " + std::to_string(count * kFloatBytes) +
+                      " bytes but " + offsets + " hold " + std::to_string(entry.end - entry.begin));
+  }
+
+  // Entries sorted by begin offset.
+  void check_no_overlap(const std::vector<TensorEntry>& entries) const {
+    for (std::size_t i = 1; i < entries.size(); ++i)
+      if (entries[i].begin < entries[i - 1].end)
+        fail(path_, "tensors '" + entries[i - 1].name + "' and '" + entries[i].name + "' overlap in the data section");
+  }
+
+  Tensor read_tensor(const TensorEntry& entry) {
+    Tensor tensor{entry.name, entry.shape, std::vector<float>(std::size_t((entry.end - entry.begin) / kFloatBytes))};
+    in_.seekg(std::streamoff(data_start_ + std::uint64_t(entry.begin)));
+    in_.read(reinterpret_cast<char*>(tensor.data.data()), std::streamsize(entry.end - entry.begin));
+    if (!in_) fail(path_, "read failed in tensor '" + entry.name + "'");
+    return tensor;
+  }
+
+  std::filesystem::path path_;
+  std::ifstream in_;
+  std::uint64_t file_size_ = 0;
+  std::uint64_t data_start_ = 0;
+  std::int64_t data_size_ = 0;
+};
+
+}  // namespace
+
+SafetensorsFile read_safetensors(const std::filesystem::path& path) { return SafetensorsReader(path).read(); }
+
+}  // namespace mlptune

@@ -1,0 +1,199 @@
+// Trial states as safetensors files: parameters, optional optimizer slots, and the model and
+// counters as "mlptune.*" metadata entries.
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/shape_text.hpp"
+#include "mlptune/error.hpp"
+#include "mlptune/model.hpp"
+#include "mlptune/safetensors.hpp"
+
+namespace mlptune {
+namespace {
+
+using io::shape_text;
+
+constexpr const char* kModelKey = "mlptune.model";
+constexpr const char* kStepKey = "mlptune.step";
+constexpr const char* kEpochKey = "mlptune.epoch";
+constexpr const char* kBestValidationLossKey = "mlptune.best_validation_loss";
+constexpr const char* kEpochsSinceBestKey = "mlptune.epochs_since_best";
+const std::string kFirstMomentPrefix = "optimizer.first.";
+const std::string kSecondMomentPrefix = "optimizer.second.";
+
+[[noreturn]] void fail(const std::filesystem::path& path, const std::string& problem) {
+  throw DataError(path.string() + ": " + problem);
+}
+
+std::string model_to_json(const ModelSpec& model) {
+  nlohmann::ordered_json json = {{"input_width", model.input_width},   {"hidden", model.hidden},
+                                 {"output_width", model.output_width}, {"activation", to_string(model.activation)},
+                                 {"loss", to_string(model.loss)},      {"init", to_string(model.init)}};
+  return json.dump();
+}
+
+ModelSpec model_from_json(const std::filesystem::path& path, const std::string& text) {
+  try {
+    nlohmann::json json = nlohmann::json::parse(text);
+    ModelSpec model;
+    model.input_width = json.at("input_width").get<int>();
+    model.hidden = json.at("hidden").get<std::vector<int>>();
+    model.output_width = json.at("output_width").get<int>();
+    model.activation = parse_activation(json.at("activation").get<std::string>());
+    model.loss = parse_loss(json.at("loss").get<std::string>());
+    model.init = parse_init(json.at("init").get<std::string>());
+    model.validate();
+    return model;
+  } catch (const nlohmann::json::exception& error) {
+    fail(path, std::string(kModelKey) + " metadata is not a model description: " + error.what());
+  } catch (const ConfigError& error) {
+    fail(path, std::string(kModelKey) + " metadata: " + error.what());
+  }
+}
+
+// Doubles as the shortest text that reads back to the same value ("inf" for an unset best loss).
+std::string exact_text(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.17g", value);
+  return buffer;
+}
+
+const std::string& required_entry(const std::filesystem::path& path, const std::map<std::string, std::string>& metadata,
+                                  const std::string& key) {
+  auto found = metadata.find(key);
+  if (found == metadata.end())
+    fail(path, "no '" + key + "' metadata entry; the file was not written by mlptune's save_trial_state");
+  return found->second;
+}
+
+template <class Integer>
+Integer integer_entry(const std::filesystem::path& path, const std::map<std::string, std::string>& metadata,
+                      const std::string& key) {
+  const std::string& text = required_entry(path, metadata, key);
+  Integer value{};
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < 0)
+    fail(path, "metadata '" + key + "' is '" + text + "', not a non-negative integer");
+  return value;
+}
+
+double double_entry(const std::filesystem::path& path, const std::map<std::string, std::string>& metadata,
+                    const std::string& key) {
+  const std::string& text = required_entry(path, metadata, key);
+  char* end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size()) fail(path, "metadata '" + key + "' is '" + text + "', not a number");
+  return value;
+}
+
+std::map<std::string, std::string> state_metadata(const std::filesystem::path& path, const TrialState& state,
+                                                  const std::map<std::string, std::string>& extra_metadata) {
+  std::map<std::string, std::string> metadata = {
+      {"format", "pt"},  // what safetensors.torch writes; some PyTorch tools look for it
+      {kModelKey, model_to_json(state.model)},
+      {kStepKey, std::to_string(state.step)},
+      {kEpochKey, std::to_string(state.epoch)},
+      {kBestValidationLossKey, exact_text(state.best_validation_loss)},
+      {kEpochsSinceBestKey, std::to_string(state.epochs_since_best)}};
+  for (const auto& [key, value] : extra_metadata) {
+    if (key.starts_with("mlptune.") && metadata.contains(key))
+      fail(path, "extra metadata '" + key + "' would overwrite the entry mlptune writes itself");
+    metadata[key] = value;
+  }
+  return metadata;
+}
+
+// Optimizer slots are saved under the name of the parameter they belong to.
+void append_moments(const std::filesystem::path& path, const std::string& prefix, const std::vector<Tensor>& moments,
+                    const std::vector<Tensor>& parameters, std::vector<Tensor>& tensors) {
+  if (moments.empty()) return;
+  if (moments.size() != parameters.size())
+    fail(path, "the state has " + std::to_string(moments.size()) + " optimizer slots for " +
+                   std::to_string(parameters.size()) + " parameters");
+  for (std::size_t i = 0; i < moments.size(); ++i)
+    tensors.push_back({prefix + parameters[i].name, moments[i].shape, moments[i].data});
+}
+
+// The tensors a model's parameters must be, in order: layers.{i}.weight (out, in), layers.{i}.bias (out).
+std::vector<Tensor> expected_parameters(const ModelSpec& model) {
+  std::vector<Tensor> expected;
+  std::vector<LayerShape> layers = model.layers();
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    std::string layer = "layers." + std::to_string(i);
+    expected.push_back({layer + ".weight", {layers[i].out, layers[i].in}, {}});
+    expected.push_back({layer + ".bias", {layers[i].out}, {}});
+  }
+  return expected;
+}
+
+// Takes the tensor `name` out of `tensors` (checking its shape), or nothing when it is absent.
+std::optional<Tensor> take_tensor(const std::filesystem::path& path, std::map<std::string, Tensor>& tensors,
+                                  const std::string& name, const std::vector<std::int64_t>& shape) {
+  auto found = tensors.find(name);
+  if (found == tensors.end()) return std::nullopt;
+  if (found->second.shape != shape)
+    fail(path, "tensor '" + name + "' has shape " + shape_text(found->second.shape) + " but the model needs " +
+                   shape_text(shape));
+  Tensor tensor = std::move(found->second);
+  tensors.erase(found);
+  return tensor;
+}
+
+// Parameters must all be there; an optimizer slot is all there or absent (the optimizer has none).
+enum class GroupPresence { required, all_or_none };
+
+std::vector<Tensor> take_group(const std::filesystem::path& path, std::map<std::string, Tensor>& tensors,
+                               const std::vector<Tensor>& expected, const std::string& prefix, GroupPresence presence) {
+  std::vector<Tensor> group;
+  std::vector<std::string> missing;
+  for (const Tensor& wanted : expected) {
+    std::optional<Tensor> tensor = take_tensor(path, tensors, prefix + wanted.name, wanted.shape);
+    if (tensor)
+      group.push_back({wanted.name, std::move(tensor->shape), std::move(tensor->data)});
+    else
+      missing.push_back(prefix + wanted.name);
+  }
+  if (missing.empty() || (presence == GroupPresence::all_or_none && group.empty())) return group;
+  fail(path, "missing tensor '" + missing.front() + "' for the model in its metadata");
+}
+
+}  // namespace
+
+void save_trial_state(const std::filesystem::path& path, const TrialState& state, bool with_optimizer_state,
+                      const std::map<std::string, std::string>& extra_metadata) {
+  std::vector<Tensor> tensors = state.parameters;
+  if (with_optimizer_state) {
+    append_moments(path, kFirstMomentPrefix, state.first_moment, state.parameters, tensors);
+    append_moments(path, kSecondMomentPrefix, state.second_moment, state.parameters, tensors);
+  }
+  write_safetensors(path, tensors, state_metadata(path, state, extra_metadata));
+}
+
+TrialState load_trial_state(const std::filesystem::path& path) {
+  SafetensorsFile file = read_safetensors(path);
+  TrialState state;
+  state.model = model_from_json(path, required_entry(path, file.metadata, kModelKey));
+  state.step = integer_entry<std::int64_t>(path, file.metadata, kStepKey);
+  state.epoch = integer_entry<int>(path, file.metadata, kEpochKey);
+  state.best_validation_loss = double_entry(path, file.metadata, kBestValidationLossKey);
+  state.epochs_since_best = integer_entry<int>(path, file.metadata, kEpochsSinceBestKey);
+
+  std::map<std::string, Tensor> tensors;
+  for (Tensor& tensor : file.tensors) tensors.emplace(tensor.name, std::move(tensor));
+  std::vector<Tensor> expected = expected_parameters(state.model);
+  state.parameters = take_group(path, tensors, expected, "", GroupPresence::required);
+  state.first_moment = take_group(path, tensors, expected, kFirstMomentPrefix, GroupPresence::all_or_none);
+  state.second_moment = take_group(path, tensors, expected, kSecondMomentPrefix, GroupPresence::all_or_none);
+  if (!tensors.empty())
+    fail(path, "tensor '" + tensors.begin()->first + "' is not a parameter or optimizer slot of the model in its metadata");
+  return state;
+}
+
+}  // namespace mlptune

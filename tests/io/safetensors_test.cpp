@@ -1,0 +1,262 @@
+// Tests of the safetensors reader and writer: round trips, byte layout, malformed files, and
+// interchange with Python's safetensors package where it is installed.
+#include "mlptune/safetensors.hpp"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "io/temp_dir.hpp"
+#include "mlptune/error.hpp"
+
+namespace mlptune {
+namespace {
+
+using testing::TempDir;
+
+std::vector<float> random_values(std::size_t count, std::uint32_t seed) {
+  std::mt19937 generator(seed);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> values(count);
+  for (float& value : values) value = normal(generator);
+  return values;
+}
+
+// Odd shapes, an empty tensor, a scalar, and values that text formats lose (-0, inf, NaN, denormal).
+std::vector<Tensor> sample_tensors() {
+  std::vector<float> special = {-0.0f, std::numeric_limits<float>::infinity(),
+                                -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN(),
+                                std::numeric_limits<float>::denorm_min(), 1.0f / 3.0f, -1e30f};
+  return {{"layers.0.weight", {3, 5}, random_values(15, 1)},
+          {"layers.0.bias", {3}, random_values(3, 2)},
+          {"special", {7}, special},
+          {"empty", {0, 4}, {}},
+          {"scalar", {}, {42.5f}},
+          {"cube", {2, 3, 5}, random_values(30, 3)}};
+}
+
+// Bitwise, so NaN and -0 count as equal only to themselves.
+void expect_same_tensors(const std::vector<Tensor>& actual, const std::vector<Tensor>& expected) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    SCOPED_TRACE(expected[i].name);
+    EXPECT_EQ(actual[i].name, expected[i].name);
+    EXPECT_EQ(actual[i].shape, expected[i].shape);
+    ASSERT_EQ(actual[i].data.size(), expected[i].data.size());
+    for (std::size_t j = 0; j < expected[i].data.size(); ++j)
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(actual[i].data[j]), std::bit_cast<std::uint32_t>(expected[i].data[j]))
+          << "element " << j;
+  }
+}
+
+std::string file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::uint64_t little_endian_u64(const std::string& bytes) {
+  std::uint64_t value = 0;
+  for (int i = 7; i >= 0; --i) value = (value << 8) | std::uint8_t(bytes[std::size_t(i)]);
+  return value;
+}
+
+TEST(Safetensors, TensorsAndMetadataRoundTrip) {
+  TempDir dir;
+  std::vector<Tensor> tensors = sample_tensors();
+  std::map<std::string, std::string> metadata = {{"note", "quotes \" and \\ and unicode \u00e9"}, {"empty", ""}};
+  write_safetensors(dir.file("model.safetensors"), tensors, metadata);
+  SafetensorsFile file = read_safetensors(dir.file("model.safetensors"));
+  expect_same_tensors(file.tensors, tensors);
+  EXPECT_EQ(file.metadata, metadata);
+}
+
+TEST(Safetensors, NoTensorsNoMetadataRoundTrips) {
+  TempDir dir;
+  write_safetensors(dir.file("empty.safetensors"), {});
+  SafetensorsFile file = read_safetensors(dir.file("empty.safetensors"));
+  EXPECT_TRUE(file.tensors.empty());
+  EXPECT_TRUE(file.metadata.empty());
+}
+
+TEST(Safetensors, LayoutIsLengthThenPaddedHeaderThenLittleEndianData) {
+  TempDir dir;
+  write_safetensors(dir.file("one.safetensors"), {{"x", {2}, {1.0f, -2.0f}}});
+  std::string bytes = file_bytes(dir.file("one.safetensors"));
+  std::uint64_t header_length = little_endian_u64(bytes.substr(0, 8));
+  EXPECT_EQ(header_length % 8, 0u) << "the data section must start 8-aligned";
+  ASSERT_EQ(bytes.size(), 8 + header_length + 8);
+  std::string header = bytes.substr(8, header_length);
+  EXPECT_EQ(header.front(), '{');
+  EXPECT_NE(header.find("\"data_offsets\":[0,8]"), std::string::npos) << header;
+  // 1.0f is 0x3F800000 and -2.0f is 0xC0000000, stored least significant byte first.
+  EXPECT_EQ(bytes.substr(8 + header_length), std::string("\x00\x00\x80\x3F\x00\x00\x00\xC0", 8));
+}
+
+TEST(Safetensors, WritingReplacesAnExistingFile) {
+  TempDir dir;
+  write_safetensors(dir.file("m.safetensors"), sample_tensors());
+  write_safetensors(dir.file("m.safetensors"), {{"only", {1}, {5.0f}}});
+  expect_same_tensors(read_safetensors(dir.file("m.safetensors")).tensors, {{"only", {1}, {5.0f}}});
+  EXPECT_FALSE(std::filesystem::exists(dir.file("m.safetensors.partial")));
+}
+
+TEST(Safetensors, WritingRejectsShapeThatDisagreesWithData) {
+  TempDir dir;
+  try {
+    write_safetensors(dir.file("bad.safetensors"), {{"w", {2, 3}, {1, 2, 3, 4, 5}}});
+    FAIL() << "expected DataError";
+  } catch (const DataError& error) {
+    EXPECT_NE(std::string(error.what()).find("tensor 'w' has shape [2, 3] but holds 5 values"), std::string::npos)
+        << error.what();
+  }
+}
+
+TEST(Safetensors, WritingRejectsDuplicateNames) {
+  TempDir dir;
+  EXPECT_THROW(write_safetensors(dir.file("dup.safetensors"), {{"w", {1}, {1}}, {"w", {1}, {2}}}), DataError);
+}
+
+TEST(Safetensors, MissingFileIsNamed) {
+  TempDir dir;
+  try {
+    read_safetensors(dir.file("absent.safetensors"));
+    FAIL() << "expected DataError";
+  } catch (const DataError& error) {
+    EXPECT_NE(std::string(error.what()).find("absent.safetensors: cannot open"), std::string::npos) << error.what();
+  }
+}
+
+TEST(Safetensors, FileShorterThanItsLengthFieldIsRejected) {
+  TempDir dir;
+  std::ofstream(dir.file("short.safetensors"), std::ios::binary) << std::string("\x10\x00\x00\x00\x00", 5);
+  try {
+    read_safetensors(dir.file("short.safetensors"));
+    FAIL() << "expected DataError";
+  } catch (const DataError& error) {
+    EXPECT_NE(std::string(error.what()).find("short.safetensors: file is 5 bytes, shorter than the 8-byte header length"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+// ---- Malformed files: each is rejected with a message that names the file and the problem ------
+
+struct MalformedCase {
+  std::string name;
+  std::string header;               // the JSON text
+  std::size_t data_bytes = 0;       // bytes of data after the header
+  std::int64_t header_length = -1;  // written in the first 8 bytes; -1: the header's real length
+  std::string expected_message;
+};
+
+std::string raw_file(const MalformedCase& test) {
+  std::uint64_t length = test.header_length < 0 ? test.header.size() : std::uint64_t(test.header_length);
+  std::string bytes;
+  for (int i = 0; i < 8; ++i) bytes += char((length >> (8 * i)) & 0xFF);
+  return bytes + test.header + std::string(test.data_bytes, '\x01');
+}
+
+class MalformedSafetensors : public ::testing::TestWithParam<MalformedCase> {};
+
+TEST_P(MalformedSafetensors, IsRejectedWithItsMessage) {
+  TempDir dir;
+  std::filesystem::path path = dir.file("model.safetensors");
+  std::ofstream(path, std::ios::binary) << raw_file(GetParam());
+  try {
+    read_safetensors(path);
+    FAIL() << "expected DataError";
+  } catch (const DataError& error) {
+    std::string message = error.what();
+    EXPECT_EQ(message.rfind(path.string() + ": ", 0), 0u) << "message must start with the path: " << message;
+    EXPECT_NE(message.find(GetParam().expected_message), std::string::npos) << message;
+  }
+}
+
+const std::string kGoodEntry = R"("w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]})";
+
+INSTANTIATE_TEST_SUITE_P(
+    Safetensors, MalformedSafetensors,
+    ::testing::Values(
+        MalformedCase{"header_too_big", "{" + kGoodEntry + "}", 24, 9999999, "header length 9999999 exceeds the file size"},
+        MalformedCase{"bad_json", R"({"w": {"dtype": "F32", )", 24, -1, "header is not valid JSON"},
+        MalformedCase{"not_an_object", "[1, 2]", 0, -1, "header is JSON but not an object of tensors"},
+        MalformedCase{"truncated", "{" + kGoodEntry + "}", 20, -1,
+                      "data_offsets [0, 24] exceed the 20 bytes of data after the header (file truncated?)"},
+        MalformedCase{"unknown_dtype", R"({"w": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]}})", 4, -1,
+                      "tensor 'w' has dtype F16; mlptune reads F32 tensors only"},
+        MalformedCase{"offsets_out_of_range", R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [400, 408]}})",
+                      8, -1, "data_offsets [400, 408] exceed the 8 bytes of data"},
+        MalformedCase{"offsets_reversed", R"({"w": {"dtype": "F32", "shape": [0], "data_offsets": [8, 4]}})", 8, -1,
+                      "data_offsets [8, 4] end before they begin"},
+        MalformedCase{"shape_offset_mismatch", R"({"w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 20]}})",
+                      24, -1, "tensor 'w' shape [2, 3] needs 24 bytes but data_offsets [0, 20] hold 20"},
+        MalformedCase{"overlap",
+                      R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},)"
+                      R"( "b": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}})",
+                      24, -1, "tensors 'a' and 'b' overlap"},
+        MalformedCase{"negative_dimension", R"({"w": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}})", 8, -1,
+                      "tensor 'w' shape holds -2, not a non-negative integer"},
+        MalformedCase{"huge_shape",
+                      R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 8]}})", 8, -1,
+                      "shape [4294967296, 4294967296] is too large"},
+        MalformedCase{"missing_fields", R"({"w": {"dtype": "F32", "shape": [2]}})", 8, -1,
+                      "tensor 'w' needs dtype, shape and data_offsets"},
+        MalformedCase{"offsets_not_a_pair", R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0]}})", 8, -1,
+                      "tensor 'w': data_offsets must be [begin, end]"},
+        MalformedCase{"metadata_not_strings", R"({"__metadata__": {"epoch": 3}})", 0, -1,
+                      "__metadata__ entry 'epoch' is not a string"}),
+    [](const ::testing::TestParamInfo<MalformedCase>& info) { return info.param.name; });
+
+// ---- Python's safetensors reads what we write, and we read what it writes -----------------------
+
+bool python_has_safetensors() {
+  return std::system("python3 -c 'import safetensors.numpy, numpy' >/dev/null 2>&1") == 0;
+}
+
+// Loads our file with safetensors.numpy.load_file, checks dtype and shapes, and writes the same
+// tensors (and metadata) back with save_file, so the C++ side can compare every value.
+constexpr const char* kPythonRoundTrip = R"(import sys
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import load_file, save_file
+tensors = load_file(sys.argv[1])
+with safe_open(sys.argv[1], framework="np") as f:
+    metadata = f.metadata()
+assert all(t.dtype == np.float32 for t in tensors.values()), {k: t.dtype for k, t in tensors.items()}
+assert tensors["cube"].shape == (2, 3, 5) and tensors["scalar"].shape == () and tensors["empty"].shape == (0, 4)
+assert float(tensors["scalar"]) == 42.5
+save_file(tensors, sys.argv[2], metadata=metadata)
+)";
+
+TEST(Safetensors, PythonSafetensorsReadsTheSameValues) {
+  if (!python_has_safetensors()) GTEST_SKIP() << "python3 with the safetensors and numpy packages is not installed";
+  TempDir dir;
+  std::vector<Tensor> tensors = sample_tensors();
+  std::map<std::string, std::string> metadata = {{"mlptune.epoch", "3"}};
+  write_safetensors(dir.file("ours.safetensors"), tensors, metadata);
+  std::ofstream(dir.file("roundtrip.py")) << kPythonRoundTrip;
+  std::string command = "python3 '" + dir.file("roundtrip.py").string() + "' '" +
+                        dir.file("ours.safetensors").string() + "' '" + dir.file("theirs.safetensors").string() + "'";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+
+  SafetensorsFile theirs = read_safetensors(dir.file("theirs.safetensors"));
+  EXPECT_EQ(theirs.metadata, metadata);
+  // Python orders tensors its own way; compare by name.
+  std::map<std::string, Tensor> by_name;
+  for (Tensor& tensor : theirs.tensors) by_name[tensor.name] = tensor;
+  std::vector<Tensor> reordered;
+  for (const Tensor& tensor : tensors) reordered.push_back(by_name[tensor.name]);
+  expect_same_tensors(reordered, tensors);
+}
+
+}  // namespace
+}  // namespace mlptune
