@@ -147,8 +147,8 @@ class SafetensorsReader {
     std::uint64_t header_length = 0;
     in_.read(reinterpret_cast<char*>(&header_length), sizeof header_length);
     if (header_length > file_size_ - kHeaderLengthBytes)
-      fail(path_, "header length " + std::to_string(header_length) + " exceeds the file size " +
-                      std::to_string(file_size_));
+      fail(path_,
+           "header length " + std::to_string(header_length) + " exceeds the file size " + std::to_string(file_size_));
     data_start_ = kHeaderLengthBytes + header_length;
     data_size_ = std::int64_t(file_size_ - data_start_);
     std::string text(header_length, '\0');
@@ -239,6 +239,8 @@ class SafetensorsReader {
 
 }  // namespace
 
-SafetensorsFile read_safetensors(const std::filesystem::path& path) { return SafetensorsReader(path).read(); }
+SafetensorsFile read_safetensors(const std::filesystem::path& path) {
+  return SafetensorsReader(path).read();
+}
 
 }  // namespace mlptune

@@ -89,7 +89,8 @@ double double_entry(const std::filesystem::path& path, const std::map<std::strin
   const std::string& text = required_entry(path, metadata, key);
   char* end = nullptr;
   double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size()) fail(path, "metadata '" + key + "' is '" + text + "', not a number");
+  if (text.empty() || end != text.c_str() + text.size())
+    fail(path, "metadata '" + key + "' is '" + text + "', not a number");
   return value;
 }
 
@@ -192,7 +193,8 @@ TrialState load_trial_state(const std::filesystem::path& path) {
   state.first_moment = take_group(path, tensors, expected, kFirstMomentPrefix, GroupPresence::all_or_none);
   state.second_moment = take_group(path, tensors, expected, kSecondMomentPrefix, GroupPresence::all_or_none);
   if (!tensors.empty())
-    fail(path, "tensor '" + tensors.begin()->first + "' is not a parameter or optimizer slot of the model in its metadata");
+    fail(path,
+         "tensor '" + tensors.begin()->first + "' is not a parameter or optimizer slot of the model in its metadata");
   return state;
 }
 

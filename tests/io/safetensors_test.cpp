@@ -33,9 +33,13 @@ std::vector<float> random_values(std::size_t count, std::uint32_t seed) {
 
 // Odd shapes, an empty tensor, a scalar, and values that text formats lose (-0, inf, NaN, denormal).
 std::vector<Tensor> sample_tensors() {
-  std::vector<float> special = {-0.0f, std::numeric_limits<float>::infinity(),
-                                -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN(),
-                                std::numeric_limits<float>::denorm_min(), 1.0f / 3.0f, -1e30f};
+  std::vector<float> special = {-0.0f,
+                                std::numeric_limits<float>::infinity(),
+                                -std::numeric_limits<float>::infinity(),
+                                std::numeric_limits<float>::quiet_NaN(),
+                                std::numeric_limits<float>::denorm_min(),
+                                1.0f / 3.0f,
+                                -1e30f};
   return {{"layers.0.weight", {3, 5}, random_values(15, 1)},
           {"layers.0.bias", {3}, random_values(3, 2)},
           {"special", {7}, special},
@@ -142,8 +146,9 @@ TEST(Safetensors, FileShorterThanItsLengthFieldIsRejected) {
     read_safetensors(dir.file("short.safetensors"));
     FAIL() << "expected DataError";
   } catch (const DataError& error) {
-    EXPECT_NE(std::string(error.what()).find("short.safetensors: file is 5 bytes, shorter than the 8-byte header length"),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(error.what()).find("short.safetensors: file is 5 bytes, shorter than the 8-byte header length"),
+        std::string::npos)
         << error.what();
   }
 }
@@ -186,15 +191,16 @@ const std::string kGoodEntry = R"("w": {"dtype": "F32", "shape": [2, 3], "data_o
 INSTANTIATE_TEST_SUITE_P(
     Safetensors, MalformedSafetensors,
     ::testing::Values(
-        MalformedCase{"header_too_big", "{" + kGoodEntry + "}", 24, 9999999, "header length 9999999 exceeds the file size"},
+        MalformedCase{"header_too_big", "{" + kGoodEntry + "}", 24, 9999999,
+                      "header length 9999999 exceeds the file size"},
         MalformedCase{"bad_json", R"({"w": {"dtype": "F32", )", 24, -1, "header is not valid JSON"},
         MalformedCase{"not_an_object", "[1, 2]", 0, -1, "header is JSON but not an object of tensors"},
         MalformedCase{"truncated", "{" + kGoodEntry + "}", 20, -1,
                       "data_offsets [0, 24] exceed the 20 bytes of data after the header (file truncated?)"},
         MalformedCase{"unknown_dtype", R"({"w": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]}})", 4, -1,
                       "tensor 'w' has dtype F16; mlptune reads F32 tensors only"},
-        MalformedCase{"offsets_out_of_range", R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [400, 408]}})",
-                      8, -1, "data_offsets [400, 408] exceed the 8 bytes of data"},
+        MalformedCase{"offsets_out_of_range", R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [400, 408]}})", 8,
+                      -1, "data_offsets [400, 408] exceed the 8 bytes of data"},
         MalformedCase{"offsets_reversed", R"({"w": {"dtype": "F32", "shape": [0], "data_offsets": [8, 4]}})", 8, -1,
                       "data_offsets [8, 4] end before they begin"},
         MalformedCase{"shape_offset_mismatch", R"({"w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 20]}})",

@@ -13,8 +13,8 @@ class TempDir {
  public:
   TempDir() {
     const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("mlptune-") + test->test_suite_name() + "-" + test->name() + "-" +
-                       std::to_string(::getpid());
+    std::string name =
+        std::string("mlptune-") + test->test_suite_name() + "-" + test->name() + "-" + std::to_string(::getpid());
     for (char& c : name)
       if (c == '/') c = '_';  // parameterised test names hold slashes
     path_ = std::filesystem::temp_directory_path() / name;

@@ -163,8 +163,9 @@ TEST(TrialStateFile, FileHoldsTorchNamesAndReadableMetadata) {
 
 TEST(TrialStateFile, ExtraMetadataCannotOverwriteTheCounters) {
   TempDir dir;
-  std::string message = data_error_message(
-      [&] { save_trial_state(dir.file("t.safetensors"), sample_state(), false, {{"mlptune.epoch", "99"}}); });
+  std::string message = data_error_message([&] {
+    save_trial_state(dir.file("t.safetensors"), sample_state(), false, {{"mlptune.epoch", "99"}});
+  });
   EXPECT_NE(message.find("extra metadata 'mlptune.epoch' would overwrite"), std::string::npos) << message;
 }
 
@@ -192,13 +193,15 @@ TEST(TrialStateFile, RejectsTransposedWeight) {
 
 TEST(TrialStateFile, RejectsMissingParameter) {
   TempDir dir;
-  std::string message = load_error_after(dir, [](SafetensorsFile& file) { file.tensors.erase(file.tensors.begin() + 3); });
+  std::string message =
+      load_error_after(dir, [](SafetensorsFile& file) { file.tensors.erase(file.tensors.begin() + 3); });
   EXPECT_NE(message.find("missing tensor 'layers.1.bias'"), std::string::npos) << message;
 }
 
 TEST(TrialStateFile, RejectsPartialOptimizerSlot) {
   TempDir dir;
-  std::string message = load_error_after(dir, [](SafetensorsFile& file) { file.tensors.erase(file.tensors.begin() + 7); });
+  std::string message =
+      load_error_after(dir, [](SafetensorsFile& file) { file.tensors.erase(file.tensors.begin() + 7); });
   EXPECT_NE(message.find("missing tensor 'optimizer.first.layers.0.bias'"), std::string::npos) << message;
 }
 
