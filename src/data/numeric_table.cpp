@@ -1,0 +1,159 @@
+// Turning a numeric table into a Dataset: choosing the label column and validating every value.
+#include "data/numeric_table.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "mlptune/error.hpp"
+
+namespace mlptune::data {
+
+namespace {
+
+std::string join(const std::vector<std::string>& names) {
+  std::string joined;
+  for (const auto& name : names) {
+    joined += (joined.empty() ? "" : ", ") + name;
+  }
+  return joined;
+}
+
+std::optional<long long> parse_integer(const std::string& text) {
+  long long value = 0;
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (error != std::errc() || stop != end) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::size_t resolve_index(const NumericTable& table, long long index) {
+  const auto cols = static_cast<long long>(table.cols);
+  if (index < -cols || index >= cols) {
+    throw DataError(table.source + ": label column " + std::to_string(index) + " is out of range for " +
+                    std::to_string(cols) + " columns (use 0.." + std::to_string(cols - 1) + " or -" +
+                    std::to_string(cols) + "..-1)");
+  }
+  return static_cast<std::size_t>(index < 0 ? index + cols : index);
+}
+
+std::size_t resolve_name(const NumericTable& table, const std::string& name) {
+  if (table.column_names.empty()) {
+    throw DataError(table.source + ": has no header with column names, so the label column '" + name +
+                    "' cannot be found; give its index instead (0-based, negative from the end)");
+  }
+  for (std::size_t col = 0; col < table.column_names.size(); ++col) {
+    if (table.column_names[col] == name) {
+      return col;
+    }
+  }
+  throw DataError(table.source + ": no column named '" + name + "' (columns: " + join(table.column_names) + ")");
+}
+
+std::size_t label_column_of(const NumericTable& table, const LoadOptions& options) {
+  if (!options.label_column) {
+    return table.cols - 1;
+  }
+  if (const auto index = parse_integer(*options.label_column)) {
+    return resolve_index(table, *index);
+  }
+  return resolve_name(table, *options.label_column);
+}
+
+// The float32 the device will see; a value finite in double may still overflow float.
+float checked_float(const NumericTable& table, std::size_t row, std::size_t col) {
+  const double value = table.values[row * table.cols + col];
+  if (!std::isfinite(value)) {
+    throw DataError(table.describe_cell(row, col) + ": " + (std::isnan(value) ? "NaN" : "Inf") +
+                    " is not allowed; remove or impute the value");
+  }
+  if (std::fabs(value) > double(std::numeric_limits<float>::max())) {
+    throw DataError(table.describe_cell(row, col) + ": " + std::to_string(value) + " is outside the float32 range");
+  }
+  return static_cast<float>(value);
+}
+
+std::int32_t checked_label(const NumericTable& table, std::size_t row, std::size_t col) {
+  const double value = table.values[row * table.cols + col];
+  checked_float(table, row, col);
+  if (value < 0 || value != std::floor(value) || value > double(std::numeric_limits<std::int32_t>::max() - 1)) {
+    throw DataError(table.describe_cell(row, col) + ": label " + std::to_string(value) +
+                    " is not a non-negative integer (for real-valued targets load the file as regression)");
+  }
+  const auto label = static_cast<std::int32_t>(value);
+  const auto declared = table.class_names.size();
+  if (declared > 0 && static_cast<std::size_t>(label) >= declared) {
+    throw DataError(table.describe_cell(row, col) + ": label " + std::to_string(label) +
+                    " is out of range: the header names " + std::to_string(declared) + " classes (" +
+                    join(table.class_names) + ")");
+  }
+  return label;
+}
+
+void fill_features(const NumericTable& table, std::size_t label_col, Dataset& dataset) {
+  dataset.features.reserve(dataset.rows * dataset.cols);
+  for (std::size_t row = 0; row < table.rows; ++row) {
+    for (std::size_t col = 0; col < table.cols; ++col) {
+      if (col != label_col) {
+        dataset.features.push_back(checked_float(table, row, col));
+      }
+    }
+  }
+  if (table.feature_values_are_bytes) {
+    dataset.raw_bytes.assign(dataset.features.begin(), dataset.features.end());
+  }
+}
+
+void fill_labels(const NumericTable& table, std::size_t label_col, Dataset& dataset) {
+  dataset.labels.reserve(table.rows);
+  std::int32_t max_label = -1;
+  for (std::size_t row = 0; row < table.rows; ++row) {
+    dataset.labels.push_back(checked_label(table, row, label_col));
+    max_label = std::max(max_label, dataset.labels.back());
+  }
+  dataset.num_classes = std::max<int>(max_label + 1, static_cast<int>(table.class_names.size()));
+}
+
+void fill_targets(const NumericTable& table, std::size_t label_col, Dataset& dataset) {
+  dataset.targets.reserve(table.rows);
+  for (std::size_t row = 0; row < table.rows; ++row) {
+    dataset.targets.push_back(checked_float(table, row, label_col));
+  }
+  dataset.target_width = 1;
+}
+
+}  // namespace
+
+Dataset table_to_dataset(const NumericTable& table, const LoadOptions& options) {
+  if (table.cols < 2) {
+    throw DataError(table.source + ": has " + std::to_string(table.cols) +
+                    " column(s); at least one feature column and one label column are needed");
+  }
+  if (table.rows == 0) {
+    throw DataError(table.source + ": holds no rows");
+  }
+  const std::size_t label_col = label_column_of(table, options);
+  Dataset dataset;
+  dataset.task = options.task;
+  dataset.rows = table.rows;
+  dataset.cols = table.cols - 1;
+  fill_features(table, label_col, dataset);
+  if (options.task == Task::classification) {
+    fill_labels(table, label_col, dataset);
+  } else {
+    fill_targets(table, label_col, dataset);
+  }
+  set_identity_scaling(dataset);
+  return dataset;
+}
+
+void set_identity_scaling(Dataset& dataset) {
+  dataset.column_scale.assign(dataset.cols, 1.0f);
+  dataset.column_offset.assign(dataset.cols, 0.0f);
+}
+
+}  // namespace mlptune::data

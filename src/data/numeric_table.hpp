@@ -1,0 +1,33 @@
+// A parsed numeric table (from CSV or NPY) and its conversion to a Dataset with a label column.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "mlptune/data.hpp"
+
+namespace mlptune::data {
+
+// Every cell of a file as double, before the label column is chosen.
+struct NumericTable {
+  std::string source;  // the file, as messages name it
+  std::size_t rows = 0;
+  std::size_t cols = 0;
+  std::vector<double> values;               // rows x cols
+  std::vector<std::string> column_names;    // from a header line, else empty
+  std::vector<std::string> class_names;     // from a scikit-learn metadata header, else empty
+  bool feature_values_are_bytes = false;    // NPY uint8: keep raw_bytes for the device
+  // "<file>: line 5, column 3" for CSV, "<file>: row 4, column 3 (byte 208)" for NPY.
+  std::function<std::string(std::size_t row, std::size_t col)> describe_cell;
+};
+
+// Splits off the label (or target) column chosen by options.label_column and checks every value:
+// finite, within float range, labels non-negative integers below the declared class count.
+Dataset table_to_dataset(const NumericTable& table, const LoadOptions& options);
+
+// column_scale 1 and column_offset 0 for every column: features are the file's values.
+void set_identity_scaling(Dataset& dataset);
+
+}  // namespace mlptune::data
