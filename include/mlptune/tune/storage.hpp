@@ -1,0 +1,124 @@
+// Study storage: studies, trials, intermediate values and paused-trial checkpoints, shared safely by
+// threads and by processes (the SQLite implementation survives kill -9 and resumes).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mlptune/error.hpp"
+#include "mlptune/tune/types.hpp"
+
+namespace mlptune::tune {
+
+// The database cannot be opened, read or written; the message names the file and the fix.
+class StorageError : public Error {
+ public:
+  using Error::Error;
+};
+
+struct StudyInfo {
+  int id = 0;
+  std::string name;
+  Goal direction = Goal::minimize;
+  std::string config_yaml;  // the configuration text the study was started with
+  std::uint64_t seed = 0;   // trial seeds derive from it
+  double created_at = 0.0;  // unix seconds
+};
+
+// Who runs a trial: a process on a host. `token` tells apart two runs in one process.
+struct TrialOwner {
+  std::string host;
+  int pid = 0;
+  std::string token;
+};
+// This process, with a token unique to the call.
+TrialOwner current_owner();
+
+// What the sampler produced for a new trial.
+struct SampledTrial {
+  Params params;
+  std::map<std::string, Distribution> distributions;  // per parameter: where its value came from
+  std::uint64_t seed = 0;
+  std::map<std::string, std::string> attributes;  // free-form, e.g. "command": the `mlptune train` line
+};
+// Called inside the claiming transaction with every trial of the study (a consistent view across
+// processes) and the number the new trial gets.
+using SampleTrialFn = std::function<SampledTrial(std::span<const FrozenTrial> trials, int number)>;
+
+// Everything stored about one trial. `trial` is an immutable copy; nothing a caller does to it
+// reaches the storage.
+struct TrialRecord {
+  FrozenTrial trial;
+  std::map<std::string, Distribution> distributions;
+  std::map<std::string, std::string> attributes;
+  TrialOwner owner;              // of the last run (empty for never-started trials)
+  double heartbeat = 0.0;        // unix seconds of the owner's last sign of life
+  int paused_epoch = 0;          // > 0: paused there (state waiting) with a checkpoint
+  std::string checkpoint_path;   // the paused state, saved with save_trial_state
+};
+
+// A paused trial: state waiting with intermediate values; a trial requeued to run again from the
+// start is waiting without any.
+bool is_paused(const FrozenTrial& trial);
+bool is_finished(RunState state);
+
+// Storages are thread-safe: one object may serve every slot of the executor.
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // Opens the study of that name, or creates it from `wanted` (its id is ignored). Throws
+  // StorageError when the existing study optimises in the other direction.
+  virtual StudyInfo open_or_create_study(const StudyInfo& wanted) = 0;
+  virtual std::optional<StudyInfo> find_study(const std::string& name) = 0;
+  virtual std::vector<StudyInfo> studies() = 0;
+
+  // One transaction: the lowest-numbered requeued trial if there is one (same number, params and
+  // seed), else a new trial numbered one past the highest while the study has fewer than
+  // `run_cap` trials (0: no cap), with what `sample` returns. The trial becomes running, owned
+  // by `owner`. Nothing to run: nullopt.
+  virtual std::optional<TrialRecord> claim_trial(int study_id, const TrialOwner& owner, int run_cap,
+                                                 const SampleTrialFn& sample) = 0;
+  // A paused trial continues: running again, owned by `owner`. False when another worker took it.
+  virtual bool claim_paused_trial(int study_id, int number, const TrialOwner& owner) = 0;
+
+  // Records the metric after `epoch` (replacing an earlier value) and refreshes the heartbeat.
+  virtual void record_intermediate(int study_id, int number, int epoch, double value) = 0;
+  // A running trial stops at `epoch` with its state in `checkpoint_path`: waiting, paused.
+  virtual void pause_trial(int study_id, int number, int epoch, const std::string& checkpoint_path) = 0;
+  // complete, pruned or failed, with the value (pruned: the last intermediate value) and message.
+  virtual void finish_trial(int study_id, int number, RunState state, std::optional<double> value,
+                            const std::string& message) = 0;
+  // Refreshes the heartbeat of every running trial `owner` holds.
+  virtual void heartbeat(const TrialOwner& owner) = 0;
+  // Running trials whose owner is gone go back to waiting with the same number, params and seed,
+  // their intermediate values and checkpoint dropped, to run again from the start. Gone: on this
+  // host, a dead process or an earlier run in this process (another token); elsewhere, a
+  // heartbeat older than `stale_after_seconds`. Returns the requeued numbers.
+  virtual std::vector<int> requeue_abandoned_trials(int study_id, const TrialOwner& me, double stale_after_seconds) = 0;
+
+  virtual std::vector<TrialRecord> trial_records(int study_id) = 0;  // by number
+  virtual std::optional<TrialRecord> trial_record(int study_id, int number) = 0;
+  std::vector<FrozenTrial> trials(int study_id);  // by number
+
+  // Where a paused trial's state belongs (the folder exists once this returns).
+  virtual std::filesystem::path checkpoint_path_for(int study_id, int number) = 0;
+};
+
+struct SqliteOptions {
+  double busy_timeout_seconds = 60.0;  // waiting for another process's write before failing
+};
+// A SQLite file in WAL mode, created when missing. Checkpoints go to "<db>.trials/<study id>/".
+std::unique_ptr<Storage> open_sqlite_storage(const std::filesystem::path& path, const SqliteOptions& options = {});
+
+// The file beside the database that holds the best trial's weights: "<db>.best.safetensors".
+std::filesystem::path best_weights_path(const std::filesystem::path& database);
+
+}  // namespace mlptune::tune

@@ -1,0 +1,123 @@
+// JSON forms of parameter values, distributions and string maps, as the storage keeps them.
+#include "tune/storage_json.hpp"
+
+#include <array>
+#include <utility>
+
+#include "mlptune/tune/storage.hpp"
+
+namespace mlptune::tune {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::pair<DistributionKind, std::string_view>, 17> kKindNames{{
+    {DistributionKind::constant, "constant"},
+    {DistributionKind::categorical, "categorical"},
+    {DistributionKind::int_uniform, "int_uniform"},
+    {DistributionKind::uniform, "uniform"},
+    {DistributionKind::q_uniform, "q_uniform"},
+    {DistributionKind::log_uniform, "log_uniform"},
+    {DistributionKind::log_uniform_values, "log_uniform_values"},
+    {DistributionKind::q_log_uniform, "q_log_uniform"},
+    {DistributionKind::q_log_uniform_values, "q_log_uniform_values"},
+    {DistributionKind::inv_log_uniform, "inv_log_uniform"},
+    {DistributionKind::inv_log_uniform_values, "inv_log_uniform_values"},
+    {DistributionKind::normal, "normal"},
+    {DistributionKind::q_normal, "q_normal"},
+    {DistributionKind::log_normal, "log_normal"},
+    {DistributionKind::q_log_normal, "q_log_normal"},
+    {DistributionKind::beta, "beta"},
+    {DistributionKind::q_beta, "q_beta"},
+}};
+
+json values_to_json(const std::vector<ParamValue>& values) {
+  json list = json::array();
+  for (const auto& value : values) list.push_back(param_value_to_json(value));
+  return list;
+}
+
+}  // namespace
+
+json param_value_to_json(const ParamValue& value) {
+  return std::visit([](const auto& held) { return json(held); }, value);
+}
+
+ParamValue param_value_from_json(const json& value) {
+  if (value.is_number_integer()) return value.get<std::int64_t>();
+  if (value.is_number()) return value.get<double>();
+  if (value.is_string()) return value.get<std::string>();
+  throw StorageError("stored parameter value " + value.dump() +
+                     " is neither a number nor a string; the database was written by another program");
+}
+
+std::string_view distribution_kind_name(DistributionKind kind) {
+  for (const auto& [value, name] : kKindNames)
+    if (value == kind) return name;
+  return "constant";
+}
+
+DistributionKind distribution_kind_from_name(std::string_view name) {
+  for (const auto& [value, known] : kKindNames)
+    if (known == name) return value;
+  throw StorageError("stored distribution '" + std::string(name) +
+                     "' is unknown; the database was written by a newer mlptune: use that version");
+}
+
+json distribution_to_json(const Distribution& distribution) {
+  return json{{"kind", distribution_kind_name(distribution.kind)},
+              {"min", distribution.min},
+              {"max", distribution.max},
+              {"q", distribution.q},
+              {"mu", distribution.mu},
+              {"sigma", distribution.sigma},
+              {"a", distribution.a},
+              {"b", distribution.b},
+              {"integer", distribution.integer},
+              {"values", values_to_json(distribution.values)},
+              {"probabilities", distribution.probabilities}};
+}
+
+Distribution distribution_from_json(const json& stored) {
+  Distribution distribution;
+  distribution.kind = distribution_kind_from_name(stored.at("kind").get<std::string>());
+  distribution.min = stored.value("min", 0.0);
+  distribution.max = stored.value("max", 0.0);
+  distribution.q = stored.value("q", 1.0);
+  distribution.mu = stored.value("mu", 0.0);
+  distribution.sigma = stored.value("sigma", 1.0);
+  distribution.a = stored.value("a", 1.0);
+  distribution.b = stored.value("b", 1.0);
+  distribution.integer = stored.value("integer", false);
+  for (const auto& value : stored.value("values", json::array())) distribution.values.push_back(param_value_from_json(value));
+  distribution.probabilities = stored.value("probabilities", std::vector<double>{});
+  return distribution;
+}
+
+std::string params_to_json_text(const Params& params, const std::map<std::string, Distribution>& distributions) {
+  json stored = json::object();
+  for (const auto& [name, value] : params) {
+    json entry{{"value", param_value_to_json(value)}};
+    if (auto found = distributions.find(name); found != distributions.end())
+      entry["distribution"] = distribution_to_json(found->second);
+    stored[name] = std::move(entry);
+  }
+  return stored.dump();
+}
+
+void params_from_json_text(const std::string& text, Params& params, std::map<std::string, Distribution>& distributions) {
+  const json stored = json::parse(text);
+  for (const auto& [name, entry] : stored.items()) {
+    params[name] = param_value_from_json(entry.at("value"));
+    if (entry.contains("distribution")) distributions[name] = distribution_from_json(entry.at("distribution"));
+  }
+}
+
+std::string string_map_to_json_text(const std::map<std::string, std::string>& map) { return json(map).dump(); }
+
+std::map<std::string, std::string> string_map_from_json_text(const std::string& text) {
+  if (text.empty()) return {};
+  return json::parse(text).get<std::map<std::string, std::string>>();
+}
+
+}  // namespace mlptune::tune

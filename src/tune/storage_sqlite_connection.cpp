@@ -1,0 +1,143 @@
+// A thin RAII layer over the SQLite C API: a connection, prepared statements, and transactions
+// that wait for other processes and retry instead of failing with "database is locked".
+#include "tune/storage_sqlite_connection.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "mlptune/tune/storage.hpp"
+
+namespace mlptune::tune::sqlite {
+namespace {
+
+bool is_busy(int result_code) {
+  const int primary = result_code & 0xff;
+  return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+}
+
+}  // namespace
+
+Statement::Statement(Connection& connection, const char* sql) : connection_(connection), sql_(sql) {
+  connection_.check(sqlite3_prepare_v2(connection_.handle(), sql, -1, &statement_, nullptr), sql_);
+}
+
+Statement::~Statement() { sqlite3_finalize(statement_); }
+
+Statement& Statement::bind(int index, std::int64_t value) {
+  connection_.check(sqlite3_bind_int64(statement_, index, value), sql_);
+  return *this;
+}
+
+Statement& Statement::bind(int index, double value) {
+  connection_.check(sqlite3_bind_double(statement_, index, value), sql_);
+  return *this;
+}
+
+Statement& Statement::bind(int index, const std::string& value) {
+  connection_.check(sqlite3_bind_text(statement_, index, value.data(), int(value.size()), SQLITE_TRANSIENT), sql_);
+  return *this;
+}
+
+Statement& Statement::bind_null(int index) {
+  connection_.check(sqlite3_bind_null(statement_, index), sql_);
+  return *this;
+}
+
+Statement& Statement::bind(int index, const std::optional<double>& value) {
+  return value ? bind(index, *value) : bind_null(index);
+}
+
+bool Statement::step() {
+  const int result = sqlite3_step(statement_);
+  if (result == SQLITE_ROW) return true;
+  if (result == SQLITE_DONE) return false;
+  connection_.check(result, sql_);
+  return false;
+}
+
+void Statement::run() {
+  while (step()) {
+  }
+}
+
+std::int64_t Statement::column_int(int index) const { return sqlite3_column_int64(statement_, index); }
+
+double Statement::column_double(int index) const { return sqlite3_column_double(statement_, index); }
+
+std::optional<double> Statement::column_optional_double(int index) const {
+  if (sqlite3_column_type(statement_, index) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_double(statement_, index);
+}
+
+std::string Statement::column_text(int index) const {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement_, index));
+  return text ? std::string(text, std::size_t(sqlite3_column_bytes(statement_, index))) : std::string();
+}
+
+Connection::Connection(const std::filesystem::path& path, double busy_timeout_seconds)
+    : path_(path), busy_timeout_seconds_(busy_timeout_seconds) {
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+  const int result = sqlite3_open_v2(path.c_str(), &database_, flags, nullptr);
+  if (result != SQLITE_OK) {
+    const std::string message = database_ ? sqlite3_errmsg(database_) : sqlite3_errstr(result);
+    sqlite3_close(database_);
+    throw StorageError(path.string() + ": cannot open the study database (" + message +
+                       "); check that the folder exists and is writable");
+  }
+  sqlite3_busy_timeout(database_, int(busy_timeout_seconds * 1000));
+}
+
+Connection::~Connection() { sqlite3_close(database_); }
+
+void Connection::check(int result_code, const std::string& what) const {
+  if (result_code == SQLITE_OK || result_code == SQLITE_ROW || result_code == SQLITE_DONE) return;
+  if (is_busy(result_code)) throw BusyError{};
+  throw StorageError(path_.string() + ": database error in '" + what + "': " + sqlite3_errmsg(database_) +
+                     "; check the file is an mlptune study database and the disk is not full");
+}
+
+void Connection::execute(const char* sql) {
+  char* error = nullptr;
+  const int result = sqlite3_exec(database_, sql, nullptr, nullptr, &error);
+  sqlite3_free(error);
+  check(result, sql);
+}
+
+std::int64_t Connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(database_); }
+
+int Connection::changes() const { return sqlite3_changes(database_); }
+
+void Connection::rollback_if_open() {
+  if (in_transaction_) sqlite3_exec(database_, "ROLLBACK", nullptr, nullptr, nullptr);
+  in_transaction_ = false;
+}
+
+void Connection::transaction(Mode mode, const std::function<void()>& body) {
+  if (in_transaction_) return body();  // nested: part of the outer transaction
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(busy_timeout_seconds_);
+  auto pause = std::chrono::milliseconds(1);
+  for (;;) {
+    try {
+      execute(mode == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN");
+      in_transaction_ = true;
+      body();
+      execute("COMMIT");
+      in_transaction_ = false;
+      return;
+    } catch (const BusyError&) {
+      rollback_if_open();
+    } catch (...) {
+      rollback_if_open();
+      throw;
+    }
+    if (std::chrono::steady_clock::now() > deadline)
+      throw StorageError(path_.string() + ": the database stayed locked by another process for more than " +
+                         std::to_string(int(busy_timeout_seconds_)) +
+                         " s; check for a hung mlptune process or raise the busy timeout");
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace mlptune::tune::sqlite
