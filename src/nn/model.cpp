@@ -1,0 +1,68 @@
+// ModelSpec: layer shapes, parameter counts, validation, and names of activations, losses, inits.
+#include "mlptune/model.hpp"
+
+#include <string>
+
+#include "mlptune/error.hpp"
+#include "nn/name_table.hpp"
+
+namespace mlptune {
+namespace {
+
+constexpr detail::NameTable<Activation, 5> kActivationNames{
+    "activation",
+    {{{Activation::relu, "relu"},
+      {Activation::tanh, "tanh"},
+      {Activation::sigmoid, "sigmoid"},
+      {Activation::gelu, "gelu"},
+      {Activation::identity, "identity"}}}};
+
+constexpr detail::NameTable<Loss, 2> kLossNames{
+    "loss", {{{Loss::softmax_cross_entropy, "softmax_cross_entropy"}, {Loss::mse, "mse"}}}};
+
+constexpr detail::NameTable<Init, 2> kInitNames{"init", {{{Init::he, "he"}, {Init::xavier, "xavier"}}}};
+
+void require_width_at_least(const std::string& field, int width, int minimum) {
+  if (width < minimum)
+    throw ConfigError(field + " must be >= " + std::to_string(minimum) + " (got " + std::to_string(width) + ")");
+}
+
+}  // namespace
+
+std::vector<LayerShape> ModelSpec::layers() const {
+  std::vector<LayerShape> shapes;
+  shapes.reserve(hidden.size() + 1);
+  int in = input_width;
+  for (int width : hidden) {
+    shapes.push_back({in, width});
+    in = width;
+  }
+  shapes.push_back({in, output_width});
+  return shapes;
+}
+
+std::int64_t ModelSpec::parameter_count() const {
+  std::int64_t count = 0;
+  for (const LayerShape& layer : layers()) count += layer.parameter_count();
+  return count;
+}
+
+void ModelSpec::validate() const {
+  require_width_at_least("model input width", input_width, 1);
+  for (std::size_t i = 0; i < hidden.size(); ++i)
+    require_width_at_least("--hidden: width of hidden layer " + std::to_string(i), hidden[i], 1);
+  // Softmax over one class is constant (loss 0, gradient 0): it needs two classes at least.
+  const int minimum_outputs = loss == Loss::softmax_cross_entropy ? 2 : 1;
+  require_width_at_least("model output width (" + std::string(to_string(loss)) + ")", output_width,
+                         minimum_outputs);
+}
+
+std::string_view to_string(Activation activation) { return kActivationNames.name_of(activation); }
+std::string_view to_string(Loss loss) { return kLossNames.name_of(loss); }
+std::string_view to_string(Init init) { return kInitNames.name_of(init); }
+
+Activation parse_activation(std::string_view text) { return kActivationNames.parse(text); }
+Loss parse_loss(std::string_view text) { return kLossNames.parse(text); }
+Init parse_init(std::string_view text) { return kInitNames.parse(text); }
+
+}  // namespace mlptune
