@@ -1,0 +1,226 @@
+// The executor: a thread per slot runs one trial at a time, asks the job source for more work
+// when free, and reports every epoch and every result under one lock.
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <new>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "mlptune/engine.hpp"
+#include "mlptune/error.hpp"
+
+namespace mlptune {
+namespace {
+
+constexpr std::array<std::pair<JobOutcome, std::string_view>, 6> kOutcomeNames{{
+    {JobOutcome::completed, "completed"},
+    {JobOutcome::stopped_early, "stopped_early"},
+    {JobOutcome::diverged, "diverged"},
+    {JobOutcome::failed, "failed"},
+    {JobOutcome::paused, "paused"},
+    {JobOutcome::stopped, "stopped"},
+}};
+
+bool is_terminal(TrialStatus status) {
+  return status != TrialStatus::running;
+}
+
+JobOutcome outcome_of(TrialStatus status) {
+  switch (status) {
+    case TrialStatus::completed:
+      return JobOutcome::completed;
+    case TrialStatus::stopped_early:
+      return JobOutcome::stopped_early;
+    case TrialStatus::diverged:
+      return JobOutcome::diverged;
+    case TrialStatus::failed:
+    case TrialStatus::running:
+      break;
+  }
+  return JobOutcome::failed;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+class Executor {
+ public:
+  Executor(Backend& backend, std::shared_ptr<const DataSplits> data, const ExecutorOptions& options,
+           const ExecutorCallbacks& callbacks)
+      : backend_(backend), data_(std::move(data)), options_(options), callbacks_(callbacks) {}
+
+  void run() {
+    std::vector<std::thread> workers;
+    for (int slot = 0; slot < options_.slots; ++slot) workers.emplace_back([this] { work(); });
+    for (std::thread& worker : workers) worker.join();
+    if (callback_error_) std::rethrow_exception(callback_error_);
+  }
+
+ private:
+  // One slot: ask for a job, run it, report it; block on `wait` (and on `finished` while other
+  // jobs run, since their epochs or results may make more work, e.g. a promotion).
+  void work() {
+    std::unique_lock lock(mutex_);
+    while (!callback_error_) {
+      std::optional<NextJob> next = call_guarded([&] { return callbacks_.next_job(); });
+      if (!next) break;
+      if (next->kind == NextJob::Kind::run) {
+        run_and_report(std::move(next->job), lock);
+        continue;
+      }
+      if (running_jobs_ == 0) {
+        if (next->kind == NextJob::Kind::finished) break;
+        record_callback_error(std::make_exception_ptr(
+            Error("the job source answered 'wait' while no job runs: nothing could ever wake the slot")));
+        break;
+      }
+      std::uint64_t seen = events_;
+      event_.wait(lock, [&] { return events_ != seen || callback_error_; });
+    }
+    signal_event();  // a slot that leaves lets the waiting ones ask again (and leave too)
+  }
+
+  void run_and_report(TrialJob job, std::unique_lock<std::mutex>& lock) {
+    ++running_jobs_;
+    lock.unlock();
+    JobResult result = run_job(std::move(job));
+    lock.lock();
+    --running_jobs_;
+    deliver(std::move(result));
+    signal_event();
+  }
+
+  // The lock is held.
+  void deliver(JobResult result) {
+    if (callback_error_ || !callbacks_.on_result) return;
+    try {
+      callbacks_.on_result(std::move(result));
+    } catch (...) {
+      record_callback_error(std::current_exception());
+    }
+  }
+
+  JobResult run_job(TrialJob job) {
+    auto start = std::chrono::steady_clock::now();
+    JobResult result;
+    result.trial_id = job.trial_id;
+    try {
+      std::unique_ptr<Trainer> trainer = backend_.make_trainer(job.spec, data_);
+      if (job.resume_from) resume(*trainer, *job.resume_from, job.spec);
+      train_until_done(*trainer, job, result);
+    } catch (const std::bad_alloc&) {
+      fail(result, "out of host memory (std::bad_alloc)");
+    } catch (const std::exception& error) {
+      fail(result, error.what());
+    } catch (...) {
+      fail(result, "unknown exception from the trainer");
+    }
+    result.seconds = seconds_since(start);
+    return result;
+  }
+
+  static void resume(Trainer& trainer, const TrialState& state, const TrialSpec& spec) {
+    trainer.load_state(state);
+    if (trainer.spec().train.epochs < spec.train.epochs) trainer.extend_epochs(spec.train.epochs);
+  }
+
+  static void fail(JobResult& result, std::string message) {
+    result.outcome = JobOutcome::failed;
+    result.message = std::move(message);
+    result.state.reset();
+    result.test = Metrics{};
+  }
+
+  void train_until_done(Trainer& trainer, const TrialJob& job, JobResult& result) {
+    while (true) {
+      EpochReport report = trainer.train_epoch();
+      result.epochs.push_back(report);
+      Decision decision = report_epoch(job.trial_id, report);
+      if (is_terminal(report.status)) return finish(trainer, report, result);
+      if (decision == Decision::stop) return end_early(trainer, JobOutcome::stopped, result);
+      bool pause_here = job.pause_after_epoch > 0 && report.epoch >= job.pause_after_epoch;
+      if (decision == Decision::pause || pause_here) return end_early(trainer, JobOutcome::paused, result);
+    }
+  }
+
+  // A trial that ended by itself: completed, stopped early, diverged or failed.
+  void finish(Trainer& trainer, const EpochReport& report, JobResult& result) {
+    result.outcome = outcome_of(report.status);
+    result.message = report.message;
+    bool finished_well = result.outcome == JobOutcome::completed || result.outcome == JobOutcome::stopped_early;
+    if (finished_well && data_->test.rows > 0) result.test = trainer.evaluate(data_->test);
+    if (options_.keep_final_state && result.outcome != JobOutcome::failed) result.state = trainer.state();
+  }
+
+  // A trial the scheduler paused (its state is where it resumes) or stopped.
+  void end_early(Trainer& trainer, JobOutcome outcome, JobResult& result) {
+    result.outcome = outcome;
+    if (outcome == JobOutcome::paused || options_.keep_final_state) result.state = trainer.state();
+  }
+
+  Decision report_epoch(int trial_id, const EpochReport& report) {
+    std::lock_guard lock(mutex_);
+    if (callback_error_) return Decision::stop;  // the run is ending: no more training
+    std::optional<Decision> decision = Decision::proceed;
+    if (callbacks_.on_epoch) decision = call_guarded([&] { return callbacks_.on_epoch(trial_id, report); });
+    signal_event();
+    return decision.value_or(Decision::stop);
+  }
+
+  // Runs a caller's callback (the lock held); an exception from it ends the whole run and is
+  // rethrown from run_jobs once every slot has stopped.
+  template <class Callback>
+  auto call_guarded(Callback&& callback) -> std::optional<decltype(callback())> {
+    try {
+      return callback();
+    } catch (...) {
+      record_callback_error(std::current_exception());
+      return std::nullopt;
+    }
+  }
+
+  void record_callback_error(std::exception_ptr error) {
+    if (!callback_error_) callback_error_ = std::move(error);
+  }
+
+  // The lock is held.
+  void signal_event() {
+    ++events_;
+    event_.notify_all();
+  }
+
+  Backend& backend_;
+  std::shared_ptr<const DataSplits> data_;
+  const ExecutorOptions& options_;
+  const ExecutorCallbacks& callbacks_;
+
+  std::mutex mutex_;               // serialises the callbacks and guards the fields below
+  std::condition_variable event_;  // an epoch was reported, a job ended or a slot left
+  std::uint64_t events_ = 0;
+  int running_jobs_ = 0;
+  std::exception_ptr callback_error_;
+};
+
+}  // namespace
+
+std::string_view to_string(JobOutcome outcome) {
+  for (const auto& [value, name] : kOutcomeNames)
+    if (value == outcome) return name;
+  return "?";
+}
+
+void run_jobs(Backend& backend, std::shared_ptr<const DataSplits> data, const ExecutorOptions& options,
+              const ExecutorCallbacks& callbacks) {
+  if (options.slots < 1) throw ConfigError("executor slots must be >= 1, got " + std::to_string(options.slots));
+  if (!callbacks.next_job) throw ConfigError("run_jobs needs a next_job callback");
+  if (!data) throw ConfigError("run_jobs needs the data splits");
+  Executor(backend, std::move(data), options, callbacks).run();
+}
+
+}  // namespace mlptune
