@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "mlptune/backend.hpp"
+#include "mlptune/tune/study.hpp"
 
 namespace mlptune::tune::testing {
 
@@ -82,14 +83,23 @@ inline double fake_validation_loss(const TrialSpec& spec, int epoch) {
 
 class FakeTrainer final : public Trainer {
  public:
-  FakeTrainer(const TrialSpec& spec, int sleep_ms) : spec_(spec), sleep_ms_(sleep_ms) {
+  FakeTrainer(const TrialSpec& spec, int sleep_ms, std::atomic<int>& epochs_trained)
+      : spec_(spec), sleep_ms_(sleep_ms), epochs_trained_(epochs_trained) {
     state_.model = spec.model;
+    const auto layers = spec.model.layers();
+    for (std::size_t i = 0; i < layers.size(); ++i) {  // parameters shaped as the model, for save_trial_state
+      const std::string prefix = "layers." + std::to_string(i) + ".";
+      state_.parameters.push_back({prefix + "weight", {layers[i].out, layers[i].in},
+                                   std::vector<float>(std::size_t(layers[i].weight_count()), 0.5f)});
+      state_.parameters.push_back({prefix + "bias", {layers[i].out}, std::vector<float>(std::size_t(layers[i].out), 0.f)});
+    }
   }
 
   EpochReport train_epoch() override {
     if (finished_) throw std::logic_error("train_epoch after the end");
     std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms_));
     ++state_.epoch;
+    ++epochs_trained_;
     state_.step += 10;
     EpochReport report;
     report.epoch = state_.epoch;
@@ -111,7 +121,10 @@ class FakeTrainer final : public Trainer {
   Metrics evaluate(const Dataset&) override { return {}; }
   std::vector<float> predict(const Dataset&) override { return {}; }
   TrialState state() const override { return state_; }
-  void load_state(const TrialState& state) override { state_ = state; }
+  void load_state(const TrialState& state) override {
+    state_ = state;
+    finished_ = state_.epoch >= spec_.train.epochs;
+  }
   void extend_epochs(int epochs) override {
     spec_.train.epochs = epochs;
     finished_ = state_.epoch >= epochs;
@@ -122,6 +135,7 @@ class FakeTrainer final : public Trainer {
   TrialSpec spec_;
   TrialState state_;
   int sleep_ms_ = 0;
+  std::atomic<int>& epochs_trained_;
   bool finished_ = false;
 };
 
@@ -132,15 +146,97 @@ class FakeBackend final : public Backend {
   std::string name() const override { return "fake"; }
   std::unique_ptr<Trainer> make_trainer(const TrialSpec& spec, std::shared_ptr<const DataSplits>) override {
     ++trainers_made;
-    return std::make_unique<FakeTrainer>(spec, sleep_ms_);
+    return std::make_unique<FakeTrainer>(spec, sleep_ms_, *epochs_trained);
   }
   int recommended_concurrency() const override { return concurrency_; }
 
   std::atomic<int> trainers_made{0};
+  // Over every trainer (a resumed trial must not train an epoch twice); shared, as the study owns the backend.
+  std::shared_ptr<std::atomic<int>> epochs_trained = std::make_shared<std::atomic<int>>(0);
 
  private:
   int sleep_ms_;
   int concurrency_;
 };
+
+}  // namespace mlptune::tune::testing
+
+namespace mlptune::tune::testing {
+
+// A sampler for driver tests (the real ones are tested on their own): a log-uniform lr from a
+// hash of the number, and a batch size cycling through three choices.
+class FakeSampler final : public Sampler {
+ public:
+  explicit FakeSampler(double max_lr = 0.1) : max_lr_(max_lr) {}
+  Params sample(const SearchSpace&, std::span<const FrozenTrial>, Goal, int number) override {
+    const double u = double((std::uint64_t(number) * 0x9E3779B97F4A7C15ull) >> 11) * 0x1p-53;
+    const double lr = std::exp(std::log(1e-4) + u * (std::log(max_lr_) - std::log(1e-4)));
+    return {{"lr", lr}, {"batch_size", std::int64_t(32) << (number % 3)}};
+  }
+
+ private:
+  double max_lr_;
+};
+
+inline StudyConfig fake_study_config(int run_cap, int epochs) {
+  StudyConfig config;
+  config.name = "fake";
+  config.method = Method::random;
+  config.run_cap = run_cap;
+  Distribution lr;
+  lr.kind = DistributionKind::log_uniform_values;
+  lr.min = 1e-4;
+  lr.max = 1.0;
+  Distribution batch;
+  batch.kind = DistributionKind::categorical;
+  batch.values = {std::int64_t(32), std::int64_t(64), std::int64_t(128)};
+  Distribution fixed_epochs;
+  fixed_epochs.kind = DistributionKind::constant;
+  fixed_epochs.values = {std::int64_t(epochs)};
+  config.space.parameters = {{"lr", lr, 1}, {"batch_size", batch, 2}, {"epochs", fixed_epochs, 3}};
+  config.settings.seed = 1234;
+  config.settings.dataset = "digits";
+  return config;
+}
+
+// Two features, two classes: the fake trainers read only the shapes.
+inline std::shared_ptr<const DataSplits> tiny_data() {
+  auto data = std::make_shared<DataSplits>();
+  for (Dataset* split : {&data->train, &data->validation, &data->test}) {
+    split->rows = 4;
+    split->cols = 2;
+    split->features.assign(8, 0.5f);
+    split->labels = {0, 1, 0, 1};
+    split->num_classes = 2;
+  }
+  return data;
+}
+
+// The fake sampler sets lr and batch_size only; epochs come from the constant parameter.
+class ConstantEpochsSampler final : public Sampler {
+ public:
+  ConstantEpochsSampler(int epochs, double max_lr) : epochs_(epochs), inner_(max_lr) {}
+  Params sample(const SearchSpace& space, std::span<const FrozenTrial> trials, Goal goal, int number) override {
+    Params params = inner_.sample(space, trials, goal, number);
+    params["epochs"] = std::int64_t(epochs_);
+    return params;
+  }
+
+ private:
+  int epochs_;
+  FakeSampler inner_;
+};
+
+inline StudyParts fake_parts(int epochs, int sleep_ms = 2, int concurrency = 3, double max_lr = 0.1,
+                             std::shared_ptr<std::atomic<int>>* epochs_trained = nullptr) {
+  StudyParts parts;
+  auto backend = std::make_unique<FakeBackend>(sleep_ms, concurrency);
+  if (epochs_trained) *epochs_trained = backend->epochs_trained;
+  parts.backend = std::move(backend);
+  parts.data = tiny_data();
+  parts.sampler = std::make_unique<ConstantEpochsSampler>(epochs, max_lr);
+  parts.backend_kind = BackendKind::cpu;
+  return parts;
+}
 
 }  // namespace mlptune::tune::testing

@@ -1,0 +1,120 @@
+// Running a study: trial settings from sampled params (and back to the `mlptune train` line that
+// reproduces a trial), metric names, and run_study, which drives the executor with a sampler, a
+// scheduler and a storage, resuming whatever an earlier run left.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "mlptune/backend.hpp"
+#include "mlptune/data.hpp"
+#include "mlptune/trial.hpp"
+#include "mlptune/tune/storage.hpp"
+#include "mlptune/tune/types.hpp"
+
+namespace mlptune::tune {
+
+// --- Trial settings ---------------------------------------------------------------------------------
+
+// The seed of trial `number`: a pure function of the study seed and the number.
+std::uint64_t trial_seed(std::uint64_t study_seed, int number);
+
+// The parameter names params_to_spec understands.
+const std::vector<std::string_view>& tunable_parameter_names();
+// Throws ConfigError naming a search-space parameter that no trial setting takes, with the list.
+void check_tunable(const SearchSpace& space);
+
+// Applies params to `base`: lr (or learning_rate), batch_size, epochs, depth + width (depth hidden
+// layers of width), hidden ("256,128", or one width), activation, optimizer, momentum, beta1, beta2,
+// epsilon, weight_decay, schedule, warmup, step_epochs, step_gamma, init, early_stopping.
+// Throws ConfigError for unknown names, wrong types, or hidden together with depth/width.
+TrialSpec params_to_spec(const Params& params, const TrialSpec& base);
+
+// The base every trial starts from: `mlptune train`'s defaults, shaped to the data.
+TrialSpec default_trial_spec(const DataSplits& data);
+
+struct DataSource {
+  std::string dataset = "digits";  // bundled name, used when data_path is empty
+  std::string data_path;
+  std::string label_column;
+};
+// Every flag of `mlptune train` that decides the trial, so the line reproduces it exactly:
+// "mlptune train --dataset digits --hidden 256,128 --activation relu ... --seed N --backend cpu".
+std::string train_command_line(const TrialSpec& spec, const DataSource& data, BackendKind backend);
+
+// --- Metrics --------------------------------------------------------------------------------------
+
+enum class MetricKind { validation_loss, validation_accuracy, validation_rmse, train_loss };
+// validation_loss | validation_accuracy | validation_rmse | train_loss, and the aliases val_loss,
+// val_accuracy, accuracy, loss, val_rmse, rmse. Throws ConfigError listing them.
+MetricKind parse_metric(std::string_view name);
+double metric_value(const EpochReport& report, MetricKind metric);
+
+// --- Running a study ------------------------------------------------------------------------------
+
+struct StudyOptions {
+  std::filesystem::path storage_path;  // empty: settings.storage, else "<config stem>.db" beside the config
+  std::optional<int> concurrency;      // --concurrency: overrides the config and the backend
+  std::optional<BackendKind> backend;  // --backend: overrides the config
+  std::string config_yaml;             // the configuration text, kept with the study
+  double stale_after_seconds = 300.0;  // another host's trial with an older heartbeat is abandoned
+  double poll_seconds = 0.2;           // waiting for other processes' trials
+};
+
+struct StudyProgress {
+  std::string study_name;
+  int run_cap = 0;
+  int complete = 0;
+  int pruned = 0;
+  int failed = 0;
+  int running = 0;    // in any process
+  int paused = 0;     // waiting at a rung for a promotion
+  int done() const { return complete + pruned + failed; }
+  std::optional<double> best_value;
+  int best_number = -1;
+  double elapsed_seconds = 0.0;
+  std::optional<double> eta_seconds;  // from this run's pace
+  std::string event;                  // what just happened: "trial 12 complete: 0.0831", ...
+};
+using ProgressCallback = std::function<void(const StudyProgress&)>;
+
+struct StudyResult {
+  StudyInfo study;
+  StudyProgress progress;                 // at the end
+  std::optional<FrozenTrial> best;        // best complete trial
+  std::string best_command;               // its `mlptune train` line
+  std::filesystem::path storage_path;
+  std::filesystem::path best_weights;     // "<db>.best.safetensors", written whenever the best improved
+  bool target_reached = false;
+  std::string backend_name;
+  int slots = 0;
+};
+
+// What a study runs on. make_study_parts builds the real ones; tests pass their own.
+struct StudyParts {
+  std::unique_ptr<Backend> backend;
+  std::shared_ptr<const DataSplits> data;
+  std::unique_ptr<Sampler> sampler;
+  BackendKind backend_kind = BackendKind::cpu;  // for the reproducing command line
+};
+StudyParts make_study_parts(const StudyConfig& config, const StudyOptions& options);
+
+// The storage file and the study name a configuration uses.
+std::filesystem::path resolve_storage_path(const StudyConfig& config, const StudyOptions& options);
+std::string resolve_study_name(const StudyConfig& config);
+
+// Opens or creates the study, requeues trials whose process died, and runs trials until run_cap
+// trials have ended (complete + pruned + failed; counting every trial ever created, so a resumed
+// study finishes the interrupted ones rather than starting new ones) or the metric target is
+// reached. On the CPU backend, settings.cpu_run_cap replaces run_cap and settings.cpu_max_epochs
+// caps the epochs. Diverged and failed trials are recorded as failed with their reason.
+StudyResult run_study(const StudyConfig& config, const StudyOptions& options, const ProgressCallback& progress = {});
+StudyResult run_study(const StudyConfig& config, const StudyOptions& options, StudyParts parts,
+                      const ProgressCallback& progress = {});
+
+}  // namespace mlptune::tune

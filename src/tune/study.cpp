@@ -1,0 +1,422 @@
+// The study driver: feeds the executor new, requeued and promoted trials, records every epoch and
+// result in the storage, asks the scheduler after each epoch, and keeps the best trial's weights.
+#include "mlptune/tune/study.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <thread>
+
+#include "mlptune/engine.hpp"
+#include "mlptune/error.hpp"
+#include "mlptune/safetensors.hpp"
+#include "mlptune/tune/scheduler.hpp"
+
+namespace mlptune::tune {
+namespace {
+
+bool reached(double value, double target, Goal goal) { return goal == Goal::minimize ? value <= target : value >= target; }
+bool better_value(double a, double b, Goal goal) { return goal == Goal::minimize ? a < b : a > b; }
+
+// Writes to a temporary name and renames, so a reader never sees half a file.
+void save_state_atomically(const std::filesystem::path& path, const TrialState& state, bool with_optimizer_state,
+                           const std::map<std::string, std::string>& metadata = {}) {
+  const std::filesystem::path temporary = path.string() + ".tmp" + std::to_string(::getpid());
+  save_trial_state(temporary, state, with_optimizer_state, metadata);
+  std::filesystem::rename(temporary, path);
+}
+
+const ParameterSpec* find_parameter(const SearchSpace& space, const std::string& name) {
+  for (const auto& parameter : space.parameters)
+    if (parameter.name == name) return &parameter;
+  return nullptr;
+}
+
+// Widest epochs the space can ask for: what rung schedules count up to when no max_iter is given.
+int largest_epochs_in(const SearchSpace& space, int fallback) {
+  const ParameterSpec* epochs = find_parameter(space, "epochs");
+  if (!epochs) return fallback;
+  const Distribution& distribution = epochs->distribution;
+  if (distribution.values.empty()) return std::max(fallback, int(distribution.max));
+  int largest = 0;
+  for (const auto& value : distribution.values)
+    largest = std::max(largest, std::visit([](auto held) -> int {
+      if constexpr (std::is_arithmetic_v<decltype(held)>) return int(held);
+      return 0;
+    }, value));
+  return largest > 0 ? largest : fallback;
+}
+
+void check_metric_fits_task(MetricKind metric, Task task) {
+  if (metric == MetricKind::validation_accuracy && task == Task::regression)
+    throw ConfigError("metric validation_accuracy needs a classification set; use validation_rmse or validation_loss");
+  if (metric == MetricKind::validation_rmse && task == Task::classification)
+    throw ConfigError("metric validation_rmse needs a regression set; use validation_accuracy or validation_loss");
+}
+
+class StudyRunner {
+ public:
+  StudyRunner(const StudyConfig& config, const StudyOptions& options, StudyParts parts, const ProgressCallback& progress)
+      : config_(config), options_(options), parts_(std::move(parts)), progress_callback_(progress),
+        storage_path_(resolve_storage_path(config, options)), storage_(open_sqlite_storage(storage_path_)),
+        owner_(current_owner()), metric_(parse_metric(config.metric.name)), goal_(config.metric.goal) {
+    check_tunable(config.space);
+    check_metric_fits_task(metric_, parts_.data->train.task);
+    study_ = storage_->open_or_create_study(
+        {0, resolve_study_name(config), goal_, options.config_yaml, config.settings.seed, 0.0});
+    on_cpu_ = parts_.backend->name().rfind("cpu", 0) == 0;
+    run_cap_ = decide_run_cap();
+    base_spec_ = default_trial_spec(*parts_.data);
+    scheduler_ = make_scheduler(capped_early_terminate(), goal_, run_cap_, trial_epochs());
+    data_source_ = {config.settings.dataset, config.settings.data_path, config.settings.label_column};
+  }
+
+  StudyResult run() {
+    storage_->requeue_abandoned_trials(study_.id, owner_, options_.stale_after_seconds);
+    ExecutorOptions executor;
+    executor.slots = decide_slots();
+    executor.keep_final_state = true;
+    ExecutorCallbacks callbacks;
+    callbacks.next_job = [this] { return next_job(); };
+    callbacks.on_epoch = [this](int number, const EpochReport& report) { return on_epoch(number, report); };
+    callbacks.on_result = [this](JobResult result) { on_result(std::move(result)); };
+    report_progress("study " + study_.name + " started on " + parts_.backend->name());
+    run_jobs(*parts_.backend, parts_.data, executor, callbacks);
+    return result(executor.slots);
+  }
+
+ private:
+  // --- budgets ---
+  int decide_run_cap() const {
+    int cap = config_.run_cap;
+    if (on_cpu_ && config_.settings.cpu_run_cap) cap = *config_.settings.cpu_run_cap;
+    if (cap <= 0) cap = int(parts_.sampler->size(config_.space));
+    if (cap <= 0)
+      throw ConfigError("run_cap is required for every method but grid: add e.g. 'run_cap: 50' to the configuration");
+    return cap;
+  }
+
+  int trial_epochs() const {
+    int epochs = largest_epochs_in(config_.space, base_spec_.train.epochs);
+    if (on_cpu_ && config_.settings.cpu_max_epochs) epochs = std::min(epochs, *config_.settings.cpu_max_epochs);
+    return epochs;
+  }
+
+  EarlyTerminate capped_early_terminate() const {
+    EarlyTerminate settings = config_.early_terminate;
+    if (on_cpu_ && config_.settings.cpu_max_epochs && settings.max_iter > *config_.settings.cpu_max_epochs)
+      settings.max_iter = *config_.settings.cpu_max_epochs;
+    return settings;
+  }
+
+  int decide_slots() const {
+    int slots = options_.concurrency.value_or(config_.settings.concurrency);
+    if (slots <= 0) slots = parts_.backend->recommended_concurrency();
+    return std::max(1, std::min(slots, run_cap_));
+  }
+
+  TrialSpec spec_for(const Params& params, std::uint64_t seed, int number) const {
+    TrialSpec spec = params_to_spec(params, base_spec_);
+    spec.train.seed = seed;
+    spec.trial_number = number;
+    if (scheduler_->max_epochs() > 0) spec.train.epochs = scheduler_->max_epochs();
+    if (on_cpu_ && config_.settings.cpu_max_epochs)
+      spec.train.epochs = std::min(spec.train.epochs, *config_.settings.cpu_max_epochs);
+    return spec;
+  }
+
+  // --- the job source ---
+  NextJob next_job() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      const std::vector<FrozenTrial> trials = storage_->trials(study_.id);
+      prune_never_promoted(trials);
+      if (!target_reached_) {
+        if (auto job = promoted_job(trials)) return start(std::move(*job));
+        if (auto job = claimed_job()) return start(std::move(*job));
+      }
+      if (running_here_ > 0) return NextJob::wait();
+      if (!running_elsewhere(trials) || target_reached_) break;
+      lock.unlock();  // other processes' trials may still promote ours or be abandoned
+      std::this_thread::sleep_for(std::chrono::duration<double>(options_.poll_seconds));
+      storage_->requeue_abandoned_trials(study_.id, owner_, options_.stale_after_seconds);
+      lock.lock();
+    }
+    prune_paused_leftovers();
+    return NextJob::finished();
+  }
+
+  NextJob start(TrialJob job) {
+    ++running_here_;
+    return NextJob::run(std::move(job));
+  }
+
+  bool running_elsewhere(const std::vector<FrozenTrial>& trials) const {
+    for (const auto& trial : trials)
+      if (trial.state == RunState::running) return true;
+    return false;
+  }
+
+  std::optional<TrialJob> promoted_job(const std::vector<FrozenTrial>& trials) {
+    const auto promotion = scheduler_->promotion(trials);
+    if (!promotion || !storage_->claim_paused_trial(study_.id, promotion->number, owner_)) return std::nullopt;
+    const auto record = storage_->trial_record(study_.id, promotion->number);
+    TrialJob job;
+    job.trial_id = promotion->number;
+    job.spec = spec_for(record->trial.params, record->trial.seed, promotion->number);
+    job.resume_from = load_trial_state(record->checkpoint_path);
+    report_progress("trial " + std::to_string(job.trial_id) + " promoted from epoch " +
+                    std::to_string(promotion->from_epoch));
+    return job;
+  }
+
+  std::optional<TrialJob> claimed_job() {
+    const auto record = storage_->claim_trial(study_.id, owner_, run_cap_,
+                                              [this](std::span<const FrozenTrial> trials, int number) {
+                                                return sample(trials, number);
+                                              });
+    if (!record) return std::nullopt;
+    TrialJob job;
+    job.trial_id = record->trial.number;
+    job.spec = spec_for(record->trial.params, record->trial.seed, record->trial.number);
+    return job;
+  }
+
+  SampledTrial sample(std::span<const FrozenTrial> trials, int number) {
+    SampledTrial sampled;
+    sampled.params = parts_.sampler->sample(config_.space, trials, goal_, number);
+    for (const auto& [name, value] : sampled.params)
+      if (const ParameterSpec* parameter = find_parameter(config_.space, name))
+        sampled.distributions[name] = parameter->distribution;
+    sampled.seed = trial_seed(study_.seed, number);
+    sampled.attributes["command"] =
+        train_command_line(spec_for(sampled.params, sampled.seed, number), data_source_, parts_.backend_kind);
+    return sampled;
+  }
+
+  void prune_never_promoted(const std::vector<FrozenTrial>& trials) {
+    for (int number : scheduler_->never_promoted(trials))
+      prune_paused(number, "not among the best at its rung");
+  }
+
+  void prune_paused_leftovers() {
+    for (const auto& record : storage_->trial_records(study_.id))
+      if (is_paused(record.trial)) prune_paused(record.trial.number, "still paused when the study ended");
+  }
+
+  void prune_paused(int number, const std::string& why) {
+    const auto record = storage_->trial_record(study_.id, number);
+    if (!record || !is_paused(record->trial)) return;
+    storage_->finish_trial(study_.id, number, RunState::pruned, record->trial.intermediate.rbegin()->second,
+                           "pruned at epoch " + std::to_string(record->paused_epoch) + ": " + why);
+    std::error_code ignored;
+    std::filesystem::remove(record->checkpoint_path, ignored);
+  }
+
+  // --- reports from the executor ---
+  Decision on_epoch(int number, const EpochReport& report) {
+    std::lock_guard lock(mutex_);
+    const double value = metric_value(report, metric_);
+    if (!std::isfinite(value)) return Decision::proceed;  // a diverged epoch ends the trial anyway
+    storage_->record_intermediate(study_.id, number, report.epoch, value);
+    if (report.status != TrialStatus::running) return Decision::proceed;
+    const std::vector<FrozenTrial> trials = storage_->trials(study_.id);
+    const auto self = std::find_if(trials.begin(), trials.end(), [number](auto& t) { return t.number == number; });
+    return scheduler_->judge(*self, report.epoch, trials);
+  }
+
+  void on_result(JobResult result) {
+    std::lock_guard lock(mutex_);
+    --running_here_;
+    const int number = result.trial_id;
+    switch (result.outcome) {
+      case JobOutcome::completed:
+      case JobOutcome::stopped_early: return finish_complete(number, result);
+      case JobOutcome::paused: return pause(number, result);
+      case JobOutcome::stopped: return finish_pruned(number);
+      case JobOutcome::diverged:
+      case JobOutcome::failed: return finish_failed(number, result.message);
+    }
+  }
+
+  void finish_complete(int number, const JobResult& result) {
+    const auto record = storage_->trial_record(study_.id, number);
+    std::optional<double> value;
+    if (!record->trial.intermediate.empty()) value = record->trial.intermediate.rbegin()->second;
+    if (!value) return finish_failed(number, "metric " + config_.metric.name + " was never reported as a finite number");
+    const std::optional<double> previous_best = best_complete_value();
+    storage_->finish_trial(study_.id, number, RunState::complete, value, "");
+    if (!previous_best || better_value(*value, *previous_best, goal_)) save_best(number, *value, result);
+    if (config_.metric.target && reached(*value, *config_.metric.target, goal_)) target_reached_ = true;
+    report_progress("trial " + std::to_string(number) + " complete: " + std::to_string(*value));
+  }
+
+  void finish_pruned(int number) {
+    const auto record = storage_->trial_record(study_.id, number);
+    std::optional<double> last;
+    if (!record->trial.intermediate.empty()) last = record->trial.intermediate.rbegin()->second;
+    const int epoch = record->trial.intermediate.empty() ? 0 : record->trial.intermediate.rbegin()->first;
+    storage_->finish_trial(study_.id, number, RunState::pruned, last,
+                           "pruned at epoch " + std::to_string(epoch) + " by " + scheduler_->name());
+    report_progress("trial " + std::to_string(number) + " pruned at epoch " + std::to_string(epoch));
+  }
+
+  void finish_failed(int number, const std::string& message) {
+    storage_->finish_trial(study_.id, number, RunState::failed, std::nullopt, message);
+    report_progress("trial " + std::to_string(number) + " failed: " + message);
+  }
+
+  void pause(int number, const JobResult& result) {
+    if (!result.state) return finish_failed(number, "paused without its state; the executor must return it");
+    const auto path = storage_->checkpoint_path_for(study_.id, number);
+    save_state_atomically(path, *result.state, /*with_optimizer_state=*/true);
+    storage_->pause_trial(study_.id, number, result.state->epoch, path.string());
+    report_progress("trial " + std::to_string(number) + " paused at epoch " + std::to_string(result.state->epoch));
+  }
+
+  std::optional<double> best_complete_value() {
+    std::optional<double> best;
+    for (const auto& trial : storage_->trials(study_.id))
+      if (trial.state == RunState::complete && trial.value && (!best || better_value(*trial.value, *best, goal_)))
+        best = trial.value;
+    return best;
+  }
+
+  void save_best(int number, double value, const JobResult& result) {
+    if (!result.state) return;
+    const auto record = storage_->trial_record(study_.id, number);
+    const std::map<std::string, std::string> metadata = {
+        {"study", study_.name}, {"trial", std::to_string(number)}, {"metric", config_.metric.name},
+        {"value", std::to_string(value)}, {"command", record->attributes.count("command") ? record->attributes.at("command") : ""}};
+    save_state_atomically(best_weights_path(storage_path_), *result.state, /*with_optimizer_state=*/false, metadata);
+  }
+
+  // --- progress ---
+  StudyProgress progress(const std::string& event) {
+    StudyProgress progress;
+    progress.study_name = study_.name;
+    progress.run_cap = run_cap_;
+    progress.event = event;
+    for (const auto& trial : storage_->trials(study_.id)) {
+      count_state(progress, trial);
+      if (trial.state == RunState::complete && trial.value &&
+          (!progress.best_value || better_value(*trial.value, *progress.best_value, goal_))) {
+        progress.best_value = trial.value;
+        progress.best_number = trial.number;
+      }
+    }
+    progress.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    if (done_at_start_ < 0) done_at_start_ = progress.done();
+    const int done_here = progress.done() - done_at_start_;
+    if (done_here > 0)
+      progress.eta_seconds = progress.elapsed_seconds / done_here * std::max(0, run_cap_ - progress.done());
+    return progress;
+  }
+
+  static void count_state(StudyProgress& progress, const FrozenTrial& trial) {
+    switch (trial.state) {
+      case RunState::complete: ++progress.complete; break;
+      case RunState::pruned: ++progress.pruned; break;
+      case RunState::failed: ++progress.failed; break;
+      case RunState::running: ++progress.running; break;
+      case RunState::waiting: progress.paused += is_paused(trial); break;
+    }
+  }
+
+  void report_progress(const std::string& event) {
+    StudyProgress now = progress(event);
+    if (progress_callback_) progress_callback_(now);
+  }
+
+  StudyResult result(int slots) {
+    StudyResult result;
+    result.study = study_;
+    result.progress = progress("study " + study_.name + " finished");
+    result.storage_path = storage_path_;
+    result.best_weights = best_weights_path(storage_path_);
+    result.target_reached = target_reached_;
+    result.backend_name = parts_.backend->name();
+    result.slots = slots;
+    if (result.progress.best_number >= 0) {
+      const auto record = storage_->trial_record(study_.id, result.progress.best_number);
+      result.best = record->trial;
+      if (record->attributes.count("command")) result.best_command = record->attributes.at("command");
+    }
+    return result;
+  }
+
+  const StudyConfig& config_;
+  const StudyOptions& options_;
+  StudyParts parts_;
+  ProgressCallback progress_callback_;
+  std::filesystem::path storage_path_;
+  std::unique_ptr<Storage> storage_;
+  TrialOwner owner_;
+  MetricKind metric_;
+  Goal goal_;
+  StudyInfo study_;
+  bool on_cpu_ = false;
+  int run_cap_ = 0;
+  TrialSpec base_spec_;
+  std::unique_ptr<Scheduler> scheduler_;
+  DataSource data_source_;
+
+  std::mutex mutex_;
+  int running_here_ = 0;
+  bool target_reached_ = false;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  int done_at_start_ = -1;
+};
+
+}  // namespace
+
+std::filesystem::path resolve_storage_path(const StudyConfig& config, const StudyOptions& options) {
+  if (!options.storage_path.empty()) return options.storage_path;
+  if (!config.settings.storage.empty()) return config.settings.storage;
+  std::filesystem::path source(config.source.empty() ? "study" : config.source);
+  return source.replace_extension(".db");
+}
+
+std::string resolve_study_name(const StudyConfig& config) {
+  if (!config.settings.study_name.empty()) return config.settings.study_name;
+  if (!config.name.empty()) return config.name;
+  const std::string stem = std::filesystem::path(config.source).stem().string();
+  return stem.empty() ? "study" : stem;
+}
+
+StudyParts make_study_parts(const StudyConfig& config, const StudyOptions& options) {
+  StudyParts parts;
+  SplitOptions split;
+  if (config.settings.data_path.empty()) {
+    split.scaling = default_scaling(config.settings.dataset);
+    parts.data = std::make_shared<const DataSplits>(load_bundled(config.settings.dataset, split));
+  } else {
+    LoadOptions load;
+    if (!config.settings.label_column.empty()) load.label_column = config.settings.label_column;
+    parts.data = std::make_shared<const DataSplits>(load_file(config.settings.data_path, load, split));
+  }
+  BackendOptions backend;
+  backend.kind = options.backend.value_or(config.settings.backend);
+  parts.backend = make_backend(backend);
+  parts.backend_kind = parts.backend->name().rfind("cuda", 0) == 0 ? BackendKind::cuda : BackendKind::cpu;
+  SamplerOptions sampler;
+  sampler.seed = config.settings.seed;
+  sampler.n_startup_trials = config.settings.n_startup_trials;
+  parts.sampler = make_sampler(config.method, sampler);
+  return parts;
+}
+
+StudyResult run_study(const StudyConfig& config, const StudyOptions& options, const ProgressCallback& progress) {
+  return run_study(config, options, make_study_parts(config, options), progress);
+}
+
+StudyResult run_study(const StudyConfig& config, const StudyOptions& options, StudyParts parts,
+                      const ProgressCallback& progress) {
+  StudyRunner runner(config, options, std::move(parts), progress);
+  return runner.run();
+}
+
+}  // namespace mlptune::tune
