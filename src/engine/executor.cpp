@@ -57,9 +57,15 @@ class Executor {
 
   void run() {
     std::vector<std::thread> workers;
-    for (int slot = 0; slot < options_.slots; ++slot) workers.emplace_back([this] { work(); });
+    try {
+      for (int slot = 0; slot < options_.slots; ++slot) workers.emplace_back([this] { work(); });
+    } catch (...) {  // no thread for a slot: the started ones end after their current job
+      std::lock_guard lock(mutex_);
+      record_run_error(std::current_exception());
+      signal_event();
+    }
     for (std::thread& worker : workers) worker.join();
-    if (callback_error_) std::rethrow_exception(callback_error_);
+    if (run_error_) std::rethrow_exception(run_error_);
   }
 
  private:
@@ -67,7 +73,7 @@ class Executor {
   // jobs run, since their epochs or results may make more work, e.g. a promotion).
   void work() {
     std::unique_lock lock(mutex_);
-    while (!callback_error_) {
+    while (!run_error_) {
       std::optional<NextJob> next = call_guarded([&] { return callbacks_.next_job(); });
       if (!next) break;
       if (next->kind == NextJob::Kind::run) {
@@ -76,12 +82,12 @@ class Executor {
       }
       if (running_jobs_ == 0) {
         if (next->kind == NextJob::Kind::finished) break;
-        record_callback_error(std::make_exception_ptr(
+        record_run_error(std::make_exception_ptr(
             Error("the job source answered 'wait' while no job runs: nothing could ever wake the slot")));
         break;
       }
       std::uint64_t seen = events_;
-      event_.wait(lock, [&] { return events_ != seen || callback_error_; });
+      event_.wait(lock, [&] { return events_ != seen || run_error_; });
     }
     signal_event();  // a slot that leaves lets the waiting ones ask again (and leave too)
   }
@@ -98,11 +104,11 @@ class Executor {
 
   // The lock is held.
   void deliver(JobResult result) {
-    if (callback_error_ || !callbacks_.on_result) return;
+    if (run_error_ || !callbacks_.on_result) return;
     try {
       callbacks_.on_result(std::move(result));
     } catch (...) {
-      record_callback_error(std::current_exception());
+      record_run_error(std::current_exception());
     }
   }
 
@@ -166,7 +172,7 @@ class Executor {
 
   Decision report_epoch(int trial_id, const EpochReport& report) {
     std::lock_guard lock(mutex_);
-    if (callback_error_) return Decision::stop;  // the run is ending: no more training
+    if (run_error_) return Decision::stop;  // the run is ending: no more training
     std::optional<Decision> decision = Decision::proceed;
     if (callbacks_.on_epoch) decision = call_guarded([&] { return callbacks_.on_epoch(trial_id, report); });
     signal_event();
@@ -174,19 +180,19 @@ class Executor {
   }
 
   // Runs a caller's callback (the lock held); an exception from it ends the whole run and is
-  // rethrown from run_jobs once every slot has stopped.
+  // rethrown from run_jobs once every slot has stopped (as is a failure to start a slot's thread).
   template <class Callback>
   auto call_guarded(Callback&& callback) -> std::optional<decltype(callback())> {
     try {
       return callback();
     } catch (...) {
-      record_callback_error(std::current_exception());
+      record_run_error(std::current_exception());
       return std::nullopt;
     }
   }
 
-  void record_callback_error(std::exception_ptr error) {
-    if (!callback_error_) callback_error_ = std::move(error);
+  void record_run_error(std::exception_ptr error) {
+    if (!run_error_) run_error_ = std::move(error);
   }
 
   // The lock is held.
@@ -204,7 +210,7 @@ class Executor {
   std::condition_variable event_;  // an epoch was reported, a job ended or a slot left
   std::uint64_t events_ = 0;
   int running_jobs_ = 0;
-  std::exception_ptr callback_error_;
+  std::exception_ptr run_error_;  // the first exception from a callback (or thread start): ends the run
 };
 
 }  // namespace
