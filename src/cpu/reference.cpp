@@ -1,0 +1,263 @@
+// The reference math of one MLP training step as plain loops, instantiated for float and double.
+#include "cpu/reference.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "common/counter_rng.hpp"
+#include "cpu/activation_functions.hpp"
+
+namespace mlptune::ref {
+
+template <class T>
+T activate(Activation activation, T z) {
+  return detail::with_activation<T>(activation, [z](auto function) { return function.value(z); });
+}
+
+template <class T>
+T activate_derivative(Activation activation, T z) {
+  return detail::with_activation<T>(activation, [z](auto function) { return function.derivative(z); });
+}
+
+template <class T>
+void linear_forward(const T* x, const T* weight, const T* bias, T* y, int batch, int in, int out) {
+  for (int b = 0; b < batch; ++b) {
+    const T* x_row = x + std::size_t(b) * in;  // (in)
+    for (int o = 0; o < out; ++o) {
+      const T* w_row = weight + std::size_t(o) * in;  // (in)
+      T sum = bias ? bias[o] : T(0);
+      for (int i = 0; i < in; ++i) sum += x_row[i] * w_row[i];
+      y[std::size_t(b) * out + o] = sum;
+    }
+  }
+}
+
+template <class T>
+void linear_backward(const T* x, const T* weight, const T* grad_y, T* grad_x, T* grad_weight, T* grad_bias,
+                     int batch, int in, int out) {
+  // grad_weight (out, in) = grad_yᵀ (out, B) · x (B, in)
+  std::fill(grad_weight, grad_weight + std::size_t(out) * in, T(0));
+  for (int b = 0; b < batch; ++b)
+    for (int o = 0; o < out; ++o) {
+      const T g = grad_y[std::size_t(b) * out + o];
+      for (int i = 0; i < in; ++i) grad_weight[std::size_t(o) * in + i] += g * x[std::size_t(b) * in + i];
+    }
+  bias_gradient(grad_y, grad_bias, batch, out);
+  if (grad_x == nullptr) return;
+  // grad_x (B, in) = grad_y (B, out) · W (out, in)
+  std::fill(grad_x, grad_x + std::size_t(batch) * in, T(0));
+  for (int b = 0; b < batch; ++b)
+    for (int o = 0; o < out; ++o) {
+      const T g = grad_y[std::size_t(b) * out + o];
+      for (int i = 0; i < in; ++i) grad_x[std::size_t(b) * in + i] += g * weight[std::size_t(o) * in + i];
+    }
+}
+
+template <class T>
+void bias_activation_forward(Activation activation, const T* z, const T* bias, T* pre, T* out, int batch,
+                             int width) {
+  detail::with_activation<T>(activation, [&](auto function) {
+    for (int b = 0; b < batch; ++b) {
+      const std::size_t row = std::size_t(b) * width;
+      for (int c = 0; c < width; ++c) {
+        const T value = z[row + c] + bias[c];
+        pre[row + c] = value;
+        out[row + c] = function.value(value);
+      }
+    }
+  });
+}
+
+template <class T>
+void activation_backward(Activation activation, const T* pre, const T* grad_out, T* grad_pre, std::size_t count) {
+  detail::with_activation<T>(activation, [&](auto function) {
+    for (std::size_t i = 0; i < count; ++i) grad_pre[i] = grad_out[i] * function.derivative(pre[i]);
+  });
+}
+
+template <class T>
+void bias_gradient(const T* grad, T* bias_grad, int batch, int width) {
+  std::fill(bias_grad, bias_grad + width, T(0));
+  for (int b = 0; b < batch; ++b) {
+    const T* row = grad + std::size_t(b) * width;  // (N)
+    for (int c = 0; c < width; ++c) bias_grad[c] += row[c];
+  }
+}
+
+template <class T>
+void softmax_cross_entropy(const T* logits, const std::int32_t* labels, T* sample_loss, T* grad, int batch,
+                           int classes) {
+  const T inverse_batch = T(1) / T(batch);
+  for (int b = 0; b < batch; ++b) {
+    const T* row = logits + std::size_t(b) * classes;  // (C)
+    T* grad_row = grad + std::size_t(b) * classes;      // (C)
+    const T row_max = *std::max_element(row, row + classes);
+    T exp_sum = T(0);
+    for (int c = 0; c < classes; ++c) {
+      grad_row[c] = std::exp(row[c] - row_max);
+      exp_sum += grad_row[c];
+    }
+    // -log softmax[label] = log Σ exp(l - max) - (l[label] - max): no overflow, and no rounding of
+    // a small loss against a large max.
+    sample_loss[b] = std::log(exp_sum) - (row[labels[b]] - row_max);
+    const T scale = inverse_batch / exp_sum;
+    for (int c = 0; c < classes; ++c) grad_row[c] *= scale;
+    grad_row[labels[b]] -= inverse_batch;
+  }
+}
+
+template <class T>
+void mean_squared_error(const T* pred, const T* target, T* sample_loss, T* grad, int batch, int width) {
+  const T grad_scale = T(2) / (T(batch) * T(width));
+  for (int b = 0; b < batch; ++b) {
+    const std::size_t row = std::size_t(b) * width;
+    T squared_sum = T(0);
+    for (int k = 0; k < width; ++k) {
+      const T difference = pred[row + k] - target[row + k];
+      squared_sum += difference * difference;
+      grad[row + k] = grad_scale * difference;
+    }
+    sample_loss[b] = squared_sum / T(width);
+  }
+}
+
+OptimizerStep optimizer_step(const TrainConfig& config, double learning_rate, std::int64_t step) {
+  return {config.optimizer, learning_rate, config.momentum, config.beta1, config.beta2,
+          config.epsilon,   config.weight_decay, step};
+}
+
+namespace {
+
+// sgd: g += wd·p; p -= lr·g
+template <class T>
+void sgd_update(const OptimizerStep& update, T* parameters, const T* gradients, std::size_t count) {
+  const T lr = T(update.learning_rate), decay = T(update.weight_decay);
+  for (std::size_t i = 0; i < count; ++i) parameters[i] -= lr * (gradients[i] + decay * parameters[i]);
+}
+
+// momentum: buf = μ·buf + g; p -= lr·buf.  nesterov: p -= lr·(g + μ·buf).
+template <class T, bool nesterov>
+void momentum_update(const OptimizerStep& update, T* parameters, const T* gradients, T* velocity,
+                     std::size_t count) {
+  const T lr = T(update.learning_rate), decay = T(update.weight_decay), mu = T(update.momentum);
+  for (std::size_t i = 0; i < count; ++i) {
+    const T gradient = gradients[i] + decay * parameters[i];
+    velocity[i] = mu * velocity[i] + gradient;
+    parameters[i] -= lr * (nesterov ? gradient + mu * velocity[i] : velocity[i]);
+  }
+}
+
+// adam and adamw in one pass. p -= lr·(m/(1-β1^t)) / (sqrt(v/(1-β2^t)) + ε) is computed as
+// p -= (lr/(1-β1^t))·m / (sqrt(v)/sqrt(1-β2^t) + ε), as torch.optim.Adam does.
+template <class T>
+void adam_update(const OptimizerStep& update, T* parameters, const T* gradients, T* m, T* v, std::size_t count) {
+  const bool decoupled = update.optimizer == Optimizer::adamw;
+  const double t = static_cast<double>(update.step);
+  const T step_size = T(update.learning_rate / (1.0 - std::pow(update.beta1, t)));
+  const T inverse_sqrt_correction2 = T(1.0 / std::sqrt(1.0 - std::pow(update.beta2, t)));
+  const T coupled_decay = T(decoupled ? 0.0 : update.weight_decay);
+  const T keep = T(decoupled ? 1.0 - update.learning_rate * update.weight_decay : 1.0);
+  const T beta1 = T(update.beta1), beta2 = T(update.beta2), epsilon = T(update.epsilon);
+  const T one_minus_beta1 = T(1.0 - update.beta1), one_minus_beta2 = T(1.0 - update.beta2);
+  for (std::size_t i = 0; i < count; ++i) {
+    const T gradient = gradients[i] + coupled_decay * parameters[i];
+    m[i] = beta1 * m[i] + one_minus_beta1 * gradient;
+    v[i] = beta2 * v[i] + one_minus_beta2 * gradient * gradient;
+    const T denominator = std::sqrt(v[i]) * inverse_sqrt_correction2 + epsilon;
+    parameters[i] = keep * parameters[i] - step_size * m[i] / denominator;
+  }
+}
+
+}  // namespace
+
+template <class T>
+void optimizer_update(const OptimizerStep& update, T* parameters, const T* gradients, T* first, T* second,
+                      std::size_t count) {
+  switch (update.optimizer) {
+    case Optimizer::sgd: return sgd_update(update, parameters, gradients, count);
+    case Optimizer::momentum: return momentum_update<T, false>(update, parameters, gradients, first, count);
+    case Optimizer::nesterov: return momentum_update<T, true>(update, parameters, gradients, first, count);
+    case Optimizer::adam:
+    case Optimizer::adamw: return adam_update(update, parameters, gradients, first, second, count);
+  }
+}
+
+int optimizer_slot_count(Optimizer optimizer) {
+  switch (optimizer) {
+    case Optimizer::sgd: return 0;
+    case Optimizer::momentum:
+    case Optimizer::nesterov: return 1;
+    case Optimizer::adam:
+    case Optimizer::adamw: return 2;
+  }
+  return 0;
+}
+
+std::vector<std::uint32_t> epoch_permutation(std::uint64_t seed, int epoch, std::size_t rows) {
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> keyed(rows);  // (hash, index)
+  const std::uint64_t stream = rng::kShuffleStream + static_cast<std::uint64_t>(epoch);
+  for (std::size_t i = 0; i < rows; ++i) keyed[i] = {rng::hash(seed, stream, i), static_cast<std::uint32_t>(i)};
+  std::sort(keyed.begin(), keyed.end());  // by hash, ties by index: the order of a stable sort
+  std::vector<std::uint32_t> order(rows);
+  for (std::size_t i = 0; i < rows; ++i) order[i] = keyed[i].second;
+  return order;
+}
+
+void gather_rows(const float* src, const std::uint32_t* order, std::size_t first, int batch, std::size_t cols,
+                 float* dst) {
+  for (int b = 0; b < batch; ++b)
+    std::memcpy(dst + std::size_t(b) * cols, src + std::size_t(order[first + b]) * cols, cols * sizeof(float));
+}
+
+namespace {
+
+// Weight element j of layer `layer` for the model's initialisation (biases are zero).
+float initial_weight(Init init, std::uint64_t seed, std::size_t layer, const LayerShape& shape, std::uint64_t j) {
+  const std::uint64_t stream = rng::kInitStream + 2 * layer;
+  if (init == Init::he) {
+    const float scale = static_cast<float>(std::sqrt(2.0 / shape.in));
+    return scale * rng::normal(rng::hash(seed, stream, j), rng::hash(seed, stream + 1, j));
+  }
+  const float limit = static_cast<float>(std::sqrt(6.0 / (shape.in + shape.out)));
+  return limit * (2.0f * rng::uniform01(rng::hash(seed, stream, j)) - 1.0f);
+}
+
+}  // namespace
+
+std::vector<Tensor> initial_parameters(const ModelSpec& model, std::uint64_t seed) {
+  std::vector<Tensor> tensors;
+  const std::vector<LayerShape> layers = model.layers();
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const LayerShape& shape = layers[i];
+    Tensor weight{"layers." + std::to_string(i) + ".weight", {shape.out, shape.in}, {}};
+    weight.data.resize(static_cast<std::size_t>(shape.weight_count()));
+    for (std::size_t j = 0; j < weight.data.size(); ++j) weight.data[j] = initial_weight(model.init, seed, i, shape, j);
+    tensors.push_back(std::move(weight));
+    tensors.push_back(Tensor{"layers." + std::to_string(i) + ".bias", {shape.out},
+                             std::vector<float>(static_cast<std::size_t>(shape.out), 0.0f)});
+  }
+  return tensors;
+}
+
+#define MLPTUNE_INSTANTIATE_REFERENCE(T)                                                                       \
+  template T activate<T>(Activation, T);                                                                       \
+  template T activate_derivative<T>(Activation, T);                                                            \
+  template void linear_forward<T>(const T*, const T*, const T*, T*, int, int, int);                            \
+  template void linear_backward<T>(const T*, const T*, const T*, T*, T*, T*, int, int, int);                   \
+  template void bias_activation_forward<T>(Activation, const T*, const T*, T*, T*, int, int);                  \
+  template void activation_backward<T>(Activation, const T*, const T*, T*, std::size_t);                       \
+  template void bias_gradient<T>(const T*, T*, int, int);                                                      \
+  template void softmax_cross_entropy<T>(const T*, const std::int32_t*, T*, T*, int, int);                     \
+  template void mean_squared_error<T>(const T*, const T*, T*, T*, int, int);                                   \
+  template void optimizer_update<T>(const OptimizerStep&, T*, const T*, T*, T*, std::size_t);
+
+MLPTUNE_INSTANTIATE_REFERENCE(float)
+MLPTUNE_INSTANTIATE_REFERENCE(double)
+
+#undef MLPTUNE_INSTANTIATE_REFERENCE
+
+}  // namespace mlptune::ref
