@@ -1,0 +1,24 @@
+// Choosing a sampler by method, and the names of trial states.
+#include <array>
+
+#include "mlptune/tune/types.hpp"
+#include "tune/sampler_internal.hpp"
+
+namespace mlptune::tune {
+
+std::string_view to_string(RunState state) {
+  constexpr std::array<std::string_view, 5> kNames{"running", "complete", "pruned", "failed", "waiting"};
+  return kNames.at(static_cast<std::size_t>(state));
+}
+
+std::unique_ptr<Sampler> make_sampler(Method method, const SamplerOptions& options) {
+  switch (method) {
+    case Method::grid: return sampling::make_grid_sampler();
+    case Method::random: return sampling::make_random_sampler(options.seed);
+    case Method::sobol: return sampling::make_sobol_sampler(options.seed);
+    case Method::bayes: return sampling::make_tpe_sampler(options);
+  }
+  return nullptr;
+}
+
+}  // namespace mlptune::tune

@@ -1,0 +1,234 @@
+// The study config: a W&B Sweeps YAML file plus mlptune's own `mlptune:` section, parsed and validated.
+#include <array>
+#include <filesystem>
+#include <limits>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "mlptune/error.hpp"
+#include "mlptune/tune/types.hpp"
+#include "tune/search_space_math.hpp"
+#include "tune/study_config_parameters.hpp"
+#include "tune/study_config_yaml.hpp"
+
+namespace mlptune::tune {
+namespace {
+
+using config_yaml::Reader;
+
+constexpr std::array<std::pair<Method, std::string_view>, 4> kMethodNames{{
+    {Method::grid, "grid"}, {Method::random, "random"}, {Method::bayes, "bayes"}, {Method::sobol, "sobol"}}};
+constexpr std::array<std::pair<Goal, std::string_view>, 2> kGoalNames{{
+    {Goal::minimize, "minimize"}, {Goal::maximize, "maximize"}}};
+constexpr std::array<std::pair<PrunerKind, std::string_view>, 3> kPrunerNames{{
+    {PrunerKind::hyperband, "hyperband"}, {PrunerKind::median, "median"}, {PrunerKind::asha, "asha"}}};
+constexpr std::array<std::pair<BackendKind, std::string_view>, 3> kBackendNames{{
+    {BackendKind::cpu, "cpu"}, {BackendKind::cuda, "cuda"}, {BackendKind::automatic, "auto"}}};
+// Metric names the engine reports, and the short names accepted for them.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 8> kMetricNames{{
+    {"validation_loss", "validation_loss"}, {"validation_accuracy", "validation_accuracy"},
+    {"validation_rmse", "validation_rmse"}, {"train_loss", "train_loss"}, {"val_loss", "validation_loss"},
+    {"val_accuracy", "validation_accuracy"}, {"accuracy", "validation_accuracy"}, {"loss", "validation_loss"}}};
+
+template <typename Enum, std::size_t N>
+std::string_view name_in(const std::array<std::pair<Enum, std::string_view>, N>& table, Enum value) {
+  for (const auto& [entry, name] : table)
+    if (entry == value) return name;
+  return "?";
+}
+
+template <typename Value, std::size_t N>
+std::string names_of(const std::array<std::pair<Value, std::string_view>, N>& table) {
+  std::string text;
+  for (const auto& [value, name] : table) text += (text.empty() ? "" : ", ") + std::string(name);
+  return text;
+}
+
+// Looks a name up in an (enum, name) table; unknown names fail listing the accepted ones.
+template <typename Value, std::size_t N>
+Value parse_name(const Reader& reader, const YAML::Node& node, std::string_view key,
+                 const std::array<std::pair<Value, std::string_view>, N>& table) {
+  const std::string text = reader.text(node, key);
+  for (const auto& [value, name] : table)
+    if (name == text) return value;
+  reader.fail(node, key, "unknown value '" + text + "'; use one of: " + names_of(table));
+}
+
+int positive_int(const Reader& reader, const YAML::Node& node, std::string_view key, int minimum) {
+  const std::int64_t value = reader.integer(node, key);
+  if (value < minimum || value > std::numeric_limits<int>::max())
+    reader.fail(node, key, "must be at least " + std::to_string(minimum) + ", got " + std::to_string(value));
+  return static_cast<int>(value);
+}
+
+MetricSpec parse_metric(const Reader& reader, const YAML::Node& node) {
+  reader.require_map(node, "metric");
+  reader.check_keys(node, "metric", {"name", "goal", "target"});
+  MetricSpec metric;
+  if (const auto name = node["name"]) {
+    const std::string text = reader.text(name, "metric.name");
+    metric.name.clear();
+    for (const auto& [alias, canonical] : kMetricNames)
+      if (alias == text) metric.name = canonical;
+    if (metric.name.empty())
+      reader.fail(name, "metric.name", "unknown metric '" + text + "'; use one of: " + names_of(kMetricNames));
+  }
+  if (const auto goal = node["goal"]) metric.goal = parse_name(reader, goal, "metric.goal", kGoalNames);
+  if (const auto target = node["target"]) metric.target = reader.real(target, "metric.target");
+  return metric;
+}
+
+SearchSpace parse_parameters(const Reader& reader, const YAML::Node& node) {
+  reader.require_map(node, "parameters");
+  if (node.size() == 0) reader.fail(node, "parameters", "is empty; list at least one hyperparameter");
+  SearchSpace space;
+  for (const auto& entry : node) {
+    ParameterSpec parameter = config_yaml::parse_parameter(reader, entry.first, entry.second);
+    if (space.find(parameter.name))
+      reader.fail(entry.first, "parameters." + entry.first.as<std::string>(),
+                  "hyperparameter " + parameter.name + " is given twice (lr and learning_rate are the same)");
+    space.parameters.push_back(std::move(parameter));
+  }
+  return space;
+}
+
+// `parameters` entries and space.parameters are both in file order.
+void check_grid(const Reader& reader, const YAML::Node& parameters, const SearchSpace& space) {
+  std::size_t index = 0;
+  for (const auto& entry : parameters) {
+    const DistributionKind kind = space.parameters.at(index++).distribution.kind;
+    if (!space::grid_allowed(kind))
+      reader.fail(entry.first, "parameters." + entry.first.as<std::string>(),
+                  "grid search cannot enumerate distribution " + std::string(to_string(kind)) +
+                      "; use values: [...], int_uniform or q_uniform, or method random, bayes or sobol");
+  }
+}
+
+EarlyTerminate parse_early_terminate(const Reader& reader, const YAML::Node& node) {
+  reader.require_map(node, "early_terminate");
+  const auto type = node["type"];
+  if (!type) reader.fail(node, "early_terminate.type", "missing; use one of: " + names_of(kPrunerNames));
+  EarlyTerminate result;
+  result.type = parse_name(reader, type, "early_terminate.type", kPrunerNames);
+  if (result.type == PrunerKind::median) {
+    reader.check_keys(node, "early_terminate", {"type", "warmup_epochs", "startup_trials"});
+    if (const auto warmup = node["warmup_epochs"])
+      result.warmup_epochs = positive_int(reader, warmup, "early_terminate.warmup_epochs", 0);
+    if (const auto startup = node["startup_trials"])
+      result.startup_trials = positive_int(reader, startup, "early_terminate.startup_trials", 0);
+    return result;
+  }
+  reader.check_keys(node, "early_terminate", {"type", "min_iter", "max_iter", "s", "eta", "strict"});
+  if (const auto min_iter = node["min_iter"]) result.min_iter = positive_int(reader, min_iter, "early_terminate.min_iter", 1);
+  if (const auto max_iter = node["max_iter"]) result.max_iter = positive_int(reader, max_iter, "early_terminate.max_iter", 1);
+  if (const auto s = node["s"]) result.s = positive_int(reader, s, "early_terminate.s", 1);
+  if (const auto eta = node["eta"]) {
+    result.eta = reader.real(eta, "early_terminate.eta");
+    if (!(result.eta > 1.0)) reader.fail(eta, "early_terminate.eta", "must be greater than 1, got " + eta.Scalar());
+  }
+  if (const auto strict = node["strict"]) result.strict = reader.boolean(strict, "early_terminate.strict");
+  if (result.min_iter == 0 && result.max_iter == 0)
+    reader.fail(node, "early_terminate", "give min_iter (epochs of the first rung) or max_iter (and s)");
+  if (result.min_iter > 0 && result.max_iter > 0 && result.min_iter >= result.max_iter)
+    reader.fail(node["min_iter"], "early_terminate.min_iter", "must be less than max_iter (" +
+                                                                   std::to_string(result.max_iter) + ")");
+  return result;
+}
+
+StudySettings parse_settings(const Reader& reader, const YAML::Node& node) {
+  reader.require_map(node, "mlptune");
+  reader.check_keys(node, "mlptune",
+                    {"dataset", "data", "label_column", "backend", "concurrency", "seed", "storage", "study_name",
+                     "cpu_run_cap", "cpu_max_epochs", "n_startup_trials"});
+  StudySettings settings;
+  const auto text = [&](const char* key, std::string& field) {
+    if (const auto value = node[key]) field = reader.text(value, std::string("mlptune.") + key);
+  };
+  text("dataset", settings.dataset);
+  text("data", settings.data_path);
+  text("label_column", settings.label_column);
+  text("storage", settings.storage);
+  text("study_name", settings.study_name);
+  if (node["dataset"] && node["data"])
+    reader.fail(node["data"], "mlptune.data", "give either dataset (a bundled name) or data (a file), not both");
+  if (const auto backend = node["backend"]) settings.backend = parse_name(reader, backend, "mlptune.backend", kBackendNames);
+  if (const auto concurrency = node["concurrency"])
+    settings.concurrency = positive_int(reader, concurrency, "mlptune.concurrency", 0);
+  if (const auto seed = node["seed"]) {
+    const std::int64_t value = reader.integer(seed, "mlptune.seed");
+    if (value < 0) reader.fail(seed, "mlptune.seed", "must not be negative");
+    settings.seed = static_cast<std::uint64_t>(value);
+  }
+  if (const auto cap = node["cpu_run_cap"]) settings.cpu_run_cap = positive_int(reader, cap, "mlptune.cpu_run_cap", 1);
+  if (const auto epochs = node["cpu_max_epochs"])
+    settings.cpu_max_epochs = positive_int(reader, epochs, "mlptune.cpu_max_epochs", 1);
+  if (const auto startup = node["n_startup_trials"])
+    settings.n_startup_trials = positive_int(reader, startup, "mlptune.n_startup_trials", 0);
+  return settings;
+}
+
+// study_name defaults to the config's name, else the file stem; storage to "<stem>.db" beside the file.
+void fill_defaults(StudyConfig& config) {
+  const std::filesystem::path source(config.source);
+  const std::string stem = source.stem().empty() ? "study" : source.stem().string();
+  if (config.settings.study_name.empty()) config.settings.study_name = config.name.empty() ? stem : config.name;
+  if (config.settings.storage.empty()) config.settings.storage = (source.parent_path() / (stem + ".db")).string();
+}
+
+YAML::Node load_yaml(const std::string& yaml_text, const std::string& source_name) {
+  try {
+    return YAML::Load(yaml_text);
+  } catch (const YAML::ParserException& error) {
+    throw ConfigError(source_name + ":" + std::to_string(error.mark.line + 1) + ": YAML syntax error: " + error.msg);
+  }
+}
+
+void parse_top_level(const Reader& reader, const YAML::Node& root, StudyConfig& config) {
+  reader.check_keys(root, "", {"method", "metric", "parameters", "early_terminate", "run_cap", "program", "command",
+                               "name", "description", "project", "entity", "mlptune"});
+  const auto method = root["method"];
+  if (!method) reader.fail(root, "method", "missing; use one of: " + names_of(kMethodNames));
+  config.method = parse_name(reader, method, "method", kMethodNames);
+  if (!root["parameters"]) reader.fail(root, "parameters", "missing; list the hyperparameters to search");
+  config.space = parse_parameters(reader, root["parameters"]);
+  if (config.method == Method::grid) check_grid(reader, root["parameters"], config.space);
+  if (const auto metric = root["metric"]) config.metric = parse_metric(reader, metric);
+  if (const auto terminate = root["early_terminate"]) config.early_terminate = parse_early_terminate(reader, terminate);
+  if (const auto run_cap = root["run_cap"]) config.run_cap = positive_int(reader, run_cap, "run_cap", 1);
+  if (config.method != Method::grid && config.run_cap == 0)
+    reader.fail(method, "run_cap", "method " + std::string(to_string(config.method)) +
+                                       " needs run_cap (the number of trials), e.g. run_cap: 50");
+  if (const auto name = root["name"]) config.name = reader.text(name, "name");
+  if (const auto description = root["description"]) config.description = reader.text(description, "description");
+  for (const char* key : {"program", "project", "entity"})
+    if (const auto value = root[key]) reader.text(value, key);  // accepted for W&B compatibility, unused
+  if (const auto settings = root["mlptune"]) config.settings = parse_settings(reader, settings);
+}
+
+}  // namespace
+
+std::string_view to_string(Method method) { return name_in(kMethodNames, method); }
+std::string_view to_string(Goal goal) { return name_in(kGoalNames, goal); }
+
+StudyConfig parse_study_config(const std::string& yaml_text, const std::string& source_name) {
+  const Reader reader(source_name);
+  const YAML::Node root = load_yaml(yaml_text, source_name);
+  if (!root.IsMap())
+    throw ConfigError(source_name + ": expected a mapping with method, metric and parameters (a W&B sweep config)");
+  StudyConfig config;
+  config.source = source_name;
+  parse_top_level(reader, root, config);
+  fill_defaults(config);
+  return config;
+}
+
+StudyConfig load_study_config(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) throw ConfigError(path + ": cannot open the study config (check the path)");
+  std::ostringstream text;
+  text << file.rdbuf();
+  return parse_study_config(text.str(), path);
+}
+
+}  // namespace mlptune::tune

@@ -1,0 +1,228 @@
+// One W&B Sweeps parameter: value, values (+ probabilities), min/max, or a named distribution.
+#include "tune/study_config_parameters.hpp"
+
+#include <array>
+#include <cmath>
+#include <numeric>
+#include <regex>
+
+#include "tune/search_space_math.hpp"
+
+namespace mlptune::tune::config_yaml {
+namespace {
+
+// The hyperparameters of `mlptune train`, canonical names first in each row.
+constexpr std::array<std::string_view, 20> kKnownNames{
+    "lr",       "batch_size", "epochs",       "depth",    "width",      "hidden",     "activation",
+    "optimizer", "momentum",  "beta1",        "beta2",    "epsilon",    "weight_decay", "schedule",
+    "warmup",   "step_epochs", "step_gamma",  "init",     "early_stopping", "learning_rate"};
+constexpr std::array<std::pair<std::string_view, std::string_view>, 1> kAliases{{{"learning_rate", "lr"}}};
+
+const std::regex kNamePattern(R"([A-Za-z_][A-Za-z0-9_.-]*)");
+
+std::string known_names_text() {
+  std::string text;
+  for (const auto name : kKnownNames) text += (text.empty() ? "" : ", ") + std::string(name);
+  return text;
+}
+
+std::string kind_names_text() {
+  std::string text;
+  for (const auto& kind : space::kind_table()) text += (text.empty() ? "" : ", ") + std::string(kind.name);
+  return text;
+}
+
+std::string canonical_name(const Reader& reader, const YAML::Node& name_node) {
+  const std::string name = name_node.as<std::string>();
+  const std::string path = "parameters." + name;
+  if (!std::regex_match(name, kNamePattern))
+    reader.fail(name_node, path, "invalid parameter name; names match ^[A-Za-z_][A-Za-z0-9_.-]*$");
+  if (std::find(kKnownNames.begin(), kKnownNames.end(), name) == kKnownNames.end())
+    reader.fail(name_node, path, "unknown hyperparameter; known names: " + known_names_text());
+  for (const auto& [alias, canonical] : kAliases)
+    if (name == alias) return std::string(canonical);
+  return name;
+}
+
+// The keys a kind reads, for rejecting the rest ("q does not apply to uniform").
+std::vector<std::string_view> keys_of(const space::KindInfo& kind) {
+  std::vector<std::string_view> keys{"distribution"};
+  if (kind.kind == DistributionKind::constant) keys.push_back("value");
+  if (kind.kind == DistributionKind::categorical) keys.insert(keys.end(), {"values", "probabilities"});
+  if (kind.uses_min_max) keys.insert(keys.end(), {"min", "max"});
+  if (kind.uses_mu_sigma) keys.insert(keys.end(), {"mu", "sigma"});
+  if (kind.uses_a_b) keys.insert(keys.end(), {"a", "b"});
+  if (kind.quantized) keys.push_back("q");
+  return keys;
+}
+
+class ParameterParser {
+ public:
+  ParameterParser(const Reader& reader, const YAML::Node& name_node, const YAML::Node& spec)
+      : reader_(reader), name_node_(name_node), spec_(spec), path_("parameters." + name_node.as<std::string>()) {}
+
+  ParameterSpec parse() {
+    ParameterSpec parameter{canonical_name(reader_, name_node_), {}, Reader::line(name_node_)};
+    reader_.require_map(spec_, path_);
+    reader_.check_keys(spec_, path_,
+                       {"value", "values", "probabilities", "distribution", "min", "max", "q", "mu", "sigma", "a",
+                        "b", "parameters"});
+    if (spec_["parameters"])
+      reader_.fail(spec_["parameters"], path_ + ".parameters",
+                   "nested parameters are not supported; list each hyperparameter at the top of `parameters`");
+    const space::KindInfo& kind = choose_kind();
+    check_keys_apply(kind);
+    parameter.distribution = read_distribution(kind, parameter.name == "hidden");
+    return parameter;
+  }
+
+ private:
+  std::string key(std::string_view name) const { return path_ + "." + std::string(name); }
+
+  const space::KindInfo& choose_kind() const {
+    if (const auto node = spec_["distribution"]) {
+      const std::string name = reader_.text(node, key("distribution"));
+      if (const auto* kind = space::find_kind(name)) return *kind;
+      reader_.fail(node, key("distribution"), "unknown distribution '" + name + "'; use one of: " + kind_names_text());
+    }
+    if (spec_["value"]) return space::info(DistributionKind::constant);
+    if (spec_["values"]) return space::info(DistributionKind::categorical);
+    if (spec_["min"] && spec_["max"]) {
+      const bool integers = spec_["min"].IsScalar() && classify(spec_["min"]) == ScalarType::integer &&
+                            spec_["max"].IsScalar() && classify(spec_["max"]) == ScalarType::integer;
+      return space::info(integers ? DistributionKind::int_uniform : DistributionKind::uniform);
+    }
+    reader_.fail(name_node_, path_,
+                 "give `value`, `values`, or `min` and `max` (write 0.0/1.0 for a real range), or a `distribution`");
+  }
+
+  void check_keys_apply(const space::KindInfo& kind) const {
+    const auto allowed = keys_of(kind);
+    std::string allowed_text;
+    for (const auto name : allowed) allowed_text += (allowed_text.empty() ? "" : ", ") + std::string(name);
+    for (const auto& entry : spec_) {
+      const std::string name = entry.first.as<std::string>();
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
+        reader_.fail(entry.first, key(name),
+                     "does not apply to distribution " + std::string(kind.name) + "; its keys are: " + allowed_text);
+    }
+  }
+
+  // A required or defaulted number.
+  double number(std::string_view name, std::optional<double> fallback = std::nullopt) const {
+    const auto node = spec_[std::string(name)];
+    if (!node) {
+      if (fallback) return *fallback;
+      reader_.fail(name_node_, key(name), "missing; this distribution needs it");
+    }
+    return reader_.real(node, key(name));
+  }
+
+  bool written_as_integer(std::string_view name) const {
+    const auto node = spec_[std::string(name)];
+    return !node || (node.IsScalar() && classify(node) == ScalarType::integer);
+  }
+
+  Distribution read_distribution(const space::KindInfo& kind, bool is_hidden) const {
+    Distribution distribution;
+    distribution.kind = kind.kind;
+    if (kind.kind == DistributionKind::constant) distribution.values = {read_value(spec_["value"], key("value"), is_hidden)};
+    if (kind.kind == DistributionKind::categorical) read_choices(distribution, is_hidden);
+    if (kind.uses_min_max) read_range(distribution, kind);
+    if (kind.uses_mu_sigma) read_mu_sigma(distribution);
+    if (kind.uses_a_b) read_a_b(distribution);
+    if (kind.quantized) read_q(distribution, kind);
+    return distribution;
+  }
+
+  // hidden takes "256,128" or a YAML list [256, 128]; both become the text "256,128".
+  ParamValue read_value(const YAML::Node& node, const std::string& where, bool is_hidden) const {
+    if (!node) reader_.fail(name_node_, where, "missing");
+    if (is_hidden && node.IsSequence()) {
+      std::string widths;
+      for (const auto& width : node) widths += (widths.empty() ? "" : ",") + std::to_string(reader_.integer(width, where));
+      return widths;
+    }
+    if (is_hidden) return reader_.text(node, where);
+    if (node.IsSequence()) reader_.fail(node, where, "a list is a value only for `hidden`; write one value");
+    return reader_.scalar_value(node, where);
+  }
+
+  void read_choices(Distribution& distribution, bool is_hidden) const {
+    const auto node = spec_["values"];
+    if (!node || !node.IsSequence() || node.size() == 0)
+      reader_.fail(node ? node : name_node_, key("values"), "must be a non-empty list of choices, e.g. [relu, tanh]");
+    for (const auto& choice : node) distribution.values.push_back(read_value(choice, key("values"), is_hidden));
+    for (std::size_t i = 0; i < distribution.values.size(); ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        if (distribution.values[i] == distribution.values[j])
+          reader_.fail(node, key("values"), "choice '" + to_string(distribution.values[i]) + "' is listed twice");
+    if (const auto probabilities = spec_["probabilities"]) read_probabilities(distribution, probabilities);
+  }
+
+  void read_probabilities(Distribution& distribution, const YAML::Node& node) const {
+    const std::string where = key("probabilities");
+    if (!node.IsSequence() || node.size() != distribution.values.size())
+      reader_.fail(node, where, "must be a list of " + std::to_string(distribution.values.size()) +
+                                    " numbers, one per entry of values");
+    for (const auto& entry : node) {
+      const double probability = reader_.real(entry, where);
+      if (probability < 0.0) reader_.fail(entry, where, "must not be negative, got " + entry.Scalar());
+      distribution.probabilities.push_back(probability);
+    }
+    constexpr double kSumTolerance = 1e-6;  // decimal fractions such as 0.1 + 0.2 + 0.7 are not exact
+    const double sum = std::accumulate(distribution.probabilities.begin(), distribution.probabilities.end(), 0.0);
+    if (std::abs(sum - 1.0) > kSumTolerance)
+      reader_.fail(node, where, "must sum to 1, got " + to_string(ParamValue(sum)));
+  }
+
+  void read_range(Distribution& distribution, const space::KindInfo& kind) const {
+    distribution.min = number("min");
+    distribution.max = number("max");
+    const bool log_of_values = kind.bounds_are_values && kind.transform != space::Transform::identity;
+    if (kind.kind == DistributionKind::int_uniform && !(written_as_integer("min") && written_as_integer("max")))
+      reader_.fail(spec_["min"], key("min"), "int_uniform needs whole-number min and max");
+    if (!(distribution.min < distribution.max))
+      reader_.fail(spec_["min"], key("min"), "min (" + spec_["min"].Scalar() + ") must be less than max (" +
+                                                 spec_["max"].Scalar() + ")");
+    if (log_of_values && distribution.min <= 0.0)
+      reader_.fail(spec_["min"], key("min"), std::string(kind.name) + " needs min > 0 (values on a log scale), got " +
+                                                 spec_["min"].Scalar() + "; or use log_uniform with exponents");
+    distribution.integer = kind.kind == DistributionKind::int_uniform;
+  }
+
+  void read_mu_sigma(Distribution& distribution) const {
+    distribution.mu = number("mu", 0.0);
+    distribution.sigma = number("sigma", 1.0);
+    if (!(distribution.sigma > 0.0)) reader_.fail(spec_["sigma"], key("sigma"), "must be > 0");
+  }
+
+  void read_a_b(Distribution& distribution) const {
+    distribution.a = number("a", 1.0);
+    distribution.b = number("b", 1.0);
+    if (!(distribution.a > 0.0)) reader_.fail(spec_["a"], key("a"), "must be > 0");
+    if (!(distribution.b > 0.0)) reader_.fail(spec_["b"], key("b"), "must be > 0");
+  }
+
+  void read_q(Distribution& distribution, const space::KindInfo& kind) const {
+    distribution.q = number("q", 1.0);
+    if (!(distribution.q > 0.0)) reader_.fail(spec_["q"], key("q"), "must be > 0");
+    const bool integer_bounds = !kind.uses_min_max || (written_as_integer("min") && written_as_integer("max"));
+    distribution.integer = written_as_integer("q") && integer_bounds;
+    if (kind.kind == DistributionKind::q_uniform && space::grid_count(distribution) == 0)
+      reader_.fail(spec_["q"], key("q"), "no multiple of q lies between min and max; use a smaller q");
+  }
+
+  const Reader& reader_;
+  const YAML::Node& name_node_;
+  const YAML::Node& spec_;
+  std::string path_;
+};
+
+}  // namespace
+
+ParameterSpec parse_parameter(const Reader& reader, const YAML::Node& name_node, const YAML::Node& spec) {
+  return ParameterParser(reader, name_node, spec).parse();
+}
+
+}  // namespace mlptune::tune::config_yaml

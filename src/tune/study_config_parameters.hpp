@@ -1,0 +1,15 @@
+// Parsing one entry of a sweep's `parameters` section into a ParameterSpec.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include "mlptune/tune/types.hpp"
+#include "tune/study_config_yaml.hpp"
+
+namespace mlptune::tune::config_yaml {
+
+// `name_node` is the key (its line locates messages), `spec` its mapping. The name is checked
+// against the hyperparameters of `mlptune train`; aliases become their canonical name (learning_rate -> lr).
+ParameterSpec parse_parameter(const Reader& reader, const YAML::Node& name_node, const YAML::Node& spec);
+
+}  // namespace mlptune::tune::config_yaml
