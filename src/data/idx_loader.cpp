@@ -27,29 +27,34 @@ std::string after_decompression(const data::InputFile& file) {
   return file.is_compressed() ? " after decompression" : "";
 }
 
-// The first `words` big-endian 32-bit words: the magic and the dimensions.
-template <std::size_t words>
-std::array<std::uint32_t, words> read_header(data::InputFile& file, const std::string& kind) {
-  std::array<unsigned char, 4 * words> bytes{};
-  const std::size_t got = file.read(bytes.data(), bytes.size());
-  if (got < bytes.size()) {
-    data::throw_data_error(file.path(), "truncated at byte " + std::to_string(got) + " of the " +
-                                            std::to_string(bytes.size()) + "-byte IDX " + kind + " header" +
+std::uint32_t read_big_endian_word(data::InputFile& file, const std::string& header_name, std::size_t header_bytes) {
+  unsigned char bytes[4] = {};
+  const std::size_t got = file.read(bytes, sizeof bytes);
+  if (got < sizeof bytes) {
+    data::throw_data_error(file.path(), "truncated at byte " + std::to_string(file.position()) + " of the " +
+                                            std::to_string(header_bytes) + "-byte IDX " + header_name + " header" +
                                             after_decompression(file));
   }
-  std::array<std::uint32_t, words> header{};
-  for (std::size_t word = 0; word < words; ++word) {
-    const unsigned char* b = bytes.data() + 4 * word;
-    header[word] = std::uint32_t(b[0]) << 24 | std::uint32_t(b[1]) << 16 | std::uint32_t(b[2]) << 8 | b[3];
-  }
-  return header;
+  return std::uint32_t(bytes[0]) << 24 | std::uint32_t(bytes[1]) << 16 | std::uint32_t(bytes[2]) << 8 | bytes[3];
 }
 
-void check_magic(const data::InputFile& file, std::uint32_t found, std::uint32_t expected, const std::string& meaning) {
-  if (found != expected) {
-    data::throw_data_error(file.path(), "byte 0: magic number " + hex_word(found) + " is not " + hex_word(expected) +
-                                            " (" + meaning + "); is this the right file?");
+// The magic word, checked first (a wrong file is told as such, not as a short header), then the
+// dimensions, all big-endian 32-bit words.
+template <std::size_t dimensions>
+std::array<std::uint32_t, dimensions> read_header(data::InputFile& file, std::uint32_t magic,
+                                                  const std::string& header_name, const std::string& meaning) {
+  const std::size_t header_bytes = 4 * (1 + dimensions);
+  const std::uint32_t found = read_big_endian_word(file, header_name, header_bytes);
+  if (found != magic) {
+    data::throw_data_error(file.path(), "byte 0: magic number " + hex_word(found) + " is not " + hex_word(magic) +
+                                            " (" + meaning + ")" + after_decompression(file) +
+                                            "; is this the right file?");
   }
+  std::array<std::uint32_t, dimensions> extents{};
+  for (auto& extent : extents) {
+    extent = read_big_endian_word(file, header_name, header_bytes);
+  }
+  return extents;
 }
 
 // Reads exactly `body_bytes` after the header, growing the buffer chunk by chunk so that a header
@@ -86,9 +91,8 @@ struct IdxImages {
 
 IdxImages read_images(const std::filesystem::path& path) {
   data::InputFile file(path);
-  const auto header = read_header<4>(file, "images");
-  check_magic(file, header[0], kImagesMagic, "IDX unsigned-byte images, 3 dimensions");
-  IdxImages images{header[1], header[2], header[3], {}};
+  const auto extents = read_header<3>(file, kImagesMagic, "images", "IDX unsigned-byte images, 3 dimensions");
+  IdxImages images{extents[0], extents[1], extents[2], {}};
   const std::string contents = std::to_string(images.count) + " images of " + std::to_string(images.image_rows) + "x" +
                                std::to_string(images.image_cols);
   if (images.count == 0 || images.image_rows == 0 || images.image_cols == 0) {
@@ -100,9 +104,8 @@ IdxImages read_images(const std::filesystem::path& path) {
 
 std::vector<std::uint8_t> read_labels(const std::filesystem::path& path) {
   data::InputFile file(path);
-  const auto header = read_header<2>(file, "labels");
-  check_magic(file, header[0], kLabelsMagic, "IDX unsigned-byte labels, 1 dimension");
-  return read_body(file, header[1], std::to_string(header[1]) + " labels");
+  const auto extents = read_header<1>(file, kLabelsMagic, "labels", "IDX unsigned-byte labels, 1 dimension");
+  return read_body(file, extents[0], std::to_string(extents[0]) + " labels");
 }
 
 }  // namespace

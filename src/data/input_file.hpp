@@ -1,13 +1,13 @@
 // A file read through zlib (gzip-compressed or plain alike) and the helper that raises DataError.
 #pragma once
 
+#include <zlib.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
-
-#include <zlib.h>
 
 namespace mlptune::data {
 

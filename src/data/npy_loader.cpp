@@ -176,7 +176,9 @@ struct NpyArray {
   std::vector<std::size_t> shape;
   std::size_t data_offset = 0;
 
-  double value(std::size_t element) const { return dtype->load(bytes.data() + data_offset + element * dtype->item_bytes); }
+  double value(std::size_t element) const {
+    return dtype->load(bytes.data() + data_offset + element * dtype->item_bytes);
+  }
 };
 
 std::size_t read_little_endian(std::string_view bytes, std::size_t offset, std::size_t width) {
@@ -206,8 +208,8 @@ std::pair<std::size_t, std::size_t> locate_header(const std::filesystem::path& p
   }
   const std::size_t header_length = read_little_endian(bytes, 8, length_bytes);
   if (bytes.size() < header_offset + header_length) {
-    data::throw_data_error(path, "truncated at byte " + std::to_string(bytes.size()) + " of a header that ends at byte " +
-                                     std::to_string(header_offset + header_length));
+    data::throw_data_error(path, "truncated at byte " + std::to_string(bytes.size()) +
+                                     " of a header that ends at byte " + std::to_string(header_offset + header_length));
   }
   return {header_offset, header_length};
 }
@@ -250,8 +252,9 @@ NpyArray read_npy(const std::filesystem::path& path, std::size_t expected_dimens
       NpyHeaderParser(path, std::string_view(array.bytes).substr(header_offset, header_length), header_offset).parse();
   array.dtype = &find_dtype(path, header.descr);
   if (header.fortran_order) {
-    data::throw_data_error(path, "fortran_order True is not supported; save a C-ordered array "
-                                 "(numpy.ascontiguousarray)");
+    data::throw_data_error(path,
+                           "fortran_order True is not supported; save a C-ordered array "
+                           "(numpy.ascontiguousarray)");
   }
   if (header.shape.size() != expected_dimensions) {
     data::throw_data_error(path, "shape " + shape_text(header.shape) + " has " + std::to_string(header.shape.size()) +
@@ -320,8 +323,8 @@ Dataset load_npy(const std::filesystem::path& features_path, const std::optional
     labels = read_npy(*labels_path, 1);
     if (labels->shape[0] != features.shape[0]) {
       data::throw_data_error(features_path, "holds " + std::to_string(features.shape[0]) + " rows but " +
-                                                labels_path->string() + " holds " +
-                                                std::to_string(labels->shape[0]) + " labels");
+                                                labels_path->string() + " holds " + std::to_string(labels->shape[0]) +
+                                                " labels");
     }
   }
   // With a labels file the label column is the one appended after the features; label_column
@@ -330,7 +333,8 @@ Dataset load_npy(const std::filesystem::path& features_path, const std::optional
   if (labels_path) {
     table_options.label_column = "-1";
   }
-  Dataset dataset = data::table_to_dataset(table_from_arrays(features_path, features, labels_path, labels), table_options);
+  Dataset dataset =
+      data::table_to_dataset(table_from_arrays(features_path, features, labels_path, labels), table_options);
   dataset.name = data::dataset_name_from_path(features_path);
   return dataset;
 }

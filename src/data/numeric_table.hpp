@@ -15,10 +15,10 @@ struct NumericTable {
   std::string source;  // the file, as messages name it
   std::size_t rows = 0;
   std::size_t cols = 0;
-  std::vector<double> values;               // rows x cols
-  std::vector<std::string> column_names;    // from a header line, else empty
-  std::vector<std::string> class_names;     // from a scikit-learn metadata header, else empty
-  bool feature_values_are_bytes = false;    // NPY uint8: keep raw_bytes for the device
+  std::vector<double> values;             // rows x cols
+  std::vector<std::string> column_names;  // from a header line, else empty
+  std::vector<std::string> class_names;   // from a scikit-learn metadata header, else empty
+  bool feature_values_are_bytes = false;  // NPY uint8: keep raw_bytes for the device
   // "<file>: line 5, column 3" for CSV, "<file>: row 4, column 3 (byte 208)" for NPY.
   std::function<std::string(std::size_t row, std::size_t col)> describe_cell;
 };

@@ -75,9 +75,11 @@ const std::vector<BundledEntry>& bundled_entries() {
   static const std::vector<BundledEntry> entries = {
       {{"mnist", "MNIST handwritten digits: 60000 train + 10000 test images of 28x28 bytes, 10 classes",
         Task::classification},
-       Scaling::minmax, load_mnist},
+       Scaling::minmax,
+       load_mnist},
       {{"iris", "Iris (Fisher 1936): 150 flowers, 4 measurements, 3 species", Task::classification},
-       Scaling::standard, [](const SplitOptions& o) { return load_sklearn_csv("iris", "iris.csv", std::nullopt, o); }},
+       Scaling::standard,
+       [](const SplitOptions& o) { return load_sklearn_csv("iris", "iris.csv", std::nullopt, o); }},
       {{"wine", "Wine recognition (UCI): 178 wines, 13 chemical measures, 3 cultivars", Task::classification},
        Scaling::standard,
        [](const SplitOptions& o) { return load_sklearn_csv("wine", "wine_data.csv", std::nullopt, o); }},
@@ -85,9 +87,9 @@ const std::vector<BundledEntry>& bundled_entries() {
         Task::classification},
        Scaling::standard,
        [](const SplitOptions& o) { return load_sklearn_csv("breast_cancer", "breast_cancer.csv", std::nullopt, o); }},
-      {{"digits", "Optical digits (UCI optdigits): 1797 images of 8x8 counts 0..16, 10 classes",
-        Task::classification},
-       Scaling::minmax, [](const SplitOptions& o) { return load_sklearn_csv("digits", "digits.csv.gz", false, o); }},
+      {{"digits", "Optical digits (UCI optdigits): 1797 images of 8x8 counts 0..16, 10 classes", Task::classification},
+       Scaling::minmax,
+       [](const SplitOptions& o) { return load_sklearn_csv("digits", "digits.csv.gz", false, o); }},
       // The raw targets span 25..346; standardising them keeps MSE training well conditioned, and
       // target_scale reports RMSE in the file's units.
       {{"diabetes", "Diabetes (Efron et al. 2004): 442 patients, 10 measures, disease progression after a year",
@@ -178,8 +180,9 @@ Dataset load_single(const std::string& path, const LoadOptions& load) {
   if (path.find("-ubyte") != std::string::npos || ends_with(path, ".idx") || ends_with(path, ".idx.gz")) {
     throw DataError(path + ": IDX images need their labels file; give both as IMAGES,LABELS");
   }
-  throw DataError(path + ": unknown file type; expected .csv, .csv.gz, .tsv, .txt, .npy, FEATURES.npy,LABELS.npy "
-                         "or IDX files as IMAGES,LABELS");
+  throw DataError(path +
+                  ": unknown file type; expected .csv, .csv.gz, .tsv, .txt, .npy, FEATURES.npy,LABELS.npy "
+                  "or IDX files as IMAGES,LABELS");
 }
 
 }  // namespace
@@ -195,9 +198,13 @@ const std::vector<BundledDataset>& bundled_datasets() {
   return datasets;
 }
 
-Scaling default_scaling(const std::string& name) { return find_entry(name).default_scaling; }
+Scaling default_scaling(const std::string& name) {
+  return find_entry(name).default_scaling;
+}
 
-DataSplits load_bundled(const std::string& name, const SplitOptions& options) { return find_entry(name).load(options); }
+DataSplits load_bundled(const std::string& name, const SplitOptions& options) {
+  return find_entry(name).load(options);
+}
 
 std::filesystem::path datasets_dir() {
   if (const char* from_environment = std::getenv("MLPTUNE_DATA_DIR"); from_environment && *from_environment) {

@@ -24,9 +24,8 @@ std::vector<std::size_t> seeded_permutation(std::size_t rows, std::uint64_t seed
   }
   std::vector<std::size_t> order(rows);
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return keys[a] != keys[b] ? keys[a] < keys[b] : a < b;
-  });
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return keys[a] != keys[b] ? keys[a] < keys[b] : a < b; });
   return order;
 }
 
@@ -74,7 +73,9 @@ struct ColumnMap {
   std::vector<float> offset;
 };
 
-ColumnMap identity_map(std::size_t cols) { return {std::vector<float>(cols, 1.0f), std::vector<float>(cols, 0.0f)}; }
+ColumnMap identity_map(std::size_t cols) {
+  return {std::vector<float>(cols, 1.0f), std::vector<float>(cols, 0.0f)};
+}
 
 // (x - low) / spread as one multiply-add; a zero spread (constant column) maps everything to 0.
 void set_affine(ColumnMap& map, std::size_t col, double low, double spread) {

@@ -12,10 +12,10 @@ namespace mlptune {
 namespace {
 
 // Streams of the generated sets; distinct from the backends' shuffle and init streams.
-constexpr std::uint64_t kLineXStream = 0x4C494E45'58ull;       // "LINEX"
-constexpr std::uint64_t kLineNoiseStream = 0x4C494E45'4Eull;   // "LINEN"
-constexpr std::uint64_t kSpiralTStream = 0x53504952'54ull;     // "SPIRT"
-constexpr std::uint64_t kSpiralNoiseStream = 0x53504952'4Eull; // "SPIRN"
+constexpr std::uint64_t kLineXStream = 0x4C494E45'58ull;        // "LINEX"
+constexpr std::uint64_t kLineNoiseStream = 0x4C494E45'4Eull;    // "LINEN"
+constexpr std::uint64_t kSpiralTStream = 0x53504952'54ull;      // "SPIRT"
+constexpr std::uint64_t kSpiralNoiseStream = 0x53504952'4Eull;  // "SPIRN"
 
 // How far each spiral winds, in turns, and where it starts (away from the centre, where the two
 // arms would otherwise overlap).
@@ -67,10 +67,10 @@ Dataset make_spirals(std::size_t rows, double noise_stddev, std::uint64_t seed) 
     const double t = uniform01(seed, kSpiralTStream, row);  // position along the arm, [0, 1)
     const double radius = kSpiralInnerRadius + (1.0 - kSpiralInnerRadius) * t;
     const double angle = 2.0 * std::numbers::pi * kSpiralTurns * t + std::numbers::pi * arm;
-    dataset.features[2 * row] =
-        static_cast<float>(radius * std::cos(angle) + noise_stddev * standard_normal(seed, kSpiralNoiseStream, 2 * row));
-    dataset.features[2 * row + 1] = static_cast<float>(radius * std::sin(angle) +
-                                                       noise_stddev * standard_normal(seed, kSpiralNoiseStream, 2 * row + 1));
+    dataset.features[2 * row] = static_cast<float>(radius * std::cos(angle) +
+                                                   noise_stddev * standard_normal(seed, kSpiralNoiseStream, 2 * row));
+    dataset.features[2 * row + 1] = static_cast<float>(
+        radius * std::sin(angle) + noise_stddev * standard_normal(seed, kSpiralNoiseStream, 2 * row + 1));
     dataset.labels[row] = arm;
   }
   data::set_identity_scaling(dataset);

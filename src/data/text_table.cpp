@@ -19,7 +19,9 @@ struct Line {
 
 enum class HeaderKind { none, column_names, sklearn_metadata };
 
-bool is_blank_char(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+bool is_blank_char(char c) {
+  return c == ' ' || c == '\t' || c == '\r';
+}
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && is_blank_char(text.front())) {
@@ -151,27 +153,26 @@ std::string unquote(std::string_view name) {
 }
 
 void read_sklearn_metadata(const std::filesystem::path& path, const Line& line,
-                           const std::vector<std::string_view>& header, std::size_t data_rows,
-                           std::size_t data_cells, NumericTable& table) {
+                           const std::vector<std::string_view>& header, std::size_t data_rows, std::size_t data_cells,
+                           NumericTable& table) {
   const std::size_t samples = *parse_count(header[0]);
   const std::size_t features = *parse_count(header[1]);
   if (samples != data_rows || features + 1 != data_cells) {
-    throw_data_error(path, "line " + std::to_string(line.number) + ": the header declares " +
-                               std::to_string(samples) + " samples of " + std::to_string(features) +
-                               " features, but the file has " + std::to_string(data_rows) + " data lines of " +
-                               std::to_string(data_cells) + " cells (features and a label); is it truncated?");
+    throw_data_error(path, "line " + std::to_string(line.number) + ": the header declares " + std::to_string(samples) +
+                               " samples of " + std::to_string(features) + " features, but the file has " +
+                               std::to_string(data_rows) + " data lines of " + std::to_string(data_cells) +
+                               " cells (features and a label); is it truncated?");
   }
   for (std::size_t cell = 2; cell < header.size(); ++cell) {
     table.class_names.push_back(unquote(header[cell]));
   }
 }
 
-void read_column_names(const std::filesystem::path& path, const Line& line,
-                       const std::vector<std::string_view>& header, std::size_t data_cells, NumericTable& table) {
+void read_column_names(const std::filesystem::path& path, const Line& line, const std::vector<std::string_view>& header,
+                       std::size_t data_cells, NumericTable& table) {
   if (header.size() != data_cells) {
-    throw_data_error(path, "line " + std::to_string(line.number) + ": the header has " +
-                               std::to_string(header.size()) + " names but the data lines have " +
-                               std::to_string(data_cells) + " cells");
+    throw_data_error(path, "line " + std::to_string(line.number) + ": the header has " + std::to_string(header.size()) +
+                               " names but the data lines have " + std::to_string(data_cells) + " cells");
   }
   for (const auto name : header) {
     table.column_names.push_back(unquote(name));
@@ -205,7 +206,7 @@ void parse_rows(const std::filesystem::path& path, const std::vector<Line>& line
   }
   table.rows = line_numbers.size();
   table.describe_cell = [source = table.source, line_numbers = std::move(line_numbers)](std::size_t row,
-                                                                                          std::size_t col) {
+                                                                                        std::size_t col) {
     return source + ": line " + std::to_string(line_numbers[row]) + ", column " + std::to_string(col + 1);
   };
 }

@@ -1,0 +1,87 @@
+// Helpers shared by the data tests: a temporary folder with file writers, and message checks.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "mlptune/error.hpp"
+
+namespace mlptune::test {
+
+// A fresh folder per test, removed with everything in it when the test ends.
+class TempFolder {
+ public:
+  TempFolder() {
+    static std::atomic<int> counter{0};
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::temp_directory_path() / ("mlptune-data-" + std::to_string(::getpid()) + "-" +
+                                                      std::to_string(counter++) + "-" + (test ? test->name() : "none"));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempFolder(const TempFolder&) = delete;
+  TempFolder& operator=(const TempFolder&) = delete;
+
+  std::filesystem::path file(const std::string& name) const { return path_ / name; }
+
+  std::filesystem::path write(const std::string& name, const std::string& bytes) const {
+    std::ofstream out(file(name), std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    EXPECT_TRUE(out.good()) << "cannot write " << file(name);
+    return file(name);
+  }
+
+  std::filesystem::path write_gz(const std::string& name, const std::string& bytes) const {
+    gzFile out = gzopen(file(name).c_str(), "wb");
+    EXPECT_NE(out, nullptr) << "cannot create " << file(name);
+    EXPECT_EQ(gzwrite(out, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+    EXPECT_EQ(gzclose(out), Z_OK);
+    return file(name);
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The message of the DataError that `load` throws; a test failure when it throws none.
+template <typename Load>
+std::string data_error_message(Load&& load) {
+  try {
+    load();
+  } catch (const DataError& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "expected a DataError";
+  return "";
+}
+
+// For EXPECT_PRED_FORMAT2(contains, text, piece): prints both on failure.
+inline ::testing::AssertionResult contains(const char* text_expression, const char* piece_expression,
+                                           const std::string& text, const std::string& piece) {
+  if (text.find(piece) != std::string::npos) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << text_expression << " = \"" << text << "\" does not contain "
+                                       << piece_expression << " = \"" << piece << "\"";
+}
+
+// The message starts with the file, as every loader's message must.
+inline ::testing::AssertionResult starts_with_path(const char* text_expression, const char* path_expression,
+                                                   const std::string& text, const std::filesystem::path& path) {
+  if (text.rfind(path.string() + ": ", 0) == 0) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << text_expression << " = \"" << text << "\" does not start with "
+                                       << path_expression << " = \"" << path.string() << ": \"";
+}
+
+}  // namespace mlptune::test
