@@ -86,6 +86,21 @@ TEST(IdxLoaderErrors, TruncatedGzipImages) {
                       "truncated at byte 23 of 28 after decompression (expected 28 bytes for 3 images of 2x2)");
 }
 
+TEST(IdxLoaderErrors, CompressedFileCutShort) {
+  // The bundled MNIST test images with the second half of the gzip file missing, as an
+  // interrupted download leaves them.
+  const auto mnist = datasets_dir() / "mnist";
+  std::ifstream in(mnist / "t10k-images-idx3-ubyte.gz", std::ios::binary);
+  const std::string compressed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  TempFolder folder;
+  const auto images = folder.write("t10k-images-idx3-ubyte.gz", compressed.substr(0, compressed.size() / 2));
+  const std::string message = data_error_message([&] { load_idx(images, mnist / "t10k-labels-idx1-ubyte.gz"); });
+  EXPECT_PRED_FORMAT2(starts_with_path, message, images);
+  EXPECT_PRED_FORMAT2(contains, message, "truncated at byte ");
+  EXPECT_PRED_FORMAT2(contains, message,
+                      " of 7840016 after decompression (expected 7840016 bytes for 10000 images of 28x28)");
+}
+
 TEST(IdxLoaderErrors, TruncatedPlainLabels) {
   TempFolder folder;
   const auto labels = folder.write("labels", kLabels.substr(0, kLabels.size() - 1));
