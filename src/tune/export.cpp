@@ -1,0 +1,131 @@
+// Exporting a study: trials.csv and trials.json (Optuna's trials_dataframe columns),
+// intermediate.csv, and the Optuna journal.log.
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "mlptune/tune/report.hpp"
+#include "tune/export_time.hpp"
+#include "tune/storage_json.hpp"
+
+namespace mlptune::tune {
+namespace {
+
+using nlohmann::json;
+
+std::string optuna_state_name(RunState state) {
+  switch (state) {
+    case RunState::running: return "RUNNING";
+    case RunState::complete: return "COMPLETE";
+    case RunState::pruned: return "PRUNED";
+    case RunState::failed: return "FAIL";
+    case RunState::waiting: return "WAITING";
+  }
+  return "FAIL";
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+std::string number_text(double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.17g", value);
+  return buffer;
+}
+
+std::string param_text(const ParamValue& value) {
+  if (const auto* text = std::get_if<std::string>(&value)) return *text;
+  if (const auto* integer = std::get_if<std::int64_t>(&value)) return std::to_string(*integer);
+  return number_text(std::get<double>(value));
+}
+
+std::string time_text(double unix_seconds) { return unix_seconds > 0 ? iso8601_utc(unix_seconds, true) : ""; }
+
+std::optional<double> duration_of(const FrozenTrial& trial) {
+  if (trial.started_at <= 0 || trial.finished_at <= 0) return std::nullopt;
+  return trial.finished_at - trial.started_at;
+}
+
+std::vector<std::string> parameter_names(const std::vector<TrialRecord>& trials) {
+  std::set<std::string> names;
+  for (const auto& record : trials)
+    for (const auto& [name, value] : record.trial.params) names.insert(name);
+  return {names.begin(), names.end()};
+}
+
+std::string trials_csv(const std::vector<TrialRecord>& trials) {
+  const auto names = parameter_names(trials);
+  std::string text = "number,value,datetime_start,datetime_complete,duration";
+  for (const auto& name : names) text += ",params_" + csv_field(name);
+  text += ",state,message\n";
+  for (const auto& record : trials) {
+    const FrozenTrial& trial = record.trial;
+    const auto duration = duration_of(trial);
+    text += std::to_string(trial.number) + "," + (trial.value ? number_text(*trial.value) : "") + "," +
+            time_text(trial.started_at) + "," + time_text(trial.finished_at) + "," +
+            (duration ? number_text(*duration) : "");
+    for (const auto& name : names) {
+      const auto found = trial.params.find(name);
+      text += "," + (found == trial.params.end() ? std::string() : csv_field(param_text(found->second)));
+    }
+    text += "," + optuna_state_name(trial.state) + "," + csv_field(trial.message) + "\n";
+  }
+  return text;
+}
+
+json trials_json(const std::vector<TrialRecord>& trials) {
+  json list = json::array();
+  for (const auto& record : trials) {
+    const FrozenTrial& trial = record.trial;
+    json entry{{"number", trial.number},
+               {"value", trial.value ? json(*trial.value) : json(nullptr)},
+               {"datetime_start", trial.started_at > 0 ? json(time_text(trial.started_at)) : json(nullptr)},
+               {"datetime_complete", trial.finished_at > 0 ? json(time_text(trial.finished_at)) : json(nullptr)},
+               {"duration", duration_of(trial) ? json(*duration_of(trial)) : json(nullptr)},
+               {"state", optuna_state_name(trial.state)},
+               {"message", trial.message},
+               {"seed", std::to_string(trial.seed)},
+               {"command", record.attributes.count("command") ? record.attributes.at("command") : ""}};
+    for (const auto& [name, value] : trial.params) entry["params_" + name] = param_value_to_json(value);
+    json intermediate = json::object();
+    for (const auto& [epoch, value] : trial.intermediate) intermediate[std::to_string(epoch)] = value;
+    entry["intermediate_values"] = intermediate;
+    list.push_back(std::move(entry));
+  }
+  return list;
+}
+
+std::string intermediate_csv(const std::vector<TrialRecord>& trials) {
+  std::string text = "number,epoch,value,state\n";
+  for (const auto& record : trials)
+    for (const auto& [epoch, value] : record.trial.intermediate)
+      text += std::to_string(record.trial.number) + "," + std::to_string(epoch) + "," + number_text(value) + "," +
+              optuna_state_name(record.trial.state) + "\n";
+  return text;
+}
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream file(path, std::ios::binary);
+  file << text;
+  if (!file.good()) throw StorageError(path.string() + ": cannot write the export; check the folder is writable and the disk not full");
+}
+
+}  // namespace
+
+void export_study(Storage& storage, const std::string& study_name, const std::filesystem::path& folder) {
+  const StudyInfo study = find_report_study(storage, study_name);
+  const std::vector<TrialRecord> trials = storage.trial_records(study.id);
+  std::error_code error;
+  std::filesystem::create_directories(folder, error);
+  if (error) throw StorageError(folder.string() + ": cannot create the export folder (" + error.message() + ")");
+  write_text(folder / "trials.csv", trials_csv(trials));
+  write_text(folder / "trials.json", trials_json(trials).dump(2) + "\n");
+  write_text(folder / "intermediate.csv", intermediate_csv(trials));
+  write_text(folder / "journal.log", optuna_journal(study, trials));
+}
+
+}  // namespace mlptune::tune
