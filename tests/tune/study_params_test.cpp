@@ -1,0 +1,110 @@
+// Sampled params to trial settings, the reproducing `mlptune train` line, trial seeds and metric names.
+#include <gtest/gtest.h>
+
+#include "mlptune/error.hpp"
+#include "mlptune/tune/study.hpp"
+
+namespace mlptune::tune {
+namespace {
+
+TrialSpec base_spec() {
+  TrialSpec spec;
+  spec.model.input_width = 64;
+  spec.model.output_width = 10;
+  spec.model.hidden = {256};
+  return spec;
+}
+
+TEST(ParamsToSpec, SetsEveryNamedSetting) {
+  const Params params = {{"learning_rate", 0.003}, {"batch_size", std::int64_t(64)}, {"epochs", std::int64_t(7)},
+                         {"hidden", std::string("128,32")}, {"activation", std::string("tanh")},
+                         {"optimizer", std::string("momentum")}, {"momentum", 0.8}, {"beta1", 0.85},
+                         {"beta2", 0.99}, {"epsilon", 1e-7}, {"weight_decay", 1e-4}, {"schedule", std::string("step")},
+                         {"warmup", 0.5}, {"step_epochs", std::int64_t(3)}, {"step_gamma", 0.5},
+                         {"init", std::string("xavier")}, {"early_stopping", std::int64_t(2)}};
+  const TrialSpec spec = params_to_spec(params, base_spec());
+  EXPECT_DOUBLE_EQ(spec.train.learning_rate, 0.003);
+  EXPECT_EQ(spec.train.batch_size, 64);
+  EXPECT_EQ(spec.train.epochs, 7);
+  EXPECT_EQ(spec.model.hidden, (std::vector<int>{128, 32}));
+  EXPECT_EQ(spec.model.activation, Activation::tanh);
+  EXPECT_EQ(spec.train.optimizer, Optimizer::momentum);
+  EXPECT_DOUBLE_EQ(spec.train.momentum, 0.8);
+  EXPECT_DOUBLE_EQ(spec.train.beta1, 0.85);
+  EXPECT_DOUBLE_EQ(spec.train.beta2, 0.99);
+  EXPECT_DOUBLE_EQ(spec.train.epsilon, 1e-7);
+  EXPECT_DOUBLE_EQ(spec.train.weight_decay, 1e-4);
+  EXPECT_EQ(spec.train.schedule, Schedule::step);
+  EXPECT_DOUBLE_EQ(spec.train.warmup_epochs, 0.5);
+  EXPECT_EQ(spec.train.step_epochs, 3);
+  EXPECT_DOUBLE_EQ(spec.train.step_gamma, 0.5);
+  EXPECT_EQ(spec.model.init, Init::xavier);
+  EXPECT_EQ(spec.train.early_stopping_patience, 2);
+  EXPECT_EQ(spec.model.input_width, 64);
+}
+
+TEST(ParamsToSpec, DepthAndWidthShapeTheHiddenLayers) {
+  EXPECT_EQ(params_to_spec({{"depth", std::int64_t(3)}, {"width", std::int64_t(40)}}, base_spec()).model.hidden,
+            (std::vector<int>{40, 40, 40}));
+  EXPECT_EQ(params_to_spec({{"width", std::int64_t(40)}}, base_spec()).model.hidden, (std::vector<int>{40}));
+  EXPECT_TRUE(params_to_spec({{"depth", std::int64_t(0)}}, base_spec()).model.hidden.empty());
+  EXPECT_EQ(params_to_spec({{"hidden", std::int64_t(512)}}, base_spec()).model.hidden, (std::vector<int>{512}));
+  EXPECT_EQ(params_to_spec({{"lr", std::int64_t(1)}}, base_spec()).train.learning_rate, 1.0);
+}
+
+TEST(ParamsToSpec, RejectsUnknownNamesWrongTypesAndConflicts) {
+  EXPECT_THROW(params_to_spec({{"dropout", 0.1}}, base_spec()), ConfigError);
+  EXPECT_THROW(params_to_spec({{"batch_size", 12.5}}, base_spec()), ConfigError);
+  EXPECT_THROW(params_to_spec({{"activation", 0.5}}, base_spec()), ConfigError);
+  EXPECT_THROW(params_to_spec({{"hidden", std::string("64,x")}}, base_spec()), ConfigError);
+  EXPECT_THROW(params_to_spec({{"hidden", std::string("64")}, {"depth", std::int64_t(2)}}, base_spec()), ConfigError);
+  SearchSpace space;
+  space.parameters.push_back({"dropout", {}, 9});
+  try {
+    check_tunable(space);
+    FAIL() << "dropout is no trial setting";
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("line 9"), std::string::npos);
+    EXPECT_NE(std::string(error.what()).find("learning_rate"), std::string::npos);
+  }
+}
+
+TEST(TrainCommandLine, GivesEveryFlagThatDecidesTheTrial) {
+  TrialSpec spec = params_to_spec({{"hidden", std::string("128,32")}, {"lr", 0.0012345678901234567},
+                                   {"optimizer", std::string("adamw")}, {"batch_size", std::int64_t(64)}},
+                                  base_spec());
+  spec.train.seed = 18446744073709551615ull;
+  EXPECT_EQ(train_command_line(spec, {"digits", "", ""}, BackendKind::cpu),
+            "mlptune train --dataset digits --hidden 128,32 --activation relu --init he --optimizer adamw "
+            "--lr 0.0012345678901234567 --momentum 0.9 --beta1 0.9 --beta2 0.999 --epsilon 1e-08 --weight-decay 0 "
+            "--schedule constant --warmup 0 --step-epochs 10 --step-gamma 0.1 --early-stopping 0 --batch-size 64 "
+            "--epochs 10 --seed 18446744073709551615 --backend cpu");
+  spec.model.hidden.clear();
+  const std::string line = train_command_line(spec, {"digits", "my data.csv", "label"}, BackendKind::cuda);
+  EXPECT_NE(line.find("--data 'my data.csv' --label-column label --hidden ''"), std::string::npos) << line;
+  EXPECT_NE(line.find("--backend cuda"), std::string::npos);
+}
+
+TEST(TrialSeed, DependsOnStudySeedAndNumberOnly) {
+  EXPECT_EQ(trial_seed(7, 3), trial_seed(7, 3));
+  EXPECT_NE(trial_seed(7, 3), trial_seed(7, 4));
+  EXPECT_NE(trial_seed(7, 3), trial_seed(8, 3));
+}
+
+TEST(Metric, NamesAndAliases) {
+  EXPECT_EQ(parse_metric("val_loss"), MetricKind::validation_loss);
+  EXPECT_EQ(parse_metric("accuracy"), MetricKind::validation_accuracy);
+  EXPECT_EQ(parse_metric("val_accuracy"), MetricKind::validation_accuracy);
+  EXPECT_EQ(parse_metric("validation_rmse"), MetricKind::validation_rmse);
+  EXPECT_EQ(parse_metric("loss"), MetricKind::train_loss);
+  EXPECT_THROW(parse_metric("f1"), ConfigError);
+  EpochReport report;
+  report.train_loss = 0.5;
+  report.validation.loss = 0.4;
+  report.validation.accuracy = 0.9;
+  EXPECT_EQ(metric_value(report, MetricKind::train_loss), 0.5);
+  EXPECT_EQ(metric_value(report, MetricKind::validation_accuracy), 0.9);
+}
+
+}  // namespace
+}  // namespace mlptune::tune
