@@ -56,11 +56,16 @@ struct Identity {
 template <class T, class Body>
 decltype(auto) with_activation(Activation activation, Body&& body) {
   switch (activation) {
-    case Activation::relu: return body(Relu<T>{});
-    case Activation::tanh: return body(Tanh<T>{});
-    case Activation::sigmoid: return body(Sigmoid<T>{});
-    case Activation::gelu: return body(Gelu<T>{});
-    case Activation::identity: return body(Identity<T>{});
+    case Activation::relu:
+      return body(Relu<T>{});
+    case Activation::tanh:
+      return body(Tanh<T>{});
+    case Activation::sigmoid:
+      return body(Sigmoid<T>{});
+    case Activation::gelu:
+      return body(Gelu<T>{});
+    case Activation::identity:
+      return body(Identity<T>{});
   }
   throw std::invalid_argument("unknown activation value " + std::to_string(static_cast<int>(activation)));
 }

@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <thread>
@@ -50,7 +50,9 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
 }
 
 // Which loss a task needs: classification ↔ softmax cross-entropy, regression ↔ mse.
-Loss loss_for(Task task) { return task == Task::classification ? Loss::softmax_cross_entropy : Loss::mse; }
+Loss loss_for(Task task) {
+  return task == Task::classification ? Loss::softmax_cross_entropy : Loss::mse;
+}
 
 // The split's arrays agree with its row and column counts, and labels are valid class indices.
 void check_split(const Dataset& split, const char* role) {
@@ -65,8 +67,8 @@ void check_split(const Dataset& split, const char* role) {
     return;
   }
   if (split.labels.size() != split.rows)
-    throw DataError(where + ": " + std::to_string(split.labels.size()) + " labels for " +
-                    std::to_string(split.rows) + " rows");
+    throw DataError(where + ": " + std::to_string(split.labels.size()) + " labels for " + std::to_string(split.rows) +
+                    " rows");
   for (std::size_t r = 0; r < split.rows; ++r)
     if (split.labels[r] < 0 || split.labels[r] >= split.num_classes)
       throw DataError(where + ": label " + std::to_string(split.labels[r]) + " at row " + std::to_string(r) +
@@ -88,8 +90,8 @@ void check_spec_fits_data(const TrialSpec& spec, const DataSplits& data) {
                       std::to_string(train.output_width()) + " outputs (classes or targets) of '" + train.name + "'");
   if (spec.model.loss != loss_for(train.task))
     throw ConfigError("--loss " + std::string(to_string(spec.model.loss)) + " does not fit the " +
-                      (train.task == Task::classification ? "classification" : "regression") + " data '" +
-                      train.name + "': use " + std::string(to_string(loss_for(train.task))));
+                      (train.task == Task::classification ? "classification" : "regression") + " data '" + train.name +
+                      "': use " + std::string(to_string(loss_for(train.task))));
   if (spec.train.early_stopping_patience > 0 && data.validation.rows == 0)
     throw ConfigError("--early-stopping needs a validation split, but '" + train.name +
                       "' has no validation rows: set --early-stopping 0 or a validation fraction > 0");
@@ -148,9 +150,9 @@ class CpuTrainer final : public Trainer {
   // Flat parameter-shaped arrays in the order of slots_.
   std::vector<float> parameters_, gradients_, first_moment_, second_moment_;
   // Scratch for one batch B.
-  std::vector<float> batch_features_;              // (B, input_width)
-  std::vector<std::int32_t> batch_labels_;         // (B)
-  std::vector<float> batch_targets_;               // (B, output_width)
+  std::vector<float> batch_features_;               // (B, input_width)
+  std::vector<std::int32_t> batch_labels_;          // (B)
+  std::vector<float> batch_targets_;                // (B, output_width)
   std::vector<std::vector<float>> pre_activation_;  // per layer (B, out): x·Wᵀ + b
   std::vector<std::vector<float>> activation_;      // per hidden layer (B, out): f(pre)
   std::vector<std::vector<float>> delta_;           // per layer (B, out): d loss / d pre
@@ -195,8 +197,8 @@ const float* CpuTrainer::forward(const float* input, int batch) {
                 layer.in, 0.0f, pre, layer.out);
     const bool output_layer = i + 1 == layers_.size();
     float* out = output_layer ? pre : activation_[i].data();
-    ref::bias_activation_forward(output_layer ? Activation::identity : spec_.model.activation, pre, bias(i), pre,
-                                 out, batch, layer.out);
+    ref::bias_activation_forward(output_layer ? Activation::identity : spec_.model.activation, pre, bias(i), pre, out,
+                                 batch, layer.out);
     x = out;
   }
   return x;
@@ -219,8 +221,8 @@ double CpuTrainer::loss_and_gradient(const float* outputs, const std::int32_t* l
 void CpuTrainer::backward(const float* input, int batch) {
   for (std::size_t i = layers_.size(); i-- > 0;) {
     const LayerShape& layer = layers_[i];
-    const float* x = i == 0 ? input : activation_[i - 1].data();  // (B, in)
-    const float* delta = delta_[i].data();                           // (B, out)
+    const float* x = i == 0 ? input : activation_[i - 1].data();    // (B, in)
+    const float* delta = delta_[i].data();                          // (B, out)
     float* grad_weight = gradients_.data() + slots_[2 * i].offset;  // (out, in)
     float* grad_bias = gradients_.data() + slots_[2 * i + 1].offset;
     // grad_weight (out, in) = deltaᵀ (out, B) · x (B, in)
@@ -369,8 +371,8 @@ TrialState CpuTrainer::state() const {
   state.model = spec_.model;
   const int slot_count = ref::optimizer_slot_count(spec_.train.optimizer);
   auto tensor_at = [](const TensorSlot& slot, const std::vector<float>& flat) {
-    return Tensor{slot.name, slot.shape, std::vector<float>(flat.begin() + slot.offset,
-                                                            flat.begin() + slot.offset + slot.count)};
+    return Tensor{slot.name, slot.shape,
+                  std::vector<float>(flat.begin() + slot.offset, flat.begin() + slot.offset + slot.count)};
   };
   for (const TensorSlot& slot : slots_) {
     state.parameters.push_back(tensor_at(slot, parameters_));
@@ -409,8 +411,7 @@ void CpuTrainer::load_state(const TrialState& state) {
   if (state.model.layers().size() != layers_.size())
     throw ConfigError("trial state: the saved model has " + std::to_string(state.model.layers().size()) +
                       " layers; this trial's has " + std::to_string(layers_.size()));
-  if (state.step < 0 || state.epoch < 0)
-    throw ConfigError("trial state: negative step or epoch counter");
+  if (state.step < 0 || state.epoch < 0) throw ConfigError("trial state: negative step or epoch counter");
   const int slot_count = ref::optimizer_slot_count(spec_.train.optimizer);
   load_tensors(slots_, state.parameters, "parameters", false, parameters_);
   if (slot_count >= 1) load_tensors(slots_, state.first_moment, "first_moment", true, first_moment_);

@@ -40,8 +40,8 @@ void linear_forward(const T* x, const T* weight, const T* bias, T* y, int batch,
 }
 
 template <class T>
-void linear_backward(const T* x, const T* weight, const T* grad_y, T* grad_x, T* grad_weight, T* grad_bias,
-                     int batch, int in, int out) {
+void linear_backward(const T* x, const T* weight, const T* grad_y, T* grad_x, T* grad_weight, T* grad_bias, int batch,
+                     int in, int out) {
   // grad_weight (out, in) = grad_yᵀ (out, B) · x (B, in)
   std::fill(grad_weight, grad_weight + std::size_t(out) * in, T(0));
   for (int b = 0; b < batch; ++b)
@@ -92,8 +92,7 @@ void activation_backward_elements(const T* pre, const T* grad_out, T* grad_pre, 
 }  // namespace
 
 template <class T>
-void bias_activation_forward(Activation activation, const T* z, const T* bias, T* pre, T* out, int batch,
-                             int width) {
+void bias_activation_forward(Activation activation, const T* z, const T* bias, T* pre, T* out, int batch, int width) {
   detail::with_activation<T>(activation, [&]<class F>(F) { bias_activation_rows<F>(z, bias, pre, out, batch, width); });
 }
 
@@ -118,7 +117,7 @@ void softmax_cross_entropy(const T* logits, const std::int32_t* labels, T* sampl
   const T inverse_batch = T(1) / T(batch);
   for (int b = 0; b < batch; ++b) {
     const T* row = logits + std::size_t(b) * classes;  // (C)
-    T* grad_row = grad + std::size_t(b) * classes;      // (C)
+    T* grad_row = grad + std::size_t(b) * classes;     // (C)
     const T row_max = *std::max_element(row, row + classes);
     T exp_sum = T(0);
     for (int c = 0; c < classes; ++c) {
@@ -150,8 +149,8 @@ void mean_squared_error(const T* pred, const T* target, T* sample_loss, T* grad,
 }
 
 OptimizerStep optimizer_step(const TrainConfig& config, double learning_rate, std::int64_t step) {
-  return {config.optimizer, learning_rate, config.momentum, config.beta1, config.beta2,
-          config.epsilon,   config.weight_decay, step};
+  return {config.optimizer, learning_rate,  config.momentum,     config.beta1,
+          config.beta2,     config.epsilon, config.weight_decay, step};
 }
 
 namespace {
@@ -165,8 +164,7 @@ void sgd_update(const OptimizerStep& update, T* parameters, const T* gradients, 
 
 // momentum: buf = μ·buf + g; p -= lr·buf.  nesterov: p -= lr·(g + μ·buf).
 template <class T, bool nesterov>
-void momentum_update(const OptimizerStep& update, T* parameters, const T* gradients, T* velocity,
-                     std::size_t count) {
+void momentum_update(const OptimizerStep& update, T* parameters, const T* gradients, T* velocity, std::size_t count) {
   const T lr = T(update.learning_rate), decay = T(update.weight_decay), mu = T(update.momentum);
   for (std::size_t i = 0; i < count; ++i) {
     const T gradient = gradients[i] + decay * parameters[i];
@@ -217,21 +215,28 @@ template <class T>
 void optimizer_update(const OptimizerStep& update, T* parameters, const T* gradients, T* first, T* second,
                       std::size_t count) {
   switch (update.optimizer) {
-    case Optimizer::sgd: return sgd_update(update, parameters, gradients, count);
-    case Optimizer::momentum: return momentum_update<T, false>(update, parameters, gradients, first, count);
-    case Optimizer::nesterov: return momentum_update<T, true>(update, parameters, gradients, first, count);
+    case Optimizer::sgd:
+      return sgd_update(update, parameters, gradients, count);
+    case Optimizer::momentum:
+      return momentum_update<T, false>(update, parameters, gradients, first, count);
+    case Optimizer::nesterov:
+      return momentum_update<T, true>(update, parameters, gradients, first, count);
     case Optimizer::adam:
-    case Optimizer::adamw: return adam_update(update, parameters, gradients, first, second, count);
+    case Optimizer::adamw:
+      return adam_update(update, parameters, gradients, first, second, count);
   }
 }
 
 int optimizer_slot_count(Optimizer optimizer) {
   switch (optimizer) {
-    case Optimizer::sgd: return 0;
+    case Optimizer::sgd:
+      return 0;
     case Optimizer::momentum:
-    case Optimizer::nesterov: return 1;
+    case Optimizer::nesterov:
+      return 1;
     case Optimizer::adam:
-    case Optimizer::adamw: return 2;
+    case Optimizer::adamw:
+      return 2;
   }
   return 0;
 }
@@ -276,22 +281,23 @@ std::vector<Tensor> initial_parameters(const ModelSpec& model, std::uint64_t see
     weight.data.resize(static_cast<std::size_t>(shape.weight_count()));
     for (std::size_t j = 0; j < weight.data.size(); ++j) weight.data[j] = initial_weight(model.init, seed, i, shape, j);
     tensors.push_back(std::move(weight));
-    tensors.push_back(Tensor{"layers." + std::to_string(i) + ".bias", {shape.out},
+    tensors.push_back(Tensor{"layers." + std::to_string(i) + ".bias",
+                             {shape.out},
                              std::vector<float>(static_cast<std::size_t>(shape.out), 0.0f)});
   }
   return tensors;
 }
 
-#define MLPTUNE_INSTANTIATE_REFERENCE(T)                                                                       \
-  template T activate<T>(Activation, T);                                                                       \
-  template T activate_derivative<T>(Activation, T);                                                            \
-  template void linear_forward<T>(const T*, const T*, const T*, T*, int, int, int);                            \
-  template void linear_backward<T>(const T*, const T*, const T*, T*, T*, T*, int, int, int);                   \
-  template void bias_activation_forward<T>(Activation, const T*, const T*, T*, T*, int, int);                  \
-  template void activation_backward<T>(Activation, const T*, const T*, T*, std::size_t);                       \
-  template void bias_gradient<T>(const T*, T*, int, int);                                                      \
-  template void softmax_cross_entropy<T>(const T*, const std::int32_t*, T*, T*, int, int);                     \
-  template void mean_squared_error<T>(const T*, const T*, T*, T*, int, int);                                   \
+#define MLPTUNE_INSTANTIATE_REFERENCE(T)                                                      \
+  template T activate<T>(Activation, T);                                                      \
+  template T activate_derivative<T>(Activation, T);                                           \
+  template void linear_forward<T>(const T*, const T*, const T*, T*, int, int, int);           \
+  template void linear_backward<T>(const T*, const T*, const T*, T*, T*, T*, int, int, int);  \
+  template void bias_activation_forward<T>(Activation, const T*, const T*, T*, T*, int, int); \
+  template void activation_backward<T>(Activation, const T*, const T*, T*, std::size_t);      \
+  template void bias_gradient<T>(const T*, T*, int, int);                                     \
+  template void softmax_cross_entropy<T>(const T*, const std::int32_t*, T*, T*, int, int);    \
+  template void mean_squared_error<T>(const T*, const T*, T*, T*, int, int);                  \
   template void optimizer_update<T>(const OptimizerStep&, T*, const T*, T*, T*, std::size_t);
 
 MLPTUNE_INSTANTIATE_REFERENCE(float)

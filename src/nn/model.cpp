@@ -9,13 +9,12 @@
 namespace mlptune {
 namespace {
 
-constexpr detail::NameTable<Activation, 5> kActivationNames{
-    "activation",
-    {{{Activation::relu, "relu"},
-      {Activation::tanh, "tanh"},
-      {Activation::sigmoid, "sigmoid"},
-      {Activation::gelu, "gelu"},
-      {Activation::identity, "identity"}}}};
+constexpr detail::NameTable<Activation, 5> kActivationNames{"activation",
+                                                            {{{Activation::relu, "relu"},
+                                                              {Activation::tanh, "tanh"},
+                                                              {Activation::sigmoid, "sigmoid"},
+                                                              {Activation::gelu, "gelu"},
+                                                              {Activation::identity, "identity"}}}};
 
 constexpr detail::NameTable<Loss, 2> kLossNames{
     "loss", {{{Loss::softmax_cross_entropy, "softmax_cross_entropy"}, {Loss::mse, "mse"}}}};
@@ -53,16 +52,27 @@ void ModelSpec::validate() const {
     require_width_at_least("--hidden: width of hidden layer " + std::to_string(i), hidden[i], 1);
   // Softmax over one class is constant (loss 0, gradient 0): it needs two classes at least.
   const int minimum_outputs = loss == Loss::softmax_cross_entropy ? 2 : 1;
-  require_width_at_least("model output width (" + std::string(to_string(loss)) + ")", output_width,
-                         minimum_outputs);
+  require_width_at_least("model output width (" + std::string(to_string(loss)) + ")", output_width, minimum_outputs);
 }
 
-std::string_view to_string(Activation activation) { return kActivationNames.name_of(activation); }
-std::string_view to_string(Loss loss) { return kLossNames.name_of(loss); }
-std::string_view to_string(Init init) { return kInitNames.name_of(init); }
+std::string_view to_string(Activation activation) {
+  return kActivationNames.name_of(activation);
+}
+std::string_view to_string(Loss loss) {
+  return kLossNames.name_of(loss);
+}
+std::string_view to_string(Init init) {
+  return kInitNames.name_of(init);
+}
 
-Activation parse_activation(std::string_view text) { return kActivationNames.parse(text); }
-Loss parse_loss(std::string_view text) { return kLossNames.parse(text); }
-Init parse_init(std::string_view text) { return kInitNames.parse(text); }
+Activation parse_activation(std::string_view text) {
+  return kActivationNames.parse(text);
+}
+Loss parse_loss(std::string_view text) {
+  return kLossNames.parse(text);
+}
+Init parse_init(std::string_view text) {
+  return kInitNames.parse(text);
+}
 
 }  // namespace mlptune

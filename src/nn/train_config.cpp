@@ -14,13 +14,12 @@
 namespace mlptune {
 namespace {
 
-constexpr detail::NameTable<Optimizer, 5> kOptimizerNames{
-    "optimizer",
-    {{{Optimizer::sgd, "sgd"},
-      {Optimizer::momentum, "momentum"},
-      {Optimizer::nesterov, "nesterov"},
-      {Optimizer::adam, "adam"},
-      {Optimizer::adamw, "adamw"}}}};
+constexpr detail::NameTable<Optimizer, 5> kOptimizerNames{"optimizer",
+                                                          {{{Optimizer::sgd, "sgd"},
+                                                            {Optimizer::momentum, "momentum"},
+                                                            {Optimizer::nesterov, "nesterov"},
+                                                            {Optimizer::adam, "adam"},
+                                                            {Optimizer::adamw, "adamw"}}}};
 
 constexpr detail::NameTable<Schedule, 3> kScheduleNames{
     "schedule", {{{Schedule::constant, "constant"}, {Schedule::step, "step"}, {Schedule::cosine, "cosine"}}}};
@@ -67,8 +66,8 @@ void require_in(std::string_view flag, double value, const Range& range) {
 
 void require_at_least(std::string_view flag, int value, int minimum) {
   if (value < minimum)
-    throw ConfigError(std::string(flag) + " must be >= " + std::to_string(minimum) + " (got " +
-                      std::to_string(value) + ")");
+    throw ConfigError(std::string(flag) + " must be >= " + std::to_string(minimum) + " (got " + std::to_string(value) +
+                      ")");
 }
 
 }  // namespace
@@ -115,12 +114,24 @@ double learning_rate_at(const TrainConfig& config, std::int64_t step, std::int64
   return base;
 }
 
-std::string_view to_string(Optimizer optimizer) { return kOptimizerNames.name_of(optimizer); }
-std::string_view to_string(Schedule schedule) { return kScheduleNames.name_of(schedule); }
-std::string_view to_string(Precision precision) { return kPrecisionNames.name_of(precision); }
+std::string_view to_string(Optimizer optimizer) {
+  return kOptimizerNames.name_of(optimizer);
+}
+std::string_view to_string(Schedule schedule) {
+  return kScheduleNames.name_of(schedule);
+}
+std::string_view to_string(Precision precision) {
+  return kPrecisionNames.name_of(precision);
+}
 
-Optimizer parse_optimizer(std::string_view text) { return kOptimizerNames.parse(text); }
-Schedule parse_schedule(std::string_view text) { return kScheduleNames.parse(text); }
-Precision parse_precision(std::string_view text) { return kPrecisionNames.parse(text); }
+Optimizer parse_optimizer(std::string_view text) {
+  return kOptimizerNames.parse(text);
+}
+Schedule parse_schedule(std::string_view text) {
+  return kScheduleNames.parse(text);
+}
+Precision parse_precision(std::string_view text) {
+  return kPrecisionNames.parse(text);
+}
 
 }  // namespace mlptune

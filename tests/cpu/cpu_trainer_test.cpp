@@ -242,8 +242,8 @@ TEST(CpuTrainer, EpochWithALastPartialBatchMatchesReferenceSteps) {
                                        batch, &gradients);
     const auto update = ref::optimizer_step(spec.train, spec.train.learning_rate, step);
     for (std::size_t t = 0; t < parameters.size(); ++t)
-      ref::optimizer_update(update, parameters[t].data(), gradients[t].data(), velocity[t].data(), static_cast<double*>(nullptr),
-                            parameters[t].size());
+      ref::optimizer_update(update, parameters[t].data(), gradients[t].data(), velocity[t].data(),
+                            static_cast<double*>(nullptr), parameters[t].size());
   }
   // float against double over 3 steps on values of order 1: a few float roundings, 1e-5.
   const TrialState state = trainer->state();

@@ -106,18 +106,16 @@ TEST_P(OptimizerFormulas, SeveralStepsMatchTheClosedForm) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllOptimizers, OptimizerFormulas,
-                         ::testing::Values(OptimizerCase{Optimizer::sgd, 0.0}, OptimizerCase{Optimizer::sgd, 0.1},
-                                           OptimizerCase{Optimizer::momentum, 0.0},
-                                           OptimizerCase{Optimizer::momentum, 0.1},
-                                           OptimizerCase{Optimizer::nesterov, 0.0},
-                                           OptimizerCase{Optimizer::nesterov, 0.1},
-                                           OptimizerCase{Optimizer::adam, 0.0}, OptimizerCase{Optimizer::adam, 0.1},
-                                           OptimizerCase{Optimizer::adamw, 0.0}, OptimizerCase{Optimizer::adamw, 0.1}),
-                         [](const auto& info) {
-                           return std::string(to_string(info.param.optimizer)) +
-                                  (info.param.weight_decay > 0 ? "_weight_decay" : "");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    AllOptimizers, OptimizerFormulas,
+    ::testing::Values(OptimizerCase{Optimizer::sgd, 0.0}, OptimizerCase{Optimizer::sgd, 0.1},
+                      OptimizerCase{Optimizer::momentum, 0.0}, OptimizerCase{Optimizer::momentum, 0.1},
+                      OptimizerCase{Optimizer::nesterov, 0.0}, OptimizerCase{Optimizer::nesterov, 0.1},
+                      OptimizerCase{Optimizer::adam, 0.0}, OptimizerCase{Optimizer::adam, 0.1},
+                      OptimizerCase{Optimizer::adamw, 0.0}, OptimizerCase{Optimizer::adamw, 0.1}),
+    [](const auto& info) {
+      return std::string(to_string(info.param.optimizer)) + (info.param.weight_decay > 0 ? "_weight_decay" : "");
+    });
 
 TEST(OptimizerSlots, CountPerOptimizer) {
   EXPECT_EQ(ref::optimizer_slot_count(Optimizer::sgd), 0);
@@ -132,7 +130,8 @@ TEST(OptimizerSlots, AdamFirstStepMovesEachParameterByTheLearningRate) {
   TrainConfig config;
   const std::vector<double> gradients = {0.3, -2.0, 1e-3};
   std::vector<double> parameters = {1.0, 1.0, 1.0}, m(3, 0.0), v(3, 0.0);
-  ref::optimizer_update(ref::optimizer_step(config, 0.01, 1), parameters.data(), gradients.data(), m.data(), v.data(), 3);
+  ref::optimizer_update(ref::optimizer_step(config, 0.01, 1), parameters.data(), gradients.data(), m.data(), v.data(),
+                        3);
   for (std::size_t k = 0; k < 3; ++k)
     EXPECT_NEAR(parameters[k], 1.0 - 0.01 * gradients[k] / (std::abs(gradients[k]) + 1e-8), 1e-15);
 }

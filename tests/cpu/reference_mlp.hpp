@@ -32,8 +32,8 @@ T mlp_loss(const ModelSpec& model, const Parameters<T>& parameters, const T* x, 
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const LayerShape& layer = layers[i];
     pre[i].resize(std::size_t(batch) * layer.out);
-    ref::linear_forward(inputs[i].data(), parameters[2 * i].data(), parameters[2 * i + 1].data(), pre[i].data(),
-                        batch, layer.in, layer.out);
+    ref::linear_forward(inputs[i].data(), parameters[2 * i].data(), parameters[2 * i + 1].data(), pre[i].data(), batch,
+                        layer.in, layer.out);
     std::vector<T> out(pre[i].size());
     for (std::size_t k = 0; k < out.size(); ++k) out[k] = ref::activate(model.activation, pre[i][k]);
     inputs.push_back(std::move(out));

@@ -1,5 +1,7 @@
 // The reference math: gradients against central differences in double precision, forward values
 // against formulas, the epoch permutation and the initial parameters.
+#include "cpu/reference.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "common/counter_rng.hpp"
-#include "cpu/reference.hpp"
 #include "reference_mlp.hpp"
 
 namespace mlptune {
@@ -190,7 +191,8 @@ TEST(ReferenceMlp, WholeNetworkGradientMatchesCentralDifferences) {
       ModelSpec model{4, {6, 5}, 3, activation, loss, Init::xavier};
       test::Parameters<double> parameters = test::to_parameters<double>(ref::initial_parameters(model, 3));
       // Non-zero biases so the bias paths matter; relu's kink is hit with probability 0.
-      for (std::size_t t = 1; t < parameters.size(); t += 2) parameters[t] = random_values(parameters[t].size(), 16 + t);
+      for (std::size_t t = 1; t < parameters.size(); t += 2)
+        parameters[t] = random_values(parameters[t].size(), 16 + t);
       test::Parameters<double> gradients;
       test::mlp_loss(model, parameters, x.data(), labels.data(), targets.data(), batch, &gradients);
       for (std::size_t t = 0; t < parameters.size(); ++t) {
@@ -198,7 +200,9 @@ TEST(ReferenceMlp, WholeNetworkGradientMatchesCentralDifferences) {
                      std::to_string(t));
         expect_gradient_matches(
             parameters[t], gradients[t],
-            [&] { return test::mlp_loss<double>(model, parameters, x.data(), labels.data(), targets.data(), batch, nullptr); },
+            [&] {
+              return test::mlp_loss<double>(model, parameters, x.data(), labels.data(), targets.data(), batch, nullptr);
+            },
             "mlp");
       }
     }
@@ -258,8 +262,9 @@ TEST(ReferenceInit, WeightsFollowTheDocumentedFormula) {
     const std::uint64_t stream = rng::kInitStream + 2 * 1;  // layer 1: (2, 4)
     for (std::uint64_t j = 0; j < 8; ++j) {
       const float expected =
-          init == Init::he ? std::sqrt(2.0f / 4) * rng::normal(rng::hash(seed, stream, j), rng::hash(seed, stream + 1, j))
-                           : std::sqrt(6.0f / (4 + 2)) * (2 * rng::uniform01(rng::hash(seed, stream, j)) - 1);
+          init == Init::he
+              ? std::sqrt(2.0f / 4) * rng::normal(rng::hash(seed, stream, j), rng::hash(seed, stream + 1, j))
+              : std::sqrt(6.0f / (4 + 2)) * (2 * rng::uniform01(rng::hash(seed, stream, j)) - 1);
       // float products of the same factors, rounded in a possibly different order: 1 ulp.
       EXPECT_NEAR(tensors[2].data[j], expected, 1e-6f * std::abs(expected)) << to_string(init) << " element " << j;
     }

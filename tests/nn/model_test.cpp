@@ -1,10 +1,11 @@
 // ModelSpec: layer shapes, parameter counts, validation messages and enum names.
+#include "mlptune/model.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "mlptune/error.hpp"
-#include "mlptune/model.hpp"
 
 namespace mlptune {
 namespace {
@@ -57,8 +58,7 @@ TEST(ModelSpec, ValidModelsPass) {
 TEST(ModelSpec, ValidationNamesTheBadField) {
   EXPECT_EQ(config_error_of(mlp(0, {8}, 3)), "model input width must be >= 1 (got 0)");
   EXPECT_EQ(config_error_of(mlp(4, {8, 0}, 3)), "--hidden: width of hidden layer 1 must be >= 1 (got 0)");
-  EXPECT_EQ(config_error_of(mlp(4, {8}, 1)),
-            "model output width (softmax_cross_entropy) must be >= 2 (got 1)");
+  EXPECT_EQ(config_error_of(mlp(4, {8}, 1)), "model output width (softmax_cross_entropy) must be >= 2 (got 1)");
   ModelSpec regression = mlp(4, {}, 0);
   regression.loss = Loss::mse;
   EXPECT_EQ(config_error_of(regression), "model output width (mse) must be >= 1 (got 0)");

@@ -1,4 +1,6 @@
 // TrainConfig: one validation message per bad value, the learning-rate schedules, enum names.
+#include "mlptune/train_config.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 
 #include "mlptune/error.hpp"
 #include "mlptune/trial.hpp"
-#include "mlptune/train_config.hpp"
 
 namespace mlptune {
 namespace {
@@ -18,7 +19,9 @@ struct BadValue {
   std::string message;
 };
 
-TEST(TrainConfig, DefaultsAreValid) { EXPECT_NO_THROW(TrainConfig{}.validate()); }
+TEST(TrainConfig, DefaultsAreValid) {
+  EXPECT_NO_THROW(TrainConfig{}.validate());
+}
 
 TEST(TrainConfig, EachBadValueNamesItsFlagAndRange) {
   const double inf = std::numeric_limits<double>::infinity();
@@ -102,8 +105,8 @@ TEST(LearningRate, StepDecaysByGammaEveryStepEpochs) {
   config.step_gamma = 0.5;
   const std::int64_t steps_per_epoch = 7;
   EXPECT_NEAR(learning_rate_at(config, 0, steps_per_epoch), 0.1, kScheduleTolerance);
-  EXPECT_NEAR(learning_rate_at(config, 3 * 7 - 1, steps_per_epoch), 0.1, kScheduleTolerance);   // epoch 2
-  EXPECT_NEAR(learning_rate_at(config, 3 * 7, steps_per_epoch), 0.05, kScheduleTolerance);      // epoch 3
+  EXPECT_NEAR(learning_rate_at(config, 3 * 7 - 1, steps_per_epoch), 0.1, kScheduleTolerance);    // epoch 2
+  EXPECT_NEAR(learning_rate_at(config, 3 * 7, steps_per_epoch), 0.05, kScheduleTolerance);       // epoch 3
   EXPECT_NEAR(learning_rate_at(config, 6 * 7 + 4, steps_per_epoch), 0.025, kScheduleTolerance);  // epoch 6
 }
 
