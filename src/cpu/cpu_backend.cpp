@@ -336,6 +336,11 @@ Metrics CpuTrainer::evaluate(const Dataset& split) {
   metrics.samples = static_cast<std::int64_t>(split.rows);
   if (split.rows == 0) return metrics;
   check_split(split, "evaluated");
+  if (loss_for(split.task) != spec_.model.loss || split.output_width() != spec_.model.output_width)
+    throw ConfigError("split '" + split.name + "' has " + std::to_string(split.output_width()) + " " +
+                      (split.task == Task::classification ? "classes" : "targets") + "; the model has " +
+                      std::to_string(spec_.model.output_width) + " outputs with loss " +
+                      std::string(to_string(spec_.model.loss)));
   const int width = spec_.model.output_width;
   double loss_sum = 0.0;
   std::int64_t correct = 0;

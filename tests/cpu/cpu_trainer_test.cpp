@@ -310,6 +310,10 @@ TEST(CpuTrainer, SpecsThatDoNotFitTheDataAreConfigErrors) {
 
   auto trainer = make_cpu_backend(1)->make_trainer(blobs_spec(), blobs);
   EXPECT_THROW(trainer->predict(line_dataset(5, 1, 0, 0, 1)), ConfigError);
+  Dataset four_features_as_regression = line_dataset(6, 1, 0, 0, 1);
+  four_features_as_regression.cols = 4;
+  four_features_as_regression.features.resize(24, 0.0f);
+  EXPECT_THROW(trainer->evaluate(four_features_as_regression), ConfigError);
 }
 
 TEST(CpuBackend, NameAndConcurrency) {
