@@ -443,7 +443,8 @@ class CpuBackend final : public Backend {
   }
 
   std::string name() const override {
-    return "cpu (OpenBLAS, " + std::to_string(openblas_get_num_threads()) + " threads per trial)";
+    const int threads = openblas_get_num_threads();
+    return "cpu (OpenBLAS, " + std::to_string(threads) + (threads == 1 ? " thread" : " threads") + " per trial)";
   }
 
   std::unique_ptr<Trainer> make_trainer(const TrialSpec& spec, std::shared_ptr<const DataSplits> data) override {

@@ -84,7 +84,7 @@ std::string format_report(const StudyReport& report) {
                      "): " + std::to_string(report.complete) + " complete, " + std::to_string(report.pruned) +
                      " pruned, " + std::to_string(report.failed) + " failed, " + std::to_string(report.running) +
                      " running, " + std::to_string(report.waiting) + " waiting\n\n";
-  text += padded("rank", 6) + padded("trial", 7) + padded("value", 14) + padded("state", 10) + padded("epochs", 8);
+  text += padded("rank", 6) + padded("trial", 7) + padded("value", 14) + padded("state", 10) + padded("trained", 9);
   for (const auto& name : names) text += padded(name, std::max<std::size_t>(12, name.size() + 2));
   text += "\n";
   int rank = 1;
@@ -92,7 +92,7 @@ std::string format_report(const StudyReport& report) {
     const FrozenTrial& trial = record.trial;
     text += padded(std::to_string(rank++), 6) + padded(std::to_string(trial.number), 7) +
             padded(value_text(*trial.value), 14) + padded(trial.state == RunState::complete ? "complete" : "pruned", 10) +
-            padded(std::to_string(trial.intermediate.size()), 8);
+            padded(std::to_string(trial.intermediate.size()), 9);
     for (const auto& name : names) {
       const auto found = trial.params.find(name);
       text += padded(found == trial.params.end() ? "-" : param_text(found->second), std::max<std::size_t>(12, name.size() + 2));

@@ -400,6 +400,11 @@ StudyParts make_study_parts(const StudyConfig& config, const StudyOptions& optio
   }
   BackendOptions backend;
   backend.kind = options.backend.value_or(config.settings.backend);
+  // On the CPU, trials run in parallel at the level of whole trials: the cores are shared out
+  // among them (one each by default) rather than every trial's BLAS using every core.
+  const int requested = options.concurrency.value_or(config.settings.concurrency);
+  const int cores = std::max(1, int(std::thread::hardware_concurrency()));
+  backend.threads_per_trial = requested > 0 ? std::max(1, cores / requested) : 1;
   parts.backend = make_backend(backend);
   parts.backend_kind = parts.backend->name().rfind("cuda", 0) == 0 ? BackendKind::cuda : BackendKind::cpu;
   SamplerOptions sampler;

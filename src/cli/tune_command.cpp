@@ -1,0 +1,116 @@
+// `mlptune tune CONFIG.yaml`: runs (or resumes) a tuning study with a live view, and ends with the
+// leaderboard and the best configuration as an `mlptune train` command line.
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/commands.hpp"
+#include "cli/text.hpp"
+#include "mlptune/error.hpp"
+#include "mlptune/tune/report.hpp"
+#include "mlptune/tune/study.hpp"
+
+namespace mlptune::cli {
+namespace {
+
+struct TuneCommandOptions {
+  std::string config_path;
+  std::string storage_path;
+  int concurrency = 0;
+  std::string backend;
+  int top = 10;
+  bool quiet = false;
+};
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot read the study configuration (check the path)");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// One status line: counts, best so far, time and ETA.
+std::string status_line(const tune::StudyProgress& progress) {
+  std::string line = format("[%d/%d] %d complete, %d pruned, %d failed, %d running", progress.done(), progress.run_cap,
+                            progress.complete, progress.pruned, progress.failed, progress.running);
+  if (progress.paused > 0) line += format(", %d paused", progress.paused);
+  if (progress.best_value) line += format(" | best %.5g (trial %d)", *progress.best_value, progress.best_number);
+  line += " | " + duration(progress.elapsed_seconds);
+  if (progress.eta_seconds) line += ", eta " + duration(*progress.eta_seconds);
+  return line;
+}
+
+// The live view: on a terminal the status line is redrawn in place under the event lines; in a
+// log file every event is one line followed by the status.
+class LiveView {
+ public:
+  void operator()(const tune::StudyProgress& progress) {
+    if (terminal_) std::cout << "\r\033[K";
+    if (!progress.event.empty()) std::cout << progress.event << "\n";
+    if (terminal_) {
+      std::cout << status_line(progress) << std::flush;
+    } else if (!progress.event.empty()) {
+      std::cout << "  " << status_line(progress) << std::endl;
+    }
+  }
+  ~LiveView() {
+    if (terminal_) std::cout << "\n";
+  }
+
+ private:
+  bool terminal_ = isatty(STDOUT_FILENO) != 0;
+};
+
+int run_tune(const TuneCommandOptions& options) {
+  const tune::StudyConfig config = tune::load_study_config(options.config_path);
+  tune::StudyOptions study_options;
+  study_options.config_yaml = read_text(options.config_path);
+  if (!options.storage_path.empty()) study_options.storage_path = options.storage_path;
+  if (options.concurrency > 0) study_options.concurrency = options.concurrency;
+  if (!options.backend.empty()) study_options.backend = parse_backend_kind(options.backend);
+
+  tune::StudyResult result;
+  {
+    LiveView view;
+    result = tune::run_study(config, study_options, options.quiet ? tune::ProgressCallback{} : std::ref(view));
+  }
+  std::cout << "\nstudy " << result.study.name << " on " << result.backend_name << ", " << result.slots
+            << " trials at once; stored in " << result.storage_path.string() << "\n";
+  if (result.target_reached) std::cout << "metric target reached\n";
+
+  auto storage = tune::open_sqlite_storage(result.storage_path);
+  std::cout << tune::format_report(tune::make_report(*storage, result.study.name, options.top));
+  if (result.best && std::filesystem::exists(result.best_weights))
+    std::cout << "best trial's weights: " << result.best_weights.string() << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_tune_command(CLI::App& app) {
+  auto options = std::make_shared<TuneCommandOptions>();
+  CLI::App* command = app.add_subcommand(
+      "tune", "Run or resume a hyperparameter study from a W&B Sweeps-style YAML file");
+  command->footer(
+      "Running the same command again resumes the study: finished trials are kept, interrupted ones run again.\n"
+      "Several processes may share one study file. Example: mlptune tune experiments/mnist.yaml");
+  command->add_option("config", options->config_path, "the study configuration (YAML)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  command->add_option("--storage", options->storage_path,
+                      "SQLite study file (default: the config's mlptune.storage, else CONFIG.db)");
+  command->add_option("--concurrency", options->concurrency, "trials at once (default: from the hardware)")
+      ->check(CLI::PositiveNumber);
+  command->add_option("--backend", options->backend, "cpu, cuda or auto (overrides the config)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  command->add_option("--top", options->top, "rows of the final leaderboard")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command->add_flag("--quiet,-q", options->quiet, "no live view; only the final report");
+  return [options] { return run_tune(*options); };
+}
+
+}  // namespace mlptune::cli
