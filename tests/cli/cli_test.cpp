@@ -78,7 +78,7 @@ TEST_F(Cli, UnknownFlagIsNamed) {
 }
 
 TEST_F(Cli, NegativeLearningRateIsRejected) {
-  const ProgramRun run = mlptune(kSmallRun + " --lr -0.1");
+  const ProgramRun run = mlptune("train --dataset digits --backend cpu --lr -0.1");
   EXPECT_EQ(run.status, 2);
   EXPECT_NE(run.output.find("--lr must be > 0"), std::string::npos) << run.output;
 }
