@@ -7,7 +7,7 @@
 namespace mlptune::tune {
 namespace {
 
-// The shortest text that reads back as the same double (1e-4 stays "0.0001", 3 stays "3").
+// The shortest text that reads back as the same double ("0.25", "1e-04", "3").
 std::string shortest_text(double value) {
   char buffer[32];
   const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);

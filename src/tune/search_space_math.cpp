@@ -138,8 +138,9 @@ ParamValue value_from_internal(const Distribution& d, double z) {
   if (d.kind == K::int_uniform) return static_cast<std::int64_t>(std::llround(z));
   const double value = continuous_value(d, z);
   if (!info(d.kind).quantized) return typed(d, value);
-  const auto [lowest, highest] = std::minmax(continuous_value(d, range.low), continuous_value(d, range.high));
-  return typed(d, quantize(value, d.q, lowest, highest));
+  const double at_low = continuous_value(d, range.low);
+  const double at_high = continuous_value(d, range.high);
+  return typed(d, quantize(value, d.q, std::min(at_low, at_high), std::max(at_low, at_high)));
 }
 
 std::optional<double> internal_from_value(const Distribution& d, const ParamValue& value) {

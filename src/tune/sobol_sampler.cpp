@@ -57,10 +57,12 @@ class SobolSampler final : public Sampler {
         searched.push_back(&parameter);
     }
     if (searched.empty()) return params;
+    // Boost's engine starts after the origin: seed(n - 1) then reading gives point n; point 0 is the origin.
     boost::random::sobol_engine<std::uint32_t, kDigits> engine(searched.size());
-    engine.seed(static_cast<std::uint32_t>(number));
+    if (number > 0) engine.seed(static_cast<std::uint32_t>(number - 1));
     for (std::size_t dimension = 0; dimension < searched.size(); ++dimension) {
-      const double u = static_cast<double>(DigitScramble(seed_, dimension)(engine())) * 0x1p-32;
+      const std::uint32_t digits = number > 0 ? engine() : 0u;
+      const double u = static_cast<double>(DigitScramble(seed_, dimension)(digits)) * 0x1p-32;
       params[searched[dimension]->name] = space::value_from_unit(searched[dimension]->distribution, u);
     }
     return params;

@@ -1,0 +1,292 @@
+// parse_study_config: a full valid W&B sweep round trip, number forms, and one test per bad config.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "mlptune/error.hpp"
+#include "mlptune/tune/types.hpp"
+
+namespace mlptune::tune {
+namespace {
+
+constexpr const char* kFullConfig = R"(name: mnist-sweep
+description: learning rate and width
+program: train.py
+project: demo
+entity: me
+command: [python, train.py]
+method: bayes
+metric:
+  name: val_accuracy
+  goal: maximize
+  target: 0.99
+run_cap: 40
+early_terminate:
+  type: hyperband
+  min_iter: 1
+  max_iter: 27
+  eta: 3
+  strict: true
+parameters:
+  learning_rate:
+    distribution: log_uniform_values
+    min: 1e-4
+    max: 1.0e-1
+  batch_size:
+    values: [32, 64, 128]
+    probabilities: [0.2, 0.3, 0.5]
+  depth:
+    min: 1
+    max: 4
+  momentum:
+    min: 0.0
+    max: 0.99
+  hidden:
+    values: [[256, 128], "512", [64]]
+  activation:
+    value: relu
+  width:
+    distribution: q_log_uniform_values
+    min: 16
+    max: 1024
+    q: 8
+  weight_decay:
+    distribution: log_normal
+    mu: -9
+    sigma: 2
+  beta1:
+    distribution: beta
+    a: 8
+    b: 2
+mlptune:
+  dataset: mnist
+  backend: cuda
+  concurrency: 16
+  seed: 7
+  storage: runs/mnist.db
+  cpu_run_cap: 6
+  cpu_max_epochs: 2
+  n_startup_trials: 5
+)";
+
+// Parses `text` expecting a ConfigError whose message holds every piece of `expected`.
+void expect_error(const std::string& text, std::initializer_list<std::string> expected) {
+  try {
+    parse_study_config(text, "sweep.yaml");
+    FAIL() << "no error for:\n" << text;
+  } catch (const ConfigError& error) {
+    const std::string message = error.what();
+    for (const auto& piece : expected) EXPECT_NE(message.find(piece), std::string::npos) << message << "\nlacks: " << piece;
+  }
+}
+
+const Distribution& distribution_of(const StudyConfig& config, std::string_view name) {
+  const ParameterSpec* parameter = config.space.find(name);
+  if (!parameter) throw std::runtime_error("no parameter " + std::string(name));
+  return parameter->distribution;
+}
+
+TEST(SpaceConfig, FullConfigRoundTrip) {
+  const StudyConfig config = parse_study_config(kFullConfig, "experiments/sweep.yaml");
+  EXPECT_EQ(config.name, "mnist-sweep");
+  EXPECT_EQ(config.description, "learning rate and width");
+  EXPECT_EQ(config.method, Method::bayes);
+  EXPECT_EQ(config.metric.name, "validation_accuracy");
+  EXPECT_EQ(config.metric.goal, Goal::maximize);
+  EXPECT_DOUBLE_EQ(config.metric.target.value(), 0.99);
+  EXPECT_EQ(config.run_cap, 40);
+  EXPECT_EQ(config.early_terminate.type, PrunerKind::hyperband);
+  EXPECT_EQ(config.early_terminate.min_iter, 1);
+  EXPECT_EQ(config.early_terminate.max_iter, 27);
+  EXPECT_TRUE(config.early_terminate.strict);
+
+  ASSERT_EQ(config.space.parameters.size(), 9u);
+  EXPECT_EQ(config.space.parameters[0].name, "lr");  // alias made canonical, file order kept
+  EXPECT_EQ(config.space.parameters[0].line, 20);
+  const Distribution& lr = distribution_of(config, "lr");
+  EXPECT_EQ(lr.kind, DistributionKind::log_uniform_values);
+  EXPECT_DOUBLE_EQ(lr.min, 1e-4);
+  EXPECT_DOUBLE_EQ(lr.max, 0.1);
+  const Distribution& batch = distribution_of(config, "batch_size");
+  EXPECT_EQ(batch.kind, DistributionKind::categorical);
+  EXPECT_EQ(batch.values, (std::vector<ParamValue>{std::int64_t{32}, std::int64_t{64}, std::int64_t{128}}));
+  EXPECT_EQ(batch.probabilities, (std::vector<double>{0.2, 0.3, 0.5}));
+  EXPECT_EQ(distribution_of(config, "depth").kind, DistributionKind::int_uniform);
+  EXPECT_TRUE(distribution_of(config, "depth").integer);
+  EXPECT_EQ(distribution_of(config, "momentum").kind, DistributionKind::uniform);
+  EXPECT_EQ(distribution_of(config, "hidden").values,
+            (std::vector<ParamValue>{std::string("256,128"), std::string("512"), std::string("64")}));
+  EXPECT_EQ(distribution_of(config, "activation").values, std::vector<ParamValue>{std::string("relu")});
+  const Distribution& width = distribution_of(config, "width");
+  EXPECT_EQ(width.kind, DistributionKind::q_log_uniform_values);
+  EXPECT_DOUBLE_EQ(width.q, 8.0);
+  EXPECT_TRUE(width.integer);
+  EXPECT_DOUBLE_EQ(distribution_of(config, "weight_decay").mu, -9.0);
+  EXPECT_DOUBLE_EQ(distribution_of(config, "beta1").a, 8.0);
+
+  EXPECT_EQ(config.settings.dataset, "mnist");
+  EXPECT_EQ(config.settings.backend, BackendKind::cuda);
+  EXPECT_EQ(config.settings.concurrency, 16);
+  EXPECT_EQ(config.settings.seed, 7u);
+  EXPECT_EQ(config.settings.storage, "runs/mnist.db");
+  EXPECT_EQ(config.settings.study_name, "mnist-sweep");
+  EXPECT_EQ(config.settings.cpu_run_cap, 6);
+  EXPECT_EQ(config.settings.cpu_max_epochs, 2);
+  EXPECT_EQ(config.settings.n_startup_trials, 5);
+}
+
+TEST(SpaceConfig, DefaultsNameTheStudyAndStorageAfterTheFile) {
+  const StudyConfig config = parse_study_config("method: grid\nparameters:\n  depth: {values: [1, 2]}\n",
+                                                "experiments/depth.yaml");
+  EXPECT_EQ(config.settings.study_name, "depth");
+  EXPECT_EQ(config.settings.storage, "experiments/depth.db");
+  EXPECT_EQ(config.metric.name, "validation_loss");
+  EXPECT_EQ(config.metric.goal, Goal::minimize);
+  EXPECT_EQ(config.run_cap, 0);
+}
+
+TEST(SpaceConfig, ExponentWithoutDotIsARealLikeWithDot) {
+  const StudyConfig config = parse_study_config(
+      "method: random\nrun_cap: 5\nparameters:\n  lr: {min: 1e-4, max: 1.0e-2}\n",
+      "sweep.yaml");
+  const Distribution& lr = distribution_of(config, "lr");
+  EXPECT_EQ(lr.kind, DistributionKind::uniform);
+  EXPECT_DOUBLE_EQ(lr.min, 1e-4);
+  EXPECT_DOUBLE_EQ(lr.max, 1e-2);
+  // Both spellings are the same real, so the second choice repeats the first.
+  expect_error("method: random\nrun_cap: 5\nparameters:\n  weight_decay: {values: [1e-5, 1.0e-5]}\n",
+               {"sweep.yaml:4:", "parameters.weight_decay.values", "listed twice"});
+  const StudyConfig quoted = parse_study_config(
+      "method: random\nrun_cap: 5\nparameters:\n  init: {values: ['1e-4', 1e-4]}\n", "sweep.yaml");
+  EXPECT_EQ(distribution_of(quoted, "init").values, (std::vector<ParamValue>{std::string("1e-4"), 1e-4}));
+}
+
+TEST(SpaceConfig, UnknownTopLevelKey) {
+  expect_error("method: random\nrun_cap: 5\nparameters:\n  lr: {min: 0.1, max: 1.0}\nbudget: 3\n",
+               {"sweep.yaml:5:", "budget", "unknown key", "run_cap"});
+}
+
+TEST(SpaceConfig, UnknownKeyInsideAParameter) {
+  expect_error("method: random\nrun_cap: 5\nparameters:\n  lr:\n    min: 0.1\n    maxx: 1.0\n",
+               {"sweep.yaml:6:", "parameters.lr.maxx", "unknown key"});
+}
+
+TEST(SpaceConfig, UnknownKeyInTheMlptuneSection) {
+  expect_error("method: random\nrun_cap: 5\nparameters:\n  lr: {min: 0.1, max: 1.0}\nmlptune:\n  gpus: 2\n",
+               {"sweep.yaml:6:", "mlptune.gpus", "unknown key", "concurrency"});
+}
+
+TEST(SpaceConfig, KeyThatDoesNotApplyToTheDistribution) {
+  expect_error("method: random\nrun_cap: 5\nparameters:\n  lr: {distribution: uniform, min: 0.1, max: 1.0, q: 2}\n",
+               {"sweep.yaml:4:", "parameters.lr.q", "does not apply to distribution uniform"});
+}
+
+TEST(SpaceConfig, MinGreaterThanMax) {
+  expect_error("method: random\nrun_cap: 5\nparameters:\n  lr:\n    min: 0.1\n    max: 0.01\n",
+               {"sweep.yaml:5:", "parameters.lr.min", "min (0.1) must be less than max (0.01)"});
+}
+
+TEST(SpaceConfig, MinEqualToMax) {
+  expect_error("method: random\nrun_cap: 5\nparameters:\n  depth: {min: 3, max: 3}\n",
+               {"sweep.yaml:4:", "parameters.depth.min", "must be less than max"});
+}
+
+TEST(SpaceConfig, LogRangeWithMinNotPositive) {
+  expect_error(
+      "method: random\nrun_cap: 5\nparameters:\n  lr:\n    distribution: log_uniform_values\n    min: 0\n    max: 0.1\n",
+      {"sweep.yaml:6:", "parameters.lr.min", "min > 0"});
+}
+
+TEST(SpaceConfig, GridOverAContinuousRange) {
+  expect_error("method: grid\nparameters:\n  depth: {values: [1, 2]}\n  lr: {min: 0.001, max: 0.1}\n",
+               {"sweep.yaml:4:", "parameters.lr", "grid search cannot enumerate distribution uniform"});
+}
+
+TEST(SpaceConfig, EmptyValues) {
+  expect_error("method: random\nrun_cap: 5\nparameters:\n  activation:\n    values: []\n",
+               {"sweep.yaml:5:", "parameters.activation.values", "non-empty list"});
+}
+
+TEST(SpaceConfig, ProbabilitiesOfTheWrongLength) {
+  expect_error("method: random\nrun_cap: 5\nparameters:\n  depth:\n    values: [1, 2, 3]\n    probabilities: [0.5, 0.5]\n",
+               {"sweep.yaml:6:", "parameters.depth.probabilities", "list of 3 numbers"});
+}
+
+TEST(SpaceConfig, ProbabilitiesNotSummingToOne) {
+  expect_error("method: random\nrun_cap: 5\nparameters:\n  depth:\n    values: [1, 2]\n    probabilities: [0.5, 0.6]\n",
+               {"sweep.yaml:6:", "parameters.depth.probabilities", "must sum to 1, got 1.1"});
+}
+
+TEST(SpaceConfig, BadParameterName) {
+  expect_error("method: random\nrun_cap: 5\nparameters:\n  9lr: {min: 0.1, max: 1.0}\n",
+               {"sweep.yaml:4:", "parameters.9lr", "invalid parameter name"});
+}
+
+TEST(SpaceConfig, UnknownParameterNameListsTheKnownOnes) {
+  expect_error("method: random\nrun_cap: 5\nparameters:\n  dropout: {min: 0.1, max: 0.5}\n",
+               {"sweep.yaml:4:", "parameters.dropout", "unknown hyperparameter", "lr", "weight_decay", "early_stopping"});
+}
+
+TEST(SpaceConfig, UnknownDistribution) {
+  expect_error("method: random\nrun_cap: 5\nparameters:\n  lr:\n    distribution: loguniform\n    min: 0.1\n    max: 1.0\n",
+               {"sweep.yaml:5:", "parameters.lr.distribution", "unknown distribution 'loguniform'", "log_uniform_values"});
+}
+
+TEST(SpaceConfig, MissingRunCap) {
+  expect_error("method: bayes\nparameters:\n  lr: {min: 0.1, max: 1.0}\n",
+               {"sweep.yaml:1:", "run_cap", "method bayes needs run_cap"});
+}
+
+TEST(SpaceConfig, RunCapNotPositive) {
+  expect_error("method: random\nrun_cap: 0\nparameters:\n  lr: {min: 0.1, max: 1.0}\n",
+               {"sweep.yaml:2:", "run_cap", "at least 1"});
+}
+
+TEST(SpaceConfig, EtaNotAboveOne) {
+  expect_error(
+      "method: random\nrun_cap: 5\nparameters:\n  lr: {min: 0.1, max: 1.0}\nearly_terminate:\n  type: hyperband\n"
+      "  min_iter: 1\n  eta: 1\n",
+      {"sweep.yaml:8:", "early_terminate.eta", "greater than 1"});
+}
+
+TEST(SpaceConfig, WrongTypeNamesTheKey) {
+  expect_error("method: random\nrun_cap: lots\nparameters:\n  lr: {min: 0.1, max: 1.0}\n",
+               {"sweep.yaml:2:", "run_cap", "whole number", "'lots'"});
+}
+
+TEST(SpaceConfig, YamlSyntaxErrorHasALine) {
+  expect_error("method: random\nparameters: [\n", {"sweep.yaml:", "YAML syntax error"});
+}
+
+TEST(SpaceConfig, MedianPrunerSettings) {
+  const StudyConfig config = parse_study_config(
+      "method: random\nrun_cap: 5\nparameters:\n  lr: {min: 0.1, max: 1.0}\nearly_terminate:\n  type: median\n"
+      "  warmup_epochs: 2\n  startup_trials: 4\n",
+      "sweep.yaml");
+  EXPECT_EQ(config.early_terminate.type, PrunerKind::median);
+  EXPECT_EQ(config.early_terminate.warmup_epochs, 2);
+  EXPECT_EQ(config.early_terminate.startup_trials, 4);
+}
+
+TEST(SpaceConfig, LoadNamesAMissingFile) {
+  try {
+    load_study_config("/nonexistent/sweep.yaml");
+    FAIL();
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("/nonexistent/sweep.yaml"), std::string::npos);
+  }
+}
+
+TEST(SpaceConfig, NamesOfEnums) {
+  EXPECT_EQ(to_string(Method::sobol), "sobol");
+  EXPECT_EQ(to_string(Goal::maximize), "maximize");
+  EXPECT_EQ(to_string(DistributionKind::q_log_uniform_values), "q_log_uniform_values");
+  EXPECT_EQ(to_string(RunState::pruned), "pruned");
+  EXPECT_EQ(to_string(ParamValue(std::int64_t{3})), "3");
+  EXPECT_EQ(std::stod(to_string(ParamValue(1e-4))), 1e-4);  // shortest text that reads back exactly
+  EXPECT_EQ(to_string(ParamValue(0.25)), "0.25");
+  EXPECT_EQ(to_string(ParamValue(std::string("256,128"))), "256,128");
+}
+
+}  // namespace
+}  // namespace mlptune::tune
