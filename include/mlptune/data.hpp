@@ -123,6 +123,21 @@ DataSplits load_bundled(const std::string& name, const SplitOptions& options);
 // The set's own default scaling (minmax for mnist/digits, standard otherwise, none for line).
 Scaling default_scaling(const std::string& name);
 
+// The data a run trains on, as `mlptune train` flags and study configs name it. Both load through
+// load_data, so a trial's `mlptune train` command line sees exactly the splits its study saw.
+struct DataSpec {
+  std::string dataset = "mnist";   // a bundled or generated set, used when path is empty
+  std::string path;                // a user's file, as load_file takes it
+  std::string label_column;        // CSV; empty: the last column
+  Task task = Task::classification;
+  std::optional<Scaling> scaling;  // unset: default_scaling(dataset) for bundled sets, standard for files
+  double validation_fraction = 0.1;
+  double test_fraction = 0.2;
+  std::uint64_t split_seed = 0;
+};
+// Regression targets from a user's file are standardised (RMSE is still reported in file units).
+DataSplits load_data(const DataSpec& spec);
+
 // Loads a user file by extension (.csv[.gz], .npy, .idx/-ubyte[.gz] pairs given as "IMAGES,LABELS").
 DataSplits load_file(const std::string& spec, const LoadOptions& load, const SplitOptions& split);
 

@@ -98,24 +98,19 @@ std::vector<int> parse_hidden(const std::string& text) {
 }
 
 DataSplits load_data(const DataOptions& options) {
-  SplitOptions split;
-  split.validation_fraction = options.validation_fraction;
-  split.test_fraction = options.test_fraction;
-  split.seed = options.split_seed;
-  const bool bundled = options.data_path.empty();
-  if (options.scaling == "auto") {
-    split.scaling = bundled ? default_scaling(options.dataset) : Scaling::standard;
-  } else {
-    split.scaling = options.scaling == "none" ? Scaling::none
-                    : options.scaling == "minmax" ? Scaling::minmax : Scaling::standard;
+  DataSpec spec;
+  spec.dataset = options.dataset;
+  spec.path = options.data_path;
+  spec.label_column = options.label_column;
+  spec.task = options.task == "regression" ? Task::regression : Task::classification;
+  if (options.scaling != "auto") {
+    spec.scaling = options.scaling == "none" ? Scaling::none
+                   : options.scaling == "minmax" ? Scaling::minmax : Scaling::standard;
   }
-  if (bundled) return load_bundled(options.dataset, split);
-
-  LoadOptions load;
-  if (!options.label_column.empty()) load.label_column = options.label_column;
-  load.task = options.task == "regression" ? Task::regression : Task::classification;
-  split.scale_targets = load.task == Task::regression;
-  return load_file(options.data_path, load, split);
+  spec.validation_fraction = options.validation_fraction;
+  spec.test_fraction = options.test_fraction;
+  spec.split_seed = options.split_seed;
+  return mlptune::load_data(spec);
 }
 
 ModelSpec make_model(const ModelOptions& options, int input_width, int output_width, Task task) {

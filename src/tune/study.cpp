@@ -389,15 +389,12 @@ std::string resolve_study_name(const StudyConfig& config) {
 
 StudyParts make_study_parts(const StudyConfig& config, const StudyOptions& options) {
   StudyParts parts;
-  SplitOptions split;
-  if (config.settings.data_path.empty()) {
-    split.scaling = default_scaling(config.settings.dataset);
-    parts.data = std::make_shared<const DataSplits>(load_bundled(config.settings.dataset, split));
-  } else {
-    LoadOptions load;
-    if (!config.settings.label_column.empty()) load.label_column = config.settings.label_column;
-    parts.data = std::make_shared<const DataSplits>(load_file(config.settings.data_path, load, split));
-  }
+  // The same loading as `mlptune train`'s defaults, so a trial's command line reproduces it.
+  DataSpec data;
+  data.dataset = config.settings.dataset;
+  data.path = config.settings.data_path;
+  data.label_column = config.settings.label_column;
+  parts.data = std::make_shared<const DataSplits>(load_data(data));
   BackendOptions backend;
   backend.kind = options.backend.value_or(config.settings.backend);
   // On the CPU, trials run in parallel at the level of whole trials: the cores are shared out
