@@ -114,7 +114,10 @@ std::string quoted_if_needed(const std::string& text) {
 
 std::string hidden_text(const std::vector<int>& hidden) {
   std::string text;
-  for (int width : hidden) text += (text.empty() ? "" : ",") + std::to_string(width);
+  for (int width : hidden) {
+    if (!text.empty()) text += ',';
+    text += std::to_string(width);
+  }
   return text;
 }
 
