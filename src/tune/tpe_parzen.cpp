@@ -18,6 +18,12 @@ constexpr double kNegativeInfinity = -std::numeric_limits<double>::infinity();
 
 double normal_cdf(double z) { return 0.5 * std::erfc(-z * kSqrtHalf); }
 
+// 1 - Phi(z) for z >= 0; beyond 8.5 it is below 1e-17, under half an ulp of 1, so it is taken as 0.
+double normal_tail(double z) {
+  constexpr double kNegligibleTail = 8.5;
+  return z > kNegligibleTail ? 0.0 : 0.5 * std::erfc(z * kSqrtHalf);
+}
+
 // log(Phi(b) - Phi(a)) for a < b, computed in the tail where the difference is largest.
 double log_gauss_mass(double a, double b) {
   if (a >= 0.0) {  // right tail: Phi(b) - Phi(a) = Q(a) - Q(b)
@@ -26,14 +32,15 @@ double log_gauss_mass(double a, double b) {
     return std::log(0.5 * upper) + std::log1p(-std::erfc(b * kSqrtHalf) / upper);
   }
   if (b <= 0.0) return log_gauss_mass(-b, -a);
-  return std::log1p(-0.5 * std::erfc(-a * kSqrtHalf) - 0.5 * std::erfc(b * kSqrtHalf));
+  return std::log1p(-normal_tail(-a) - normal_tail(b));
 }
 
 double log_sum_exp(std::span<const double> values) {
   const double largest = *std::max_element(values.begin(), values.end());
   if (std::isinf(largest)) return largest;
   double sum = 0.0;
-  for (const double value : values) sum += std::exp(value - largest);
+  for (const double value : values)
+    if (value != kNegativeInfinity) sum += std::exp(value - largest);  // skipped kernels add nothing
   return largest + std::log(sum);
 }
 
@@ -52,9 +59,11 @@ std::size_t pick(std::span<const double> probabilities, double u) {
 // [range / min(100, 1 + kernels), range] (the magic clip).
 std::vector<double> bandwidths(std::span<const double> mus, double low, double high) {
   const std::size_t n = mus.size();
+  std::vector<std::pair<double, std::size_t>> by_mu(n);  // (mu, index): ties keep index order, as a stable sort
+  for (std::size_t i = 0; i < n; ++i) by_mu[i] = {mus[i], i};
+  std::sort(by_mu.begin(), by_mu.end());
   std::vector<std::size_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t i, std::size_t j) { return mus[i] < mus[j]; });
+  for (std::size_t i = 0; i < n; ++i) order[i] = by_mu[i].second;
   std::vector<double> sorted(n + 2);
   sorted.front() = low;
   sorted.back() = high;
@@ -105,6 +114,7 @@ ParzenEstimator::ParzenEstimator(std::span<const Dimension> dimensions, std::spa
       build_categorical(d, column);
     else
       build_numeric(d, column);
+    if (dimensions_[d].step > 0 && !dimensions_[d].categorical) integer_dimensions_.push_back(d);
   }
 }
 
@@ -121,6 +131,9 @@ void ParzenEstimator::build_numeric(std::size_t d, std::span<const double> obser
     const double sigma = kernels.sigma[k];
     const double mass = log_gauss_mass((low - kernels.mu[k]) / sigma, (high - kernels.mu[k]) / sigma);
     kernels.log_normaliser.push_back(mass + (dimension.step > 0 ? 0.0 : std::log(sigma) + kLogSqrtTwoPi));
+    // One step holds at most step * (peak density), and never more than the whole truncated mass.
+    if (dimension.step > 0)
+      kernels.log_mass_bound.push_back(std::min(0.0, std::log(dimension.step / sigma) - kLogSqrtTwoPi) - mass);
   }
 }
 
@@ -131,12 +144,21 @@ void ParzenEstimator::build_categorical(std::size_t d, std::span<const double> o
   const std::size_t choices = prior.size();
   const double kernel_count = static_cast<double>(observations.size() + 1);
   Kernels& kernels = kernels_[d];
+  std::vector<double> smoothing(choices), log_smoothing(choices);
+  for (std::size_t c = 0; c < choices; ++c) smoothing[c] = kPriorWeight / kernel_count * prior[c] * choices;
+  const double smoothing_total = std::accumulate(smoothing.begin(), smoothing.end(), 0.0);
   for (std::size_t k = 0; k <= observations.size(); ++k) {
-    std::vector<double> row(choices);
-    for (std::size_t c = 0; c < choices; ++c) row[c] = kPriorWeight / kernel_count * prior[c] * choices;
-    if (k < observations.size()) row[static_cast<std::size_t>(observations[k])] += 1.0;
-    const double total = std::accumulate(row.begin(), row.end(), 0.0);
-    for (const double value : row) kernels.choice_probability.push_back(value / total);
+    const bool observed = k < observations.size();
+    const std::size_t choice = observed ? static_cast<std::size_t>(observations[k]) : choices;
+    const double total = smoothing_total + (observed ? 1.0 : 0.0);
+    const double log_total = std::log(total);
+    if (k == 0 || k == observations.size())  // the smoothing's logs, once per total
+      for (std::size_t c = 0; c < choices; ++c) log_smoothing[c] = std::log(smoothing[c]) - log_total;
+    for (std::size_t c = 0; c < choices; ++c) {
+      const double value = smoothing[c] + (c == choice ? 1.0 : 0.0);
+      kernels.choice_probability.push_back(value / total);
+      kernels.log_choice_probability.push_back(c == choice ? std::log(value) - log_total : log_smoothing[c]);
+    }
   }
 }
 
@@ -171,6 +193,7 @@ std::vector<double> ParzenEstimator::sample(sampling::UnitStream& draws, int cou
   return points;
 }
 
+// Categorical and continuous coordinates: cheap, added for every kernel.
 void ParzenEstimator::add_log_density(std::size_t d, double x, std::vector<double>& per_kernel) const {
   const Dimension& dimension = dimensions_[d];
   const Kernels& kernels = kernels_[d];
@@ -178,21 +201,50 @@ void ParzenEstimator::add_log_density(std::size_t d, double x, std::vector<doubl
   if (dimension.categorical) {
     const std::size_t choices = dimension.choice_prior.size();
     const std::size_t choice = static_cast<std::size_t>(x);
-    for (std::size_t k = 0; k < count; ++k) per_kernel[k] += std::log(kernels.choice_probability[k * choices + choice]);
-    return;
-  }
-  if (dimension.step > 0.0) {  // the kernel's mass on [x - step/2, x + step/2]
-    for (std::size_t k = 0; k < count; ++k) {
-      const double mu = kernels.mu[k];
-      const double sigma = kernels.sigma[k];
-      per_kernel[k] += log_gauss_mass((x - dimension.step / 2 - mu) / sigma, (x + dimension.step / 2 - mu) / sigma) -
-                       kernels.log_normaliser[k];
-    }
+    for (std::size_t k = 0; k < count; ++k) per_kernel[k] += kernels.log_choice_probability[k * choices + choice];
     return;
   }
   for (std::size_t k = 0; k < count; ++k) {
     const double z = (x - kernels.mu[k]) / kernels.sigma[k];
     per_kernel[k] += -0.5 * z * z - kernels.log_normaliser[k];
+  }
+}
+
+// An integer coordinate: the kernel's mass on [x - step/2, x + step/2].
+double ParzenEstimator::integer_log_mass(std::size_t d, double x, std::size_t kernel) const {
+  const double half_step = dimensions_[d].step / 2;
+  const Kernels& kernels = kernels_[d];
+  const double mu = kernels.mu[kernel];
+  const double sigma = kernels.sigma[kernel];
+  return log_gauss_mass((x - half_step - mu) / sigma, (x + half_step - mu) / sigma) - kernels.log_normaliser[kernel];
+}
+
+// Integer coordinates need two erfc per kernel, so kernels are skipped when they cannot matter: a
+// kernel whose upper bound (exact cheap coordinates + the largest mass of one step) lies more than
+// kNegligible below an exactly computed kernel changes the sum by less than e^-40 relative.
+// The kernels with the largest bounds are computed first to find such a reference.
+void ParzenEstimator::add_integer_log_masses(std::span<const double> point, std::vector<double>& per_kernel) const {
+  constexpr double kNegligible = 40.0;
+  const std::size_t count = per_kernel.size();
+  std::vector<double> bound(per_kernel);
+  for (const std::size_t d : integer_dimensions_)
+    for (std::size_t k = 0; k < count; ++k) bound[k] += kernels_[d].log_mass_bound[k];
+  std::vector<bool> done(count, false);
+  double reference = kNegativeInfinity;
+  const auto compute = [&](std::size_t k) {
+    for (const std::size_t d : integer_dimensions_) per_kernel[k] += integer_log_mass(d, point[d], k);
+    reference = std::max(reference, per_kernel[k]);
+    done[k] = true;
+  };
+  const double largest_bound = *std::max_element(bound.begin(), bound.end());
+  for (std::size_t k = 0; k < count; ++k)
+    if (bound[k] >= largest_bound - kNegligible) compute(k);
+  for (std::size_t k = 0; k < count; ++k) {
+    if (done[k]) continue;
+    if (bound[k] < reference - kNegligible)
+      per_kernel[k] = kNegativeInfinity;
+    else
+      compute(k);
   }
 }
 
@@ -202,8 +254,11 @@ std::vector<double> ParzenEstimator::log_pdf(std::span<const double> points) con
   std::vector<double> result(count);
   std::vector<double> per_kernel(weights_.size());
   for (std::size_t i = 0; i < count; ++i) {
+    const std::span<const double> point = points.subspan(i * width, width);
     per_kernel = log_weights_;
-    for (std::size_t d = 0; d < width; ++d) add_log_density(d, points[i * width + d], per_kernel);
+    for (std::size_t d = 0; d < width; ++d)
+      if (dimensions_[d].categorical || dimensions_[d].step == 0.0) add_log_density(d, point[d], per_kernel);
+    if (!integer_dimensions_.empty()) add_integer_log_masses(point, per_kernel);
     result[i] = log_sum_exp(per_kernel);
   }
   return result;

@@ -31,18 +31,23 @@ class ParzenEstimator {
  private:
   struct Kernels {  // per dimension, one entry per kernel
     std::vector<double> mu, sigma, log_normaliser;  // numbers
+    std::vector<double> log_mass_bound;             // integers: log of the largest mass one step can hold
     std::vector<double> choice_probability;         // categorical: kernel k, choice c at [k * choices + c]
+    std::vector<double> log_choice_probability;
   };
   void build_numeric(std::size_t d, std::span<const double> observations);
   void build_categorical(std::size_t d, std::span<const double> observations);
   double sample_coordinate(std::size_t d, std::size_t kernel, double u) const;
   void add_log_density(std::size_t d, double x, std::vector<double>& per_kernel) const;
+  double integer_log_mass(std::size_t d, double x, std::size_t kernel) const;
+  void add_integer_log_masses(std::span<const double> point, std::vector<double>& per_kernel) const;
 
   std::vector<Dimension> dimensions_;
   std::size_t observations_ = 0;
   std::vector<double> weights_;  // observations then the prior, summing to 1
   std::vector<double> log_weights_;
   std::vector<Kernels> kernels_;
+  std::vector<std::size_t> integer_dimensions_;
 };
 
 // Optuna's default_weights: 1 each below 25 observations, else a ramp from 1/n for the oldest.
