@@ -1,0 +1,54 @@
+// The per-trial record kept in device memory: optimizer constants, the step counter, the current
+// step's learning rate and batch offset, and the epoch's metrics. Kernels read their constants
+// from here (never from launch arguments), so a captured step graph replays with a changing
+// learning rate and step, and a later multi-trial engine can keep one record per trial in a table.
+#pragma once
+
+#include <cstdint>
+
+namespace mlptune::cuda {
+
+// Optimizer codes as stored on the device (the values of mlptune::Optimizer).
+enum class DeviceOptimizer : std::int32_t { sgd = 0, momentum = 1, nesterov = 2, adam = 3, adamw = 4 };
+
+// Metrics summed on the device over one epoch (training) or one evaluation pass.
+struct DeviceMetrics {
+  double loss_sum = 0.0;             // Σ per-sample loss
+  std::int64_t correct = 0;          // classification: samples whose argmax equals the label
+  std::int64_t samples = 0;          // samples summed
+  std::int32_t nonfinite = 0;        // 1 once a per-sample loss was NaN or ±Inf
+  std::int32_t padding = 0;
+  std::int64_t first_nonfinite_step = 0;  // training: 1-based global step of the first bad loss
+};
+
+struct DeviceTrial {
+  // Constant for the trial's life (written by the host when it is made or loaded). Doubles, as
+  // in TrainConfig; the update kernel rounds them to float once per thread.
+  double momentum = 0.0;
+  double beta1 = 0.0;
+  double beta2 = 0.0;
+  double epsilon = 0.0;
+  double weight_decay = 0.0;
+  std::int32_t optimizer = 0;   // DeviceOptimizer
+  std::int32_t batch_size = 0;  // rows of a full batch
+
+  // Written by the host at the start of each epoch.
+  std::int64_t epoch_first_step = 0;  // global step (0-based) of the epoch's first batch
+
+  // Advanced on the device by the step-end kernel: optimizer steps taken (Adam's t after the
+  // update). It stops once train.nonfinite is set, so it stays at the last applied step.
+  std::int64_t step = 0;
+
+  // The current step, written by the step-begin kernel from `step` and the epoch's table.
+  float learning_rate = 0.0f;
+  float bias_correction1 = 1.0f;  // 1 - β1^t, t = step + 1
+  float bias_correction2 = 1.0f;  // 1 - β2^t
+  std::int32_t padding = 0;
+  std::int64_t batch_first_row = 0;  // position in the epoch permutation of this batch's first row
+
+  // The epoch's training metrics (reset by the host each epoch, read back once at its end).
+  // train.nonfinite is the divergence flag: the update and step-end kernels skip once it is set.
+  DeviceMetrics train;
+};
+
+}  // namespace mlptune::cuda
