@@ -54,9 +54,11 @@ class Backend {
   virtual int recommended_concurrency() const = 0;
 };
 
+inline constexpr int kAllDevices = -1;
+
 struct BackendOptions {
   BackendKind kind = BackendKind::automatic;
-  int device = 0;            // CUDA device ordinal
+  int device = 0;            // CUDA device ordinal, or kAllDevices: trials spread over every visible GPU
   int threads_per_trial = 0; // CPU: BLAS threads per trial; 0 = all cores for one trial
 };
 

@@ -402,6 +402,7 @@ StudyParts make_study_parts(const StudyConfig& config, const StudyOptions& optio
   const int requested = options.concurrency.value_or(config.settings.concurrency);
   const int cores = std::max(1, int(std::thread::hardware_concurrency()));
   backend.threads_per_trial = requested > 0 ? std::max(1, cores / requested) : 1;
+  backend.device = kAllDevices;  // on GPUs, every visible one
   parts.backend = make_backend(backend);
   parts.backend_kind = parts.backend->name().rfind("cuda", 0) == 0 ? BackendKind::cuda : BackendKind::cpu;
   SamplerOptions sampler;
