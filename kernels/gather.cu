@@ -1,5 +1,4 @@
-// Batch gather kernels: features (float or scaled bytes), labels and one-hot targets of the rows a
-// permutation selects.
+// Batch gather kernels: features (float or scaled bytes) and labels of the rows a permutation selects.
 #include "gather.cuh"
 
 #include "cuda/cuda_check.hpp"
@@ -53,18 +52,6 @@ static __global__ void gather_labels_kernel(const std::int32_t* __restrict__ lab
   dst[r] = labels[source_row(rows, first_position(rows), std::size_t(r))];
 }
 
-static __global__ void gather_one_hot_kernel(const std::int32_t* __restrict__ labels, int classes,
-                                             RowSelection rows, int batch, float* __restrict__ dst) {
-  const std::int64_t first = first_position(rows);
-  const std::size_t count = std::size_t(batch) * std::size_t(classes);
-  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < count;
-       i += std::size_t(gridDim.x) * blockDim.x) {
-    const std::size_t r = i / std::size_t(classes);
-    const int c = int(i - r * std::size_t(classes));
-    dst[i] = labels[source_row(rows, first, r)] == c ? 1.0f : 0.0f;
-  }
-}
-
 template <class Source>
 void launch_features(Source source, std::size_t cols, RowSelection rows, int batch, float* dst,
                      cudaStream_t stream) {
@@ -93,15 +80,6 @@ void gather_labels(const std::int32_t* labels, RowSelection rows, int batch, std
   gather_labels_kernel<<<cuda::exact_blocks(std::size_t(batch), cuda::kBlockSize), cuda::kBlockSize, 0, stream>>>(
       labels, rows, batch, dst);
   MLPTUNE_CUDA_CHECK_LAUNCH(gather_labels_kernel);
-}
-
-void gather_one_hot(const std::int32_t* labels, int classes, RowSelection rows, int batch, float* dst,
-                    cudaStream_t stream) {
-  const std::size_t count = std::size_t(batch) * std::size_t(classes);
-  if (count == 0) return;
-  gather_one_hot_kernel<<<cuda::grid_stride_blocks(count), cuda::kBlockSize, 0, stream>>>(labels, classes, rows,
-                                                                                         batch, dst);
-  MLPTUNE_CUDA_CHECK_LAUNCH(gather_one_hot_kernel);
 }
 
 }  // namespace mlptune::kernels

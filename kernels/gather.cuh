@@ -30,8 +30,4 @@ void gather_scaled_bytes(const std::uint8_t* raw, const float* column_scale, con
 void gather_labels(const std::int32_t* labels, RowSelection rows, int batch, std::int32_t* dst,
                    cudaStream_t stream);
 
-// dst (B, classes) = one-hot rows of the selected labels (mean squared error on a classification set).
-void gather_one_hot(const std::int32_t* labels, int classes, RowSelection rows, int batch, float* dst,
-                    cudaStream_t stream);
-
 }  // namespace mlptune::kernels

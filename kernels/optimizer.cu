@@ -12,16 +12,19 @@ using cuda::DeviceOptimizer;
 using cuda::DeviceTrial;
 
 static __global__ void begin_step_kernel(DeviceTrial* __restrict__ trial,
-                                         const float* __restrict__ epoch_learning_rates, int epoch_steps) {
+                                         const double* __restrict__ epoch_learning_rates, int epoch_steps) {
   if (blockIdx.x != 0 || threadIdx.x != 0) return;
   const long long taken = trial->step;
   long long index = taken - trial->epoch_first_step;
   // After a divergence the step stops advancing; later replays of the epoch reuse its entry.
   index = index < 0 ? 0 : (index >= epoch_steps ? epoch_steps - 1 : index);
   const double t = double(taken + 1);
-  trial->learning_rate = epoch_learning_rates[index];
-  trial->bias_correction1 = float(1.0 - pow(trial->beta1, t));
-  trial->bias_correction2 = float(1.0 - pow(trial->beta2, t));
+  const double learning_rate = epoch_learning_rates[index];
+  const bool decoupled = trial->optimizer == static_cast<std::int32_t>(DeviceOptimizer::adamw);
+  trial->learning_rate = float(learning_rate);
+  trial->adam_step_size = float(learning_rate / (1.0 - pow(trial->beta1, t)));
+  trial->adam_inverse_sqrt_correction2 = float(1.0 / sqrt(1.0 - pow(trial->beta2, t)));
+  trial->decoupled_keep = float(decoupled ? 1.0 - learning_rate * trial->weight_decay : 1.0);
   trial->batch_first_row = index * trial->batch_size;
 }
 
@@ -39,16 +42,18 @@ static __global__ void optimizer_update_kernel(const DeviceTrial* __restrict__ t
   const float one_minus_beta1 = float(1.0 - trial->beta1);
   const float one_minus_beta2 = float(1.0 - trial->beta2);
   const float epsilon = float(trial->epsilon);
-  const float bias_correction1 = trial->bias_correction1;
-  const float bias_correction2 = trial->bias_correction2;
+  const float step_size = trial->adam_step_size;
+  const float inverse_sqrt_correction2 = trial->adam_inverse_sqrt_correction2;
+  // adam couples the decay into the gradient; adamw shrinks the parameter (keep = 1 - lr·wd).
+  const float coupled_decay = optimizer == DeviceOptimizer::adamw ? 0.0f : weight_decay;
+  const float keep = trial->decoupled_keep;
   for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < count;
        i += std::size_t(gridDim.x) * blockDim.x) {
     float p = parameters[i];
     float g = gradients[i];
     switch (optimizer) {
       case DeviceOptimizer::sgd:
-        g += weight_decay * p;
-        p -= lr * g;
+        p -= lr * (g + weight_decay * p);
         break;
       case DeviceOptimizer::momentum:
       case DeviceOptimizer::nesterov: {
@@ -60,15 +65,12 @@ static __global__ void optimizer_update_kernel(const DeviceTrial* __restrict__ t
       }
       case DeviceOptimizer::adam:
       case DeviceOptimizer::adamw: {
-        if (optimizer == DeviceOptimizer::adam)
-          g += weight_decay * p;
-        else
-          p -= lr * weight_decay * p;
+        g += coupled_decay * p;
         const float m = beta1 * first[i] + one_minus_beta1 * g;
         const float v = beta2 * second[i] + one_minus_beta2 * g * g;
         first[i] = m;
         second[i] = v;
-        p -= lr * (m / bias_correction1) / (sqrtf(v / bias_correction2) + epsilon);
+        p = keep * p - step_size * m / (sqrtf(v) * inverse_sqrt_correction2 + epsilon);
         break;
       }
     }
@@ -83,7 +85,7 @@ static __global__ void end_step_kernel(DeviceTrial* __restrict__ trial) {
 
 }  // namespace
 
-void begin_step(DeviceTrial* trial, const float* epoch_learning_rates, int epoch_steps, cudaStream_t stream) {
+void begin_step(DeviceTrial* trial, const double* epoch_learning_rates, int epoch_steps, cudaStream_t stream) {
   begin_step_kernel<<<1, 1, 0, stream>>>(trial, epoch_learning_rates, epoch_steps);
   MLPTUNE_CUDA_CHECK_LAUNCH(begin_step_kernel);
 }

@@ -88,21 +88,29 @@ int slot_count(Optimizer optimizer) {
 
 std::string mib(std::size_t bytes) { return std::to_string(static_cast<long long>(std::ceil(double(bytes) / kMiB))); }
 
+// Which loss a task needs, as on the CPU backend: classification ↔ softmax cross-entropy, regression ↔ mse.
+Loss loss_for(Task task) { return task == Task::classification ? Loss::softmax_cross_entropy : Loss::mse; }
+
+// The same checks, in the same words, as the CPU backend's make_trainer.
 void check_spec(const TrialSpec& spec, const DataSplits& data) {
   spec.model.validate();
   spec.train.validate();
   compute_type(spec.train.precision);  // rejects bf16 with the fix in the message
   const Dataset& train = data.train;
-  if (train.rows == 0) throw ConfigError("the training split of '" + train.name + "' is empty");
+  if (train.rows == 0) throw ConfigError("the training split '" + train.name + "' has no rows");
   if (std::size_t(spec.model.input_width) != train.cols)
     throw ConfigError("model input width " + std::to_string(spec.model.input_width) + " does not match the " +
-                      std::to_string(train.cols) + " features of '" + train.name + "'");
+                      std::to_string(train.cols) + " feature columns of '" + train.name + "'");
   if (spec.model.output_width != train.output_width())
     throw ConfigError("model output width " + std::to_string(spec.model.output_width) + " does not match the " +
-                      std::to_string(train.output_width()) + " outputs of '" + train.name + "'");
-  if (spec.model.loss == Loss::softmax_cross_entropy && train.task != Task::classification)
-    throw ConfigError("softmax cross-entropy needs a classification set; '" + train.name +
-                      "' is regression: use --loss mse");
+                      std::to_string(train.output_width()) + " outputs (classes or targets) of '" + train.name + "'");
+  if (spec.model.loss != loss_for(train.task))
+    throw ConfigError("--loss " + std::string(to_string(spec.model.loss)) + " does not fit the " +
+                      (train.task == Task::classification ? "classification" : "regression") + " data '" + train.name +
+                      "': use " + std::string(to_string(loss_for(train.task))));
+  if (spec.train.early_stopping_patience > 0 && data.validation.rows == 0)
+    throw ConfigError("--early-stopping needs a validation split, but '" + train.name +
+                      "' has no validation rows: set --early-stopping 0 or a validation fraction > 0");
 }
 
 std::string layer_name(std::size_t layer, const char* what) {
@@ -138,12 +146,12 @@ class CudaTrainer final : public Trainer {
     float* grad_a = nullptr;      // (train_batch, widest layer output): backward ping-pong
     float* grad_b = nullptr;
     std::int32_t* labels = nullptr;  // (rows_capacity)
-    float* targets = nullptr;        // (rows_capacity, output_width): regression or one-hot
+    float* targets = nullptr;        // (rows_capacity, output_width): regression
     float* sample_loss = nullptr;    // (rows_capacity)
     std::int32_t* correct = nullptr; // (rows_capacity)
     DeviceTrial* trial = nullptr;
     DeviceMetrics* evaluation = nullptr;
-    float* learning_rates = nullptr;  // (steps_per_epoch): this epoch's schedule
+    double* learning_rates = nullptr;  // (steps_per_epoch): this epoch's schedule
     std::uint32_t* order = nullptr;   // (train rows): this epoch's permutation
     void* shuffle_workspace = nullptr;
     std::size_t shuffle_workspace_bytes = 0;
@@ -167,6 +175,7 @@ class CudaTrainer final : public Trainer {
   void loss(int batch, float* grad);
   void backward(int batch);
 
+  void end_of_epoch(EpochReport& report);
   Metrics evaluate_resident(const DeviceDataset& data, double target_scale);
   const DeviceDataset* resident(const Dataset& split) const;
   void check_inputs(const Dataset& data, bool needs_outputs) const;
@@ -208,12 +217,12 @@ class CudaTrainer final : public Trainer {
   std::optional<CublasHandle> cublas_;
   PinnedBuffer host_record_;       // DeviceTrial
   PinnedBuffer host_metrics_;      // DeviceMetrics
-  PinnedBuffer host_learning_rates_;  // float (steps_per_epoch)
+  PinnedBuffer host_learning_rates_;  // double (steps_per_epoch)
   StepGraph full_step_;
   StepGraph last_step_;
 
+  TrainConfig schedule_;  // the configuration the trial started with: extend_epochs keeps its horizon
   int epoch_ = 0;
-  int epoch_budget_ = 0;
   std::int64_t step_ = 0;
   double best_validation_loss_ = std::numeric_limits<double>::infinity();
   int epochs_since_best_ = 0;
@@ -235,7 +244,7 @@ CudaTrainer::CudaTrainer(const TrialSpec& spec, std::shared_ptr<const DataSplits
   last_batch_ = int(train_rows_ % std::size_t(train_batch_));
   steps_per_epoch_ = full_steps_ + (last_batch_ > 0 ? 1 : 0);
   for (const LayerShape& layer : layers_) widest_output_ = std::max(widest_output_, layer.out);
-  epoch_budget_ = spec_.train.epochs;
+  schedule_ = spec_.train;
 
   DeviceGuard device(options_.device);
   allocate_arena();
@@ -245,7 +254,7 @@ CudaTrainer::CudaTrainer(const TrialSpec& spec, std::shared_ptr<const DataSplits
                                                            : CUBLAS_DEFAULT_MATH));
   host_record_ = PinnedBuffer(sizeof(DeviceTrial));
   host_metrics_ = PinnedBuffer(sizeof(DeviceMetrics));
-  host_learning_rates_ = PinnedBuffer(std::size_t(steps_per_epoch_) * sizeof(float));
+  host_learning_rates_ = PinnedBuffer(std::size_t(steps_per_epoch_) * sizeof(double));
   initialize_parameters();
   if (!spec_.train.shuffle) kernels::identity_permutation(views_.order, train_rows_, stream_.get());
   stream_.synchronize();  // report any failure here, as this trial's, not at its first epoch
@@ -274,7 +283,7 @@ std::size_t CudaTrainer::plan_arena(ArenaPlan& plan, std::vector<std::size_t>& o
   offsets.push_back(plan.reserve<std::int32_t>(capacity));                         // 10 correct
   offsets.push_back(plan.reserve<DeviceTrial>(1));                                 // 11 trial
   offsets.push_back(plan.reserve<DeviceMetrics>(1));                               // 12 evaluation
-  offsets.push_back(plan.reserve<float>(std::size_t(steps_per_epoch_)));           // 13 learning rates
+  offsets.push_back(plan.reserve<double>(std::size_t(steps_per_epoch_)));          // 13 learning rates
   offsets.push_back(plan.reserve<std::uint32_t>(train_rows_));                     // 14 order
   const std::size_t shuffle_bytes = spec_.train.shuffle ? kernels::shuffle_workspace_bytes(train_rows_) : 0;
   offsets.push_back(plan.reserve<unsigned char>(shuffle_bytes));                   // 15 shuffle
@@ -298,19 +307,16 @@ void CudaTrainer::allocate_arena() {
   std::vector<std::size_t> offsets;
   const std::size_t shuffle_bytes = plan_arena(plan, offsets);
 
-  std::size_t free_bytes = 0;
-  std::size_t total_bytes = 0;
-  MLPTUNE_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-  const auto out_of_memory = [&](const std::string& detail) {
-    return DeviceError("out of GPU memory: trial needs " + mib(plan.bytes()) + " MiB, " + mib(free_bytes) +
-                       " MiB free on " + device_label(options_.device) + detail);
-  };
-  if (plan.bytes() > free_bytes) throw out_of_memory("");
+  // Try the allocation itself rather than comparing with cudaMemGetInfo first: the stream-ordered
+  // pool may hold freed memory that it reuses but that cudaMemGetInfo does not count as free.
   try {
     arena_ = DeviceBuffer(plan.bytes(), stream_.get(), /*stream_ordered=*/true);
   } catch (const DeviceError& error) {
+    std::size_t free_bytes = 0;
+    std::size_t total_bytes = 0;
     MLPTUNE_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    throw out_of_memory(std::string("; ") + error.what());
+    throw DeviceError("out of GPU memory: trial needs " + mib(plan.bytes()) + " MiB, " + mib(free_bytes) +
+                      " MiB free on " + device_label(options_.device) + " (" + error.what() + ")");
   }
 
   auto* base = arena_.as<unsigned char>();
@@ -328,7 +334,7 @@ void CudaTrainer::allocate_arena() {
   views_.correct = static_cast<std::int32_t*>(at(10));
   views_.trial = static_cast<DeviceTrial*>(at(11));
   views_.evaluation = static_cast<DeviceMetrics*>(at(12));
-  views_.learning_rates = static_cast<float*>(at(13));
+  views_.learning_rates = static_cast<double*>(at(13));
   views_.order = static_cast<std::uint32_t*>(at(14));
   views_.shuffle_workspace = at(15);
   views_.shuffle_workspace_bytes = shuffle_bytes;
@@ -388,8 +394,6 @@ void CudaTrainer::gather_batch(const DeviceDataset& data, kernels::RowSelection 
   data.gather_features(rows, batch, views_.x, stream);
   if (data.task() == Task::classification) {
     kernels::gather_labels(data.labels(), rows, batch, views_.labels, stream);
-    if (spec_.model.loss == Loss::mse)
-      kernels::gather_one_hot(data.labels(), output_width_, rows, batch, views_.targets, stream);
   } else {
     kernels::gather_rows(data.targets(), std::size_t(output_width_), rows, batch, views_.targets, stream);
   }
@@ -508,10 +512,9 @@ EpochReport CudaTrainer::train_epoch() {
   const std::int64_t first_step = step_;
   EpochReport report;
   try {
-    auto* rates = host_learning_rates_.as<float>();
-    for (int i = 0; i < steps_per_epoch_; ++i)
-      rates[i] = float(learning_rate_at(spec_.train, first_step + i, steps_per_epoch_));
-    MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(views_.learning_rates, rates, std::size_t(steps_per_epoch_) * sizeof(float),
+    auto* rates = host_learning_rates_.as<double>();
+    for (int i = 0; i < steps_per_epoch_; ++i) rates[i] = learning_rate_at(schedule_, first_step + i, steps_per_epoch_);
+    MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(views_.learning_rates, rates, std::size_t(steps_per_epoch_) * sizeof(double),
                                        cudaMemcpyHostToDevice, stream));
     if (spec_.train.shuffle)
       kernels::epoch_permutation(spec_.train.seed, epoch_, train_rows_, views_.order, views_.shuffle_workspace,
@@ -526,41 +529,22 @@ EpochReport CudaTrainer::train_epoch() {
     const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     const DeviceTrial& result = *record;
-    step_ = result.step;
-    ++epoch_;
-    report.epoch = epoch_;
-    report.step = step_;
-    report.learning_rate = learning_rate_at(spec_.train, first_step + steps_per_epoch_ - 1, steps_per_epoch_);
-    report.samples_per_second = train_seconds > 0.0 ? double(train_rows_) / train_seconds : 0.0;
     const bool diverged = result.train.nonfinite != 0;
-    report.train_loss = diverged || result.train.samples == 0
-                            ? std::numeric_limits<double>::quiet_NaN()
-                            : result.train.loss_sum / double(result.train.samples);
-    {
-      Range range{"evaluate"};
-      if (host_data_->validation.rows > 0)
-        report.validation = evaluate_resident(device_data_->validation, host_data_->validation.target_scale);
-    }
+    step_ = result.step;
+    report.epoch = epoch_ + 1;
+    report.step = step_;
+    report.samples_per_second = train_seconds > 0.0 ? double(train_rows_) / train_seconds : 0.0;
     if (diverged) {
+      // As on the CPU backend: the epoch does not count, no validation, parameters of the last finite step.
       status_ = TrialStatus::diverged;
-      report.message = "diverged at epoch " + std::to_string(epoch_) + ", step " +
+      report.message = "diverged at epoch " + std::to_string(report.epoch) + ", step " +
                        std::to_string(result.train.first_nonfinite_step);
+      report.train_loss = std::numeric_limits<double>::quiet_NaN();
+      report.learning_rate = step_ > first_step ? learning_rate_at(schedule_, step_ - 1, steps_per_epoch_) : 0.0;
     } else {
-      if (host_data_->validation.rows > 0) {
-        if (report.validation.loss < best_validation_loss_) {
-          best_validation_loss_ = report.validation.loss;
-          epochs_since_best_ = 0;
-        } else {
-          ++epochs_since_best_;
-        }
-      }
-      const int patience = spec_.train.early_stopping_patience;
-      if (patience > 0 && epochs_since_best_ >= patience) {
-        status_ = TrialStatus::stopped_early;
-        report.message = "stopped early: no better validation loss in " + std::to_string(patience) + " epochs";
-      } else if (epoch_ >= epoch_budget_) {
-        status_ = TrialStatus::completed;
-      }
+      report.train_loss = result.train.loss_sum / double(train_rows_);
+      report.learning_rate = learning_rate_at(schedule_, step_ - 1, steps_per_epoch_);
+      end_of_epoch(report);
     }
   } catch (...) {
     status_ = TrialStatus::failed;
@@ -569,6 +553,29 @@ EpochReport CudaTrainer::train_epoch() {
   report.status = status_;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
+}
+
+// Validation, early-stopping bookkeeping and the status after a finished epoch (as on the CPU backend).
+void CudaTrainer::end_of_epoch(EpochReport& report) {
+  ++epoch_;
+  if (host_data_->validation.rows > 0) {
+    Range range{"evaluate"};
+    report.validation = evaluate_resident(device_data_->validation, host_data_->validation.target_scale);
+    if (report.validation.loss < best_validation_loss_) {
+      best_validation_loss_ = report.validation.loss;
+      epochs_since_best_ = 0;
+    } else {
+      ++epochs_since_best_;
+    }
+  }
+  const int patience = spec_.train.early_stopping_patience;
+  if (epoch_ >= spec_.train.epochs) {
+    status_ = TrialStatus::completed;
+  } else if (patience > 0 && epochs_since_best_ >= patience) {
+    status_ = TrialStatus::stopped_early;
+    report.message = "stopped early after " + std::to_string(epoch_) + " epochs: no better validation loss for " +
+                     std::to_string(patience) + " epochs";
+  }
 }
 
 // --- evaluation and prediction --------------------------------------------------------------------
@@ -704,11 +711,12 @@ void CudaTrainer::check_tensors(const std::vector<Tensor>& tensors, const char* 
     const std::vector<std::int64_t> bias_shape{layer.out};
     const Tensor& w = tensors[2 * l];
     const Tensor& b = tensors[2 * l + 1];
-    if (w.shape != weight_shape || w.data.size() != std::size_t(layer.weight_count()) || b.shape != bias_shape ||
+    if (w.name != layer_name(l, "weight") || b.name != layer_name(l, "bias") || w.shape != weight_shape || w.data.size() != std::size_t(layer.weight_count()) || b.shape != bias_shape ||
         b.data.size() != std::size_t(layer.bias_count()))
       throw ConfigError(std::string("load_state: ") + what + " of layer " + std::to_string(l) +
-                        " does not have the shape (" + std::to_string(layer.out) + ", " + std::to_string(layer.in) +
-                        ") + (" + std::to_string(layer.out) + ")");
+                        " is not " + layer_name(l, "weight") + " (" + std::to_string(layer.out) + ", " +
+                        std::to_string(layer.in) + ") and " + layer_name(l, "bias") + " (" + std::to_string(layer.out) +
+                        ")");
   }
 }
 
@@ -748,15 +756,15 @@ void CudaTrainer::load_state(const TrialState& state) {
   epoch_ = state.epoch;
   best_validation_loss_ = state.best_validation_loss;
   epochs_since_best_ = state.epochs_since_best;
-  status_ = epoch_ < epoch_budget_ ? TrialStatus::running : TrialStatus::completed;
+  status_ = epoch_ < spec_.train.epochs ? TrialStatus::running : TrialStatus::completed;
 }
 
 void CudaTrainer::extend_epochs(int epochs) {
-  if (epochs < epoch_budget_)
+  if (epochs < spec_.train.epochs)
     throw ConfigError("extend_epochs: " + std::to_string(epochs) + " is below the current budget of " +
-                      std::to_string(epoch_budget_) + " epochs");
-  epoch_budget_ = epochs;
-  if (status_ == TrialStatus::completed && epoch_ < epoch_budget_) status_ = TrialStatus::running;
+                      std::to_string(spec_.train.epochs) + " epochs");
+  spec_.train.epochs = epochs;
+  if (status_ == TrialStatus::completed && epoch_ < spec_.train.epochs) status_ = TrialStatus::running;
 }
 
 }  // namespace

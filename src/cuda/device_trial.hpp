@@ -40,10 +40,12 @@ struct DeviceTrial {
   std::int64_t step = 0;
 
   // The current step, written by the step-begin kernel from `step` and the epoch's table.
+  // Adam's constants are folded as torch.optim.Adam (and the CPU reference) fold them, in double:
+  //   p = keep·p - step_size·m / (sqrt(v)·inverse_sqrt_correction2 + ε), t = step + 1.
   float learning_rate = 0.0f;
-  float bias_correction1 = 1.0f;  // 1 - β1^t, t = step + 1
-  float bias_correction2 = 1.0f;  // 1 - β2^t
-  std::int32_t padding = 0;
+  float adam_step_size = 0.0f;                // lr / (1 - β1^t)
+  float adam_inverse_sqrt_correction2 = 1.0f; // 1 / sqrt(1 - β2^t)
+  float decoupled_keep = 1.0f;                // adamw: 1 - lr·wd; else 1
   std::int64_t batch_first_row = 0;  // position in the epoch permutation of this batch's first row
 
   // The epoch's training metrics (reset by the host each epoch, read back once at its end).
