@@ -24,13 +24,13 @@ import common
 import plot as study_plots
 
 LR_RANGE = (1.0e-4, 1.0e-1)
-DEPTHS, WIDTHS = [1, 2], [32, 128]
+DEPTHS, WIDTHS = [1, 2, 3], [16, 64, 256]
 SIZES = {
-    "smallest": {"dataset": "digits", "run_cap": 8, "epochs": 3, "seeds": [0], "concurrency": 2,
-                 "startup": 3, "batch_size": 64},
-    "small": {"dataset": "digits", "run_cap": 32, "epochs": 9, "seeds": [0, 1, 2, 3, 4], "concurrency": 2,
-              "startup": 8, "batch_size": 64},
-    "full": {"dataset": "mnist", "run_cap": 48, "epochs": 9, "seeds": [0, 1, 2, 3, 4], "concurrency": 16,
+    "smallest": {"dataset": "digits", "run_cap": 9, "epochs": 3, "seeds": [0], "concurrency": 2,
+                 "startup": 3, "batch_size": 128},
+    "small": {"dataset": "digits", "run_cap": 36, "epochs": 9, "seeds": [0, 1, 2, 3, 4], "concurrency": 2,
+              "startup": 8, "batch_size": 128},
+    "full": {"dataset": "mnist", "run_cap": 72, "epochs": 9, "seeds": [0, 1, 2, 3, 4], "concurrency": 16,
              "startup": 10, "batch_size": 128},
 }
 STRATEGIES = {  # name: (W&B method, Hyperband early termination?)
@@ -137,6 +137,10 @@ def plot(steps, size, path):
             ax.step(grid, median, where="post", color=COLORS[strategy], label=strategy)
             if len(seeds) > 1:
                 ax.fill_between(grid, low, high, step="post", color=COLORS[strategy], alpha=0.15)
+    finite = [s["best_so_far"] for s in steps if s["best_so_far"] is not None]
+    bottom = float(np.percentile(finite, 10)) if finite else 0.0  # early misses would squash the rest
+    for ax in (by_trials, by_time):
+        ax.set_ylim(max(0.0, bottom - 0.02), min(1.0, max(finite, default=1.0) + 0.01))
     by_trials.set_xlabel("trials used (in the order they ended)")
     by_time.set_xlabel("wall seconds since the study started")
     for ax in (by_trials, by_time):
