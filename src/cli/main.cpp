@@ -34,7 +34,10 @@ int main(int argc, char** argv) {
     std::cerr << "mlptune: " << error.what() << "\n";
     return kExitError;
   } catch (const std::bad_alloc&) {
-    std::cerr << "mlptune: out of host memory; try a smaller --batch-size or dataset\n";
+    std::cerr << "mlptune: out of host memory; try a smaller --batch-size, model or dataset\n";
+    return kExitError;
+  } catch (const std::exception& error) {
+    std::cerr << "mlptune: internal error: " << error.what() << "\n";
     return kExitError;
   }
   return kExitError;

@@ -38,6 +38,12 @@ std::string metric_text(const Metrics& metrics) {
 }
 
 void print_epoch(const EpochReport& report, int epochs, double elapsed) {
+  if (report.status == TrialStatus::diverged) {
+    std::cout << format("epoch %*d/%d  %s  lr %.2e", int(std::to_string(epochs).size()), report.epoch, epochs,
+                        report.message.c_str(), report.learning_rate)
+              << std::endl;
+    return;
+  }
   std::string line = format("epoch %*d/%d  train loss %.4f  val %s  lr %.2e  %s samples/s  %s",
                             int(std::to_string(epochs).size()), report.epoch, epochs, report.train_loss,
                             metric_text(report.validation).c_str(), report.learning_rate,
@@ -105,7 +111,9 @@ int run_train(const TrainCommandOptions& options) {
               << duration(elapsed) << "; test " << metric_text(test) << std::endl;
   }
   if (!options.metrics_path.empty()) write_metrics(options.metrics_path, spec, description, epochs, result);
-  if (!options.save_path.empty()) {
+  if (!options.save_path.empty() && diverged) {
+    std::cout << "not saving " << options.save_path << ": the parameters of a diverged run are not usable" << std::endl;
+  } else if (!options.save_path.empty()) {
     save_trial_state(options.save_path, trainer->state(), false,
                      {{"mlptune.spec", to_json(spec).dump()}, {"mlptune.result", result.dump()}});
     std::cout << "saved parameters to " << options.save_path << std::endl;

@@ -268,6 +268,7 @@ EpochReport CpuTrainer::train_epoch() {
     const float* outputs = forward(batch_features_.data(), batch);
     const double batch_loss = loss_and_gradient(outputs, batch_labels_.data(), batch_targets_.data(), batch);
     loss_sum += batch_loss;
+    report.learning_rate = learning_rate_at(schedule_, step_, steps_per_epoch_);
     if (!std::isfinite(batch_loss)) {
       // Stop before this step's update: the parameters stay those of the last finite step.
       status_ = TrialStatus::diverged;
@@ -275,7 +276,6 @@ EpochReport CpuTrainer::train_epoch() {
       break;
     }
     backward(batch_features_.data(), batch);
-    report.learning_rate = learning_rate_at(schedule_, step_, steps_per_epoch_);
     ++step_;
     ref::optimizer_update(ref::optimizer_step(spec_.train, report.learning_rate, step_), parameters_.data(),
                           gradients_.data(), first_moment_.data(), second_moment_.data(), parameters_.size());
@@ -295,6 +295,15 @@ EpochReport CpuTrainer::train_epoch() {
 // Validation, early-stopping bookkeeping and the trial's status after a finished epoch.
 void CpuTrainer::end_of_epoch(EpochReport& report) {
   ++epoch_;
+  // The loss before every step was finite, but the last update itself may have overflowed: a
+  // trial must not go on (or be saved as complete) with non-finite parameters.
+  if (!std::all_of(parameters_.begin(), parameters_.end(), [](float value) { return std::isfinite(value); })) {
+    status_ = TrialStatus::diverged;
+    report.status = status_;
+    report.message = "diverged at epoch " + std::to_string(report.epoch) + ", step " + std::to_string(step_) +
+                     " (the update made parameters non-finite)";
+    return;
+  }
   if (data_->validation.rows > 0) {
     report.validation = evaluate(data_->validation);
     if (report.validation.loss < best_validation_loss_) {

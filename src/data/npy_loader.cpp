@@ -226,8 +226,12 @@ const NpyDtype& find_dtype(const std::filesystem::path& path, const std::string&
 }
 
 void check_data_size(const std::filesystem::path& path, const NpyArray& array) {
+  // The header's shape is untrusted: its byte count must not overflow (it could then look small).
   std::size_t elements = 1;
   for (const auto extent : array.shape) {
+    if (extent != 0 && elements > (array.bytes.size() / array.dtype->item_bytes) / extent)
+      data::throw_data_error(path, "shape " + shape_text(array.shape) + " of '" + std::string(array.dtype->descr) +
+                                       "' needs more bytes than the file's " + std::to_string(array.bytes.size()));
     elements *= extent;
   }
   const std::size_t expected_end = array.data_offset + elements * array.dtype->item_bytes;

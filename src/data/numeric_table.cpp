@@ -85,6 +85,14 @@ std::int32_t checked_label(const NumericTable& table, std::size_t row, std::size
                     " is not a non-negative integer (for real-valued targets load the file as regression)");
   }
   const auto label = static_cast<std::int32_t>(value);
+  // Labels index the output layer, one unit per class: a label in the millions is a regression
+  // target or a mistaken column, not a class.
+  constexpr std::int32_t kMaxClasses = 65536;
+  if (label >= kMaxClasses) {
+    throw DataError(table.describe_cell(row, col) + ": label " + std::to_string(label) + " would need " +
+                    std::to_string(label + 1) + " classes (at most " + std::to_string(kMaxClasses) +
+                    "); pick the class column with --label-column, or load the file with --task regression");
+  }
   const auto declared = table.class_names.size();
   if (declared > 0 && static_cast<std::size_t>(label) >= declared) {
     throw DataError(table.describe_cell(row, col) + ": label " + std::to_string(label) +

@@ -1,6 +1,7 @@
 // ModelSpec: layer shapes, parameter counts, validation, and names of activations, losses, inits.
 #include "mlptune/model.hpp"
 
+#include <limits>
 #include <string>
 
 #include "mlptune/error.hpp"
@@ -53,6 +54,12 @@ void ModelSpec::validate() const {
   // Softmax over one class is constant (loss 0, gradient 0): it needs two classes at least.
   const int minimum_outputs = loss == Loss::softmax_cross_entropy ? 2 : 1;
   require_width_at_least("model output width (" + std::string(to_string(loss)) + ")", output_width, minimum_outputs);
+  // Matrix products index with 32-bit integers, and each parameter is also a gradient and up to
+  // two optimizer slots: past 2^31 parameters a model cannot be trained here anyway.
+  constexpr std::int64_t kMaxParameters = std::numeric_limits<std::int32_t>::max();
+  if (parameter_count() > kMaxParameters)
+    throw ConfigError("the model has " + std::to_string(parameter_count()) + " parameters; at most " +
+                      std::to_string(kMaxParameters) + " are supported: use narrower --hidden layers");
 }
 
 std::string_view to_string(Activation activation) {

@@ -92,8 +92,10 @@ void TrainConfig::validate() const {
 double learning_rate_at(const TrainConfig& config, std::int64_t step, std::int64_t steps_per_epoch) {
   const double base = config.learning_rate;
   // Warm-up: a linear ramp whose last step reaches the full rate.
-  const auto warmup_steps =
-      static_cast<std::int64_t>(std::ceil(config.warmup_epochs * static_cast<double>(steps_per_epoch)));
+  // Clamped to the run's length before the conversion: a warm-up longer than the run ramps over the run.
+  const double run_steps = static_cast<double>(std::max(config.epochs, 1)) * static_cast<double>(steps_per_epoch);
+  const auto warmup_steps = static_cast<std::int64_t>(
+      std::ceil(std::min(config.warmup_epochs * static_cast<double>(steps_per_epoch), run_steps)));
   if (step < warmup_steps) return base * static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
 
   switch (config.schedule) {

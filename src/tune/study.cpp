@@ -243,6 +243,10 @@ class StudyRunner {
   }
 
   void finish_complete(int number, const JobResult& result) {
+    // A value from an earlier epoch must not stand in for a final one that was NaN or Inf.
+    if (!result.epochs.empty() && !std::isfinite(metric_value(result.epochs.back(), metric_)))
+      return finish_failed(number, "metric " + config_.metric.name + " was not finite at epoch " +
+                                       std::to_string(result.epochs.back().epoch));
     const auto record = storage_->trial_record(study_.id, number);
     std::optional<double> value;
     if (!record->trial.intermediate.empty()) value = record->trial.intermediate.rbegin()->second;

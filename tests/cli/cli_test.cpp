@@ -148,6 +148,41 @@ TEST_F(Cli, DivergenceIsAResultWithItsOwnStatus) {
   EXPECT_NE(read_file(path("diverged.csv")).find(",diverged,"), std::string::npos);
 }
 
+TEST_F(Cli, AnUpdateThatOverflowsTheParametersIsDivergenceAndIsNotSaved) {
+  // lr 1e300: the loss before the first update is finite, the update itself overflows.
+  const ProgramRun run = mlptune("train --dataset iris --lr 1e300 --epochs 1 --backend cpu --quiet --save " +
+                                 path("nan.safetensors"));
+  EXPECT_EQ(run.status, 3) << run.output;
+  EXPECT_NE(run.output.find("diverged at epoch 1"), std::string::npos) << run.output;
+  EXPECT_FALSE(fs::exists(path("nan.safetensors")));
+}
+
+TEST_F(Cli, AModelTooLargeToTrainIsRejected) {
+  const ProgramRun run = mlptune("train --dataset iris --depth 2 --width 2000000000 --backend cpu");
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_NE(run.output.find("parameters; at most"), std::string::npos) << run.output;
+}
+
+TEST_F(Cli, ALabelInTheMillionsIsNotAClass) {
+  std::ofstream(path("labels.csv")) << "a,label\n1,0\n2,2000000000\n3,1\n";
+  const ProgramRun run = mlptune("train --data " + path("labels.csv") + " --backend cpu");
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_NE(run.output.find("line 3"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("--task regression"), std::string::npos) << run.output;
+}
+
+TEST_F(Cli, ANpyHeaderClaimingAHugeShapeIsRejected) {
+  const std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }";
+  std::string padded = header + std::string(118 - header.size(), ' ') + "\n";  // 10 + 118 = 128 bytes
+  std::ofstream file(path("huge.npy"), std::ios::binary);
+  file << "\x93NUMPY" << char(1) << char(0) << char(padded.size() & 0xff) << char(padded.size() >> 8) << padded;
+  file.close();
+  const ProgramRun run = mlptune("train --data " + path("huge.npy") + " --backend cpu");
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_NE(run.output.find("huge.npy"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("needs more bytes"), std::string::npos) << run.output;
+}
+
 TEST_F(Cli, SavedModelReloadsAndSummarises) {
   ASSERT_EQ(mlptune(kSmallRun + " --save " + path("model.safetensors")).status, 0);
   const ProgramRun summary = mlptune("summary " + path("model.safetensors"));

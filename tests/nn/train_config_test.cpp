@@ -97,6 +97,15 @@ TEST(LearningRate, FractionalWarmupRoundsUpToWholeSteps) {
   EXPECT_NEAR(learning_rate_at(config, 2, 10), 1.0, kScheduleTolerance);
 }
 
+TEST(LearningRate, WarmupLongerThanTheRunRampsOverTheWholeRun) {
+  TrainConfig config;
+  config.learning_rate = 1.0;
+  config.epochs = 2;
+  config.warmup_epochs = 1e300;  // clamped to the run's 20 steps, never converted out of range
+  EXPECT_NEAR(learning_rate_at(config, 0, 10), 1.0 / 20, kScheduleTolerance);
+  EXPECT_NEAR(learning_rate_at(config, 19, 10), 1.0, kScheduleTolerance);
+}
+
 TEST(LearningRate, StepDecaysByGammaEveryStepEpochs) {
   TrainConfig config;
   config.learning_rate = 0.1;
