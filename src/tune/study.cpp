@@ -139,7 +139,10 @@ class StudyRunner {
         if (auto job = claimed_job()) return start(std::move(*job));
       }
       if (running_here_ > 0) return NextJob::wait();
-      if (!running_elsewhere(trials) || target_reached_) break;
+      if (!running_elsewhere(trials) || target_reached_) {
+        if (auto job = final_promotion(trials)) return start(std::move(*job));
+        break;
+      }
       lock.unlock();  // other processes' trials may still promote ours or be abandoned
       std::this_thread::sleep_for(std::chrono::duration<double>(options_.poll_seconds));
       storage_->requeue_abandoned_trials(study_.id, owner_, options_.stale_after_seconds);
@@ -161,7 +164,28 @@ class StudyRunner {
   }
 
   std::optional<TrialJob> promoted_job(const std::vector<FrozenTrial>& trials) {
-    const auto promotion = scheduler_->promotion(trials);
+    return resume_job(scheduler_->promotion(trials));
+  }
+
+  // The study is about to end with trials paused at rungs but none complete (a budget too small
+  // for a scheduler's promotions): the best trial of the highest rung goes on, so the study ends
+  // with one trained to its full epochs.
+  std::optional<TrialJob> final_promotion(const std::vector<FrozenTrial>& trials) {
+    if (target_reached_) return std::nullopt;
+    const FrozenTrial* best = nullptr;
+    for (const FrozenTrial& trial : trials) {
+      if (trial.state == RunState::complete) return std::nullopt;
+      if (!is_paused(trial)) continue;
+      const auto& [epoch, value] = *trial.intermediate.rbegin();
+      if (best == nullptr || epoch > best->intermediate.rbegin()->first ||
+          (epoch == best->intermediate.rbegin()->first && better_value(value, best->intermediate.rbegin()->second, goal_)))
+        best = &trial;
+    }
+    if (best == nullptr) return std::nullopt;
+    return resume_job(Promotion{best->number, best->intermediate.rbegin()->first});
+  }
+
+  std::optional<TrialJob> resume_job(const std::optional<Promotion>& promotion) {
     if (!promotion || !storage_->claim_paused_trial(study_.id, promotion->number, owner_)) return std::nullopt;
     const auto record = storage_->trial_record(study_.id, promotion->number);
     TrialJob job;

@@ -132,6 +132,17 @@ TEST_F(StudyTest, AshaPromotionsResumeFromTheCheckpoint) {
   EXPECT_EQ(result.progress.paused, 0);
 }
 
+TEST_F(StudyTest, ABudgetTooSmallForPromotionsStillEndsWithACompleteTrial) {
+  // Six trials, eta 3: rung 3 gets at most two, and floor(2 / 3) = 0 promotions from there.
+  StudyConfig config = fake_study_config(6, 9);
+  config.early_terminate = {PrunerKind::asha, 1, 9, 0, 3.0};
+  const StudyResult result = run_study(config, options(), fake_parts(6, 1, 1));
+  ASSERT_TRUE(result.best.has_value());
+  EXPECT_EQ(result.best->intermediate.rbegin()->first, 9) << "the best trial trains to its full epochs";
+  EXPECT_EQ(result.progress.done(), 6);
+  EXPECT_EQ(result.progress.paused, 0);
+}
+
 TEST_F(StudyTest, HyperbandRunsItsBracketsAndResumesPromotedTrials) {
   StudyConfig config = fake_study_config(13, 9);  // R = 9, eta 3: brackets of 9, 3 (capped) trials
   config.early_terminate = {PrunerKind::hyperband, 1, 9, 0, 3.0};
