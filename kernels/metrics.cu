@@ -61,7 +61,27 @@ static __global__ void accumulate_metrics_kernel(const float* __restrict__ sampl
   }
 }
 
+// Grid-stride over the values; the first thread to find a bad one claims the flag.
+static __global__ void flag_nonfinite_values_kernel(const float* __restrict__ values, std::size_t count,
+                                                    cuda::DeviceMetrics* __restrict__ metrics,
+                                                    const std::int64_t* __restrict__ step_counter) {
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < count;
+       i += std::size_t(gridDim.x) * blockDim.x) {
+    if (isfinite(values[i])) continue;
+    if (atomicCAS(&metrics->nonfinite, 0, 1) == 0) metrics->first_nonfinite_step = *step_counter;
+    return;
+  }
+}
+
 }  // namespace
+
+void flag_nonfinite_values(const float* values, std::size_t count, cuda::DeviceMetrics* metrics,
+                           const std::int64_t* step_counter, cudaStream_t stream) {
+  if (count == 0) return;
+  flag_nonfinite_values_kernel<<<cuda::grid_stride_blocks(count), cuda::kBlockSize, 0, stream>>>(values, count, metrics,
+                                                                                               step_counter);
+  MLPTUNE_CUDA_CHECK_LAUNCH(flag_nonfinite_values_kernel);
+}
 
 void count_correct(const float* scores, const std::int32_t* labels, std::int32_t* correct, int batch,
                    int classes, cudaStream_t stream) {

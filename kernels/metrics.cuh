@@ -19,4 +19,10 @@ void count_correct(const float* scores, const std::int32_t* labels, std::int32_t
 void accumulate_metrics(const float* sample_loss, const std::int32_t* correct, int batch,
                         cuda::DeviceMetrics* metrics, const std::int64_t* step_counter, cudaStream_t stream);
 
+// When any of values (n) is NaN or ±Inf and metrics->nonfinite is still 0, sets it and records
+// first_nonfinite_step = *step_counter: the update that made parameters non-finite (its loss was
+// finite, so accumulate_metrics did not see it). The CPU backend checks the same at an epoch's end.
+void flag_nonfinite_values(const float* values, std::size_t count, cuda::DeviceMetrics* metrics,
+                           const std::int64_t* step_counter, cudaStream_t stream);
+
 }  // namespace mlptune::kernels

@@ -524,6 +524,8 @@ EpochReport CudaTrainer::train_epoch() {
     MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(views_.trial, record, sizeof(DeviceTrial), cudaMemcpyHostToDevice, stream));
     for (int i = 0; i < full_steps_; ++i) run_step(full_step_, train_batch_, first_step + i + 1);
     if (last_batch_ > 0) run_step(last_step_, last_batch_, first_step + full_steps_ + 1);
+    // Every step's loss was checked before its update; the epoch's last update itself may overflow.
+    kernels::flag_nonfinite_values(views_.parameters, parameter_count_, trial_field_train(), trial_field_step(), stream);
     MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(record, views_.trial, sizeof(DeviceTrial), cudaMemcpyDeviceToHost, stream));
     stream_.synchronize();
     const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

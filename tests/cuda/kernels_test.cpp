@@ -236,6 +236,28 @@ TEST_F(MetricsTest, AccumulateSumsAndFlagsTheFirstNonFiniteStep) {
   }
 }
 
+TEST_F(MetricsTest, NonFiniteValuesFlagTheCurrentStepOnce) {
+  for (const std::size_t count : {std::size_t(1), std::size_t(31), std::size_t(33), std::size_t(509), std::size_t(269322)}) {
+    SCOPED_TRACE(count);
+    std::vector<float> values = test::random_floats(count, 17, -3.0f, 3.0f);
+    DeviceArray<float> device_values(values);
+    DeviceArray<cuda::DeviceMetrics> metrics(std::vector<cuda::DeviceMetrics>(1));
+    DeviceArray<std::int64_t> step(std::vector<std::int64_t>{7});
+    kernels::flag_nonfinite_values(device_values.get(), count, metrics.get(), step.get(), stream());
+    EXPECT_EQ(metrics.download()[0].nonfinite, 0) << "all finite: no flag";
+
+    values[count - 1] = std::numeric_limits<float>::infinity();  // the last element: the bounds matter
+    if (count > 2) values[count / 2] = std::numeric_limits<float>::quiet_NaN();
+    device_values.upload(values);
+    kernels::flag_nonfinite_values(device_values.get(), count, metrics.get(), step.get(), stream());
+    step.upload({8});
+    kernels::flag_nonfinite_values(device_values.get(), count, metrics.get(), step.get(), stream());
+    const cuda::DeviceMetrics flagged = metrics.download()[0];
+    EXPECT_EQ(flagged.nonfinite, 1);
+    EXPECT_EQ(flagged.first_nonfinite_step, 7) << "the first flagging step stays";
+  }
+}
+
 // --- optimizer ----------------------------------------------------------------------------------
 
 const std::vector<Optimizer> kOptimizers = {Optimizer::sgd, Optimizer::momentum, Optimizer::nesterov, Optimizer::adam,
