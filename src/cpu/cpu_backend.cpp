@@ -15,6 +15,7 @@
 
 #include "cpu/reference.hpp"
 #include "mlptune/error.hpp"
+#include "nn/early_stopping.hpp"
 
 namespace mlptune {
 namespace {
@@ -161,8 +162,7 @@ class CpuTrainer final : public Trainer {
 
   std::int64_t step_ = 0;
   int epoch_ = 0;
-  double best_validation_loss_ = std::numeric_limits<double>::infinity();
-  int epochs_since_best_ = 0;
+  EarlyStopping early_stopping_;
   TrialStatus status_ = TrialStatus::running;
 };
 
@@ -304,23 +304,12 @@ void CpuTrainer::end_of_epoch(EpochReport& report) {
                      " (the update made parameters non-finite)";
     return;
   }
+  std::optional<double> validation_loss;
   if (data_->validation.rows > 0) {
     report.validation = evaluate(data_->validation);
-    if (report.validation.loss < best_validation_loss_) {
-      best_validation_loss_ = report.validation.loss;
-      epochs_since_best_ = 0;
-    } else {
-      ++epochs_since_best_;
-    }
+    validation_loss = report.validation.loss;
   }
-  const int patience = spec_.train.early_stopping_patience;
-  if (epoch_ >= spec_.train.epochs) {
-    status_ = TrialStatus::completed;
-  } else if (patience > 0 && epochs_since_best_ >= patience) {
-    status_ = TrialStatus::stopped_early;
-    report.message = "stopped early after " + std::to_string(epoch_) + " epochs: no better validation loss for " +
-                     std::to_string(patience) + " epochs";
-  }
+  status_ = early_stopping_.after_epoch(spec_.train, epoch_, validation_loss, report.message);
   report.status = status_;
 }
 
@@ -395,8 +384,8 @@ TrialState CpuTrainer::state() const {
   }
   state.step = step_;
   state.epoch = epoch_;
-  state.best_validation_loss = best_validation_loss_;
-  state.epochs_since_best = epochs_since_best_;
+  state.best_validation_loss = early_stopping_.best_validation_loss;
+  state.epochs_since_best = early_stopping_.epochs_since_best;
   return state;
 }
 
@@ -432,8 +421,7 @@ void CpuTrainer::load_state(const TrialState& state) {
   if (slot_count >= 2) load_tensors(slots_, state.second_moment, "second_moment", true, second_moment_);
   step_ = state.step;
   epoch_ = state.epoch;
-  best_validation_loss_ = state.best_validation_loss;
-  epochs_since_best_ = state.epochs_since_best;
+  early_stopping_ = {state.best_validation_loss, state.epochs_since_best};
   status_ = epoch_ < spec_.train.epochs ? TrialStatus::running : TrialStatus::completed;
 }
 

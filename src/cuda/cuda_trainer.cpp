@@ -26,6 +26,7 @@
 #include "loss.cuh"
 #include "metrics.cuh"
 #include "mlptune/error.hpp"
+#include "nn/early_stopping.hpp"
 #include "optimizer.cuh"
 #include "shuffle.cuh"
 
@@ -224,8 +225,7 @@ class CudaTrainer final : public Trainer {
   TrainConfig schedule_;  // the configuration the trial started with: extend_epochs keeps its horizon
   int epoch_ = 0;
   std::int64_t step_ = 0;
-  double best_validation_loss_ = std::numeric_limits<double>::infinity();
-  int epochs_since_best_ = 0;
+  EarlyStopping early_stopping_;
   TrialStatus status_ = TrialStatus::running;
 };
 
@@ -560,24 +560,13 @@ EpochReport CudaTrainer::train_epoch() {
 // Validation, early-stopping bookkeeping and the status after a finished epoch (as on the CPU backend).
 void CudaTrainer::end_of_epoch(EpochReport& report) {
   ++epoch_;
+  std::optional<double> validation_loss;
   if (host_data_->validation.rows > 0) {
     Range range{"evaluate"};
     report.validation = evaluate_resident(device_data_->validation, host_data_->validation.target_scale);
-    if (report.validation.loss < best_validation_loss_) {
-      best_validation_loss_ = report.validation.loss;
-      epochs_since_best_ = 0;
-    } else {
-      ++epochs_since_best_;
-    }
+    validation_loss = report.validation.loss;
   }
-  const int patience = spec_.train.early_stopping_patience;
-  if (epoch_ >= spec_.train.epochs) {
-    status_ = TrialStatus::completed;
-  } else if (patience > 0 && epochs_since_best_ >= patience) {
-    status_ = TrialStatus::stopped_early;
-    report.message = "stopped early after " + std::to_string(epoch_) + " epochs: no better validation loss for " +
-                     std::to_string(patience) + " epochs";
-  }
+  status_ = early_stopping_.after_epoch(spec_.train, epoch_, validation_loss, report.message);
 }
 
 // --- evaluation and prediction --------------------------------------------------------------------
@@ -698,8 +687,8 @@ TrialState CudaTrainer::state() const {
   stream_.synchronize();
   state.step = step_;
   state.epoch = epoch_;
-  state.best_validation_loss = best_validation_loss_;
-  state.epochs_since_best = epochs_since_best_;
+  state.best_validation_loss = early_stopping_.best_validation_loss;
+  state.epochs_since_best = early_stopping_.epochs_since_best;
   return state;
 }
 
@@ -756,8 +745,7 @@ void CudaTrainer::load_state(const TrialState& state) {
   stream_.synchronize();
   step_ = state.step;
   epoch_ = state.epoch;
-  best_validation_loss_ = state.best_validation_loss;
-  epochs_since_best_ = state.epochs_since_best;
+  early_stopping_ = {state.best_validation_loss, state.epochs_since_best};
   status_ = epoch_ < spec_.train.epochs ? TrialStatus::running : TrialStatus::completed;
 }
 
