@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <functional>
 #include <map>
 
@@ -34,6 +35,9 @@ int as_int(const std::string& name, const ParamValue& value) {
   const double number = as_number(name, value);
   if (number != std::floor(number))
     throw ConfigError("parameter '" + name + "': " + describe(value) + " is not a whole number; use int_uniform or integer values");
+  // A sampled value outside int's range (a log_normal tail, say) must not reach the conversion.
+  if (number < double(std::numeric_limits<int>::min()) || number > double(std::numeric_limits<int>::max()))
+    throw ConfigError("parameter '" + name + "': " + describe(value) + " is out of range for a count; narrow the range");
   return int(number);
 }
 

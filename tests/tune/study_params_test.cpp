@@ -55,6 +55,7 @@ TEST(ParamsToSpec, DepthAndWidthShapeTheHiddenLayers) {
 TEST(ParamsToSpec, RejectsUnknownNamesWrongTypesAndConflicts) {
   EXPECT_THROW(params_to_spec({{"dropout", 0.1}}, base_spec()), ConfigError);
   EXPECT_THROW(params_to_spec({{"batch_size", 12.5}}, base_spec()), ConfigError);
+  EXPECT_THROW(params_to_spec({{"epochs", 1e20}}, base_spec()), ConfigError);  // beyond int: no undefined cast
   EXPECT_THROW(params_to_spec({{"activation", 0.5}}, base_spec()), ConfigError);
   EXPECT_THROW(params_to_spec({{"hidden", std::string("64,x")}}, base_spec()), ConfigError);
   EXPECT_THROW(params_to_spec({{"hidden", std::string("64")}, {"depth", std::int64_t(2)}}, base_spec()), ConfigError);
