@@ -537,12 +537,18 @@ EpochReport CudaTrainer::train_epoch() {
     report.step = step_;
     report.samples_per_second = train_seconds > 0.0 ? double(train_rows_) / train_seconds : 0.0;
     if (diverged) {
-      // As on the CPU backend: the epoch does not count, no validation, parameters of the last finite step.
+      // As on the CPU backend, no validation, and the two cases it reports apart. A non-finite loss
+      // is flagged with the step it would have been (step + 1; the counter stopped before it): the
+      // epoch does not count and the rate is that step's. An epoch-end update that made parameters
+      // non-finite is flagged with the step that made it: the epoch counts, its loss is finite.
       status_ = TrialStatus::diverged;
+      const bool by_update = result.train.first_nonfinite_step == result.step;
       report.message = "diverged at epoch " + std::to_string(report.epoch) + ", step " +
-                       std::to_string(result.train.first_nonfinite_step);
-      report.train_loss = std::numeric_limits<double>::quiet_NaN();
-      report.learning_rate = step_ > first_step ? learning_rate_at(schedule_, step_ - 1, steps_per_epoch_) : 0.0;
+                       std::to_string(result.train.first_nonfinite_step) +
+                       (by_update ? " (the update made parameters non-finite)" : "");
+      report.train_loss = result.train.loss_sum / double(train_rows_);
+      report.learning_rate = learning_rate_at(schedule_, by_update ? step_ - 1 : step_, steps_per_epoch_);
+      if (by_update) ++epoch_;
     } else {
       report.train_loss = result.train.loss_sum / double(train_rows_);
       report.learning_rate = learning_rate_at(schedule_, step_ - 1, steps_per_epoch_);

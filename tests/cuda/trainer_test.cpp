@@ -352,6 +352,8 @@ TEST_F(CudaTrainerTest, DivergenceStopsAtTheSameStepAsTheCpu) {
   EXPECT_EQ(gpu_report.status, TrialStatus::diverged);
   EXPECT_EQ(gpu_report.message, cpu_report.message);
   EXPECT_EQ(gpu_report.step, cpu_report.step);
+  EXPECT_DOUBLE_EQ(gpu_report.learning_rate, cpu_report.learning_rate);  // the diverging step's rate
+  EXPECT_FALSE(std::isfinite(gpu_report.train_loss));
   EXPECT_EQ(gpu->state().step, cpu->state().step);
   EXPECT_EQ(gpu->state().epoch, 0);
   // Finite parameters of the last good step (huge after a 1e10 learning rate: relative tolerance).
