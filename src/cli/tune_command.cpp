@@ -73,10 +73,15 @@ int run_tune(const TuneCommandOptions& options) {
   if (options.concurrency > 0) study_options.concurrency = options.concurrency;
   if (!options.backend.empty()) study_options.backend = parse_backend_kind(options.backend);
 
+  // Quiet runs still show warnings (on stderr): they say why a study's result may disappoint.
+  const auto warnings_only = [](const tune::StudyProgress& progress) {
+    if (progress.event.starts_with("warning:")) std::cerr << progress.event << std::endl;
+  };
   tune::StudyResult result;
   {
     LiveView view;
-    result = tune::run_study(config, study_options, options.quiet ? tune::ProgressCallback{} : std::ref(view));
+    result = tune::run_study(config, study_options,
+                             options.quiet ? tune::ProgressCallback(warnings_only) : tune::ProgressCallback(std::ref(view)));
   }
   std::cout << "\nstudy " << result.study.name << " on " << result.backend_name << ", " << result.slots
             << " trials at once; stored in " << result.storage_path.string() << "\n";

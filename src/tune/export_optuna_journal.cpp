@@ -7,6 +7,7 @@
 
 #include "mlptune/tune/report.hpp"
 #include "tune/export_time.hpp"
+#include "tune/search_space_math.hpp"
 #include "tune/storage_json.hpp"
 
 namespace mlptune::tune {
@@ -32,24 +33,6 @@ bool is_log_kind(DistributionKind kind) {
       return true;
     default:
       return false;
-  }
-}
-
-// The range the distribution draws from, where it has one.
-std::optional<std::pair<double, double>> natural_range(const Distribution& d) {
-  switch (d.kind) {
-    case DistributionKind::int_uniform: case DistributionKind::uniform: case DistributionKind::q_uniform:
-    case DistributionKind::log_uniform_values: case DistributionKind::q_log_uniform_values:
-    case DistributionKind::inv_log_uniform_values:
-      return std::pair{d.min, d.max};
-    case DistributionKind::log_uniform: case DistributionKind::q_log_uniform:
-      return std::pair{std::exp(d.min), std::exp(d.max)};
-    case DistributionKind::inv_log_uniform:
-      return std::pair{std::exp(-d.max), std::exp(-d.min)};
-    case DistributionKind::beta: case DistributionKind::q_beta:
-      return std::pair{0.0, 1.0};
-    default:
-      return std::nullopt;
   }
 }
 
@@ -111,7 +94,7 @@ OptunaParameter describe_parameter(const std::string& name, const std::vector<Tr
   const bool integers = std::all_of(observed.begin(), observed.end(), [](auto& v) { return std::holds_alternative<std::int64_t>(v); });
   parameter.kind = integers ? OptunaParameter::Kind::integer : OptunaParameter::Kind::real;
   parameter.log = is_log_kind(distribution->kind);
-  auto range = natural_range(*distribution);
+  auto range = space::natural_range(*distribution);
   parameter.low = range ? range->first : as_double(observed.front());
   parameter.high = range ? range->second : as_double(observed.front());
   for (const auto& value : observed) {

@@ -33,6 +33,7 @@ class Hyperband final : public Scheduler {
 
   std::string name() const override { return "hyperband"; }
   int max_epochs() const override { return max_iter_; }
+  int trials_for_a_full_run() const override { return brackets_.front().rungs.front().configurations; }
 
   Decision judge(const FrozenTrial& trial, int epoch, std::span<const FrozenTrial> trials) const override {
     const BracketInstance bracket = bracket_of(trial.number);

@@ -197,4 +197,21 @@ ParamValue grid_value(const Distribution& d, std::int64_t index) {
   }
 }
 
+std::optional<std::pair<double, double>> natural_range(const Distribution& d) {
+  switch (d.kind) {
+    case DistributionKind::int_uniform: case DistributionKind::uniform: case DistributionKind::q_uniform:
+    case DistributionKind::log_uniform_values: case DistributionKind::q_log_uniform_values:
+    case DistributionKind::inv_log_uniform_values:
+      return std::pair{d.min, d.max};
+    case DistributionKind::log_uniform: case DistributionKind::q_log_uniform:
+      return std::pair{std::exp(d.min), std::exp(d.max)};
+    case DistributionKind::inv_log_uniform:
+      return std::pair{std::exp(-d.max), std::exp(-d.min)};
+    case DistributionKind::beta: case DistributionKind::q_beta:
+      return std::pair{0.0, 1.0};
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace mlptune::tune::space

@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 
 #include "mlptune/tune/types.hpp"
 
@@ -50,6 +51,9 @@ struct InternalRange {
 bool is_categorical(const Distribution& distribution);
 bool is_constant(const Distribution& distribution);
 InternalRange internal_range(const Distribution& distribution);
+// The values the distribution draws from, in the parameter's own units (log_uniform's natural-log
+// bounds exponentiated), where it has bounds; nullopt for normal and constant/categorical kinds.
+std::optional<std::pair<double, double>> natural_range(const Distribution& distribution);
 
 // z (clamped to the internal range; a choice index for categorical) to the parameter value.
 ParamValue value_from_internal(const Distribution& distribution, double z);

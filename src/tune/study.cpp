@@ -14,6 +14,7 @@
 #include "mlptune/error.hpp"
 #include "mlptune/safetensors.hpp"
 #include "mlptune/tune/scheduler.hpp"
+#include "tune/search_space_math.hpp"
 
 namespace mlptune::tune {
 namespace {
@@ -40,7 +41,10 @@ int largest_epochs_in(const SearchSpace& space, int fallback) {
   const ParameterSpec* epochs = find_parameter(space, "epochs");
   if (!epochs) return fallback;
   const Distribution& distribution = epochs->distribution;
-  if (distribution.values.empty()) return std::max(fallback, int(distribution.max));
+  if (distribution.values.empty()) {
+    const auto range = space::natural_range(distribution);  // log_uniform's bounds are exponents
+    return range ? std::max(fallback, int(std::floor(range->second))) : fallback;
+  }
   int largest = 0;
   for (const auto& value : distribution.values)
     largest = std::max(largest, std::visit([](auto held) -> int {
@@ -84,6 +88,10 @@ class StudyRunner {
     callbacks.on_epoch = [this](int number, const EpochReport& report) { return on_epoch(number, report); };
     callbacks.on_result = [this](JobResult result) { on_result(std::move(result)); };
     report_progress("study " + study_.name + " started on " + parts_.backend->name());
+    if (const int needed = scheduler_->trials_for_a_full_run(); run_cap_ < needed)
+      report_progress("warning: run_cap " + std::to_string(run_cap_) + " is below the " + std::to_string(needed) +
+                      " trials " + scheduler_->name() + " needs before any trial trains its full " +
+                      std::to_string(scheduler_->max_epochs()) + " epochs: raise run_cap or lower max_iter");
     run_jobs(*parts_.backend, parts_.data, executor, callbacks);
     return result(executor.slots);
   }

@@ -2,6 +2,7 @@
 // continue from saved state, metric targets, progress, and the best trial's weights.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "mlptune/error.hpp"
@@ -141,6 +142,16 @@ TEST_F(StudyTest, ABudgetTooSmallForPromotionsStillEndsWithACompleteTrial) {
   EXPECT_EQ(result.best->intermediate.rbegin()->first, 9) << "the best trial trains to its full epochs";
   EXPECT_EQ(result.progress.done(), 6);
   EXPECT_EQ(result.progress.paused, 0);
+}
+
+TEST_F(StudyTest, WarnsWhenRunCapIsBelowHyperbandsFirstBracket) {
+  StudyConfig config = fake_study_config(4, 9);
+  config.early_terminate = {PrunerKind::hyperband, 1, 9, 0, 3.0};  // first bracket: 9 trials
+  std::vector<std::string> events;
+  run_study(config, options(), fake_parts(4, 1, 1), [&](const StudyProgress& p) { events.push_back(p.event); });
+  const auto warning = std::find_if(events.begin(), events.end(), [](auto& e) { return e.starts_with("warning:"); });
+  ASSERT_NE(warning, events.end());
+  EXPECT_NE(warning->find("run_cap 4 is below the 9 trials"), std::string::npos) << *warning;
 }
 
 TEST_F(StudyTest, HyperbandRunsItsBracketsAndResumesPromotedTrials) {

@@ -39,6 +39,9 @@ class Scheduler {
   virtual std::vector<int> never_promoted(std::span<const FrozenTrial> /*trials*/) const { return {}; }
   // Epochs every trial trains in all (the resource rungs are counted in); 0: the trial's own.
   virtual int max_epochs() const { return 0; }
+  // The fewest trials a study needs before any of them can train to max_epochs (Hyperband: its
+  // first bracket, whose rungs are decided only once all its configurations have reported).
+  virtual int trials_for_a_full_run() const { return 1; }
 };
 
 std::unique_ptr<Scheduler> make_no_pruning();
