@@ -380,6 +380,9 @@ class SqliteStorage final : public Storage {
                     "UPDATE trials SET state = 'waiting', value = NULL, message = '', paused_epoch = 0, "
                     "checkpoint_path = '', started_at = 0, finished_at = 0 WHERE study_id = ? AND number = ?");
     reset.bind(1, study_id).bind(2, number).run();
+    // The trial starts over, so a checkpoint it was promoted from is of no further use.
+    std::error_code ignored;
+    std::filesystem::remove(checkpoint_path_for(study_id, number), ignored);
   }
 
   void require_one_change(int study_id, int number, const char* action) {
