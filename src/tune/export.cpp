@@ -70,9 +70,14 @@ std::string trials_csv(const std::vector<TrialRecord>& trials) {
             (duration ? number_text(*duration) : "");
     for (const auto& name : names) {
       const auto found = trial.params.find(name);
-      text += "," + (found == trial.params.end() ? std::string() : csv_field(param_text(found->second)));
+      text += ',';
+      if (found != trial.params.end()) text += csv_field(param_text(found->second));
     }
-    text += "," + optuna_state_name(trial.state) + "," + csv_field(trial.message) + "\n";
+    text += ',';
+    text += optuna_state_name(trial.state);
+    text += ',';
+    text += csv_field(trial.message);
+    text += '\n';
   }
   return text;
 }
