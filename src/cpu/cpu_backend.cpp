@@ -16,6 +16,7 @@
 #include "cpu/reference.hpp"
 #include "mlptune/error.hpp"
 #include "nn/early_stopping.hpp"
+#include "nn/spec_check.hpp"
 
 namespace mlptune {
 namespace {
@@ -50,11 +51,6 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
   return text + ")";
 }
 
-// Which loss a task needs: classification ↔ softmax cross-entropy, regression ↔ mse.
-Loss loss_for(Task task) {
-  return task == Task::classification ? Loss::softmax_cross_entropy : Loss::mse;
-}
-
 // The split's arrays agree with its row and column counts, and labels are valid class indices.
 void check_split(const Dataset& split, const char* role) {
   const std::string where = std::string(role) + " split '" + split.name + "'";
@@ -77,25 +73,11 @@ void check_split(const Dataset& split, const char* role) {
 }
 
 void check_spec_fits_data(const TrialSpec& spec, const DataSplits& data) {
-  spec.model.validate();
-  spec.train.validate();
+  check_trial_fits_data(spec, data);
   const Dataset& train = data.train;
-  if (train.rows == 0) throw ConfigError("the training split '" + train.name + "' has no rows");
+  // The epoch permutation holds 32-bit row indices.
   if (train.rows > std::size_t(UINT32_MAX))
     throw ConfigError("the training split has " + std::to_string(train.rows) + " rows; at most 2^32 - 1 fit");
-  if (spec.model.input_width != static_cast<int>(train.cols))
-    throw ConfigError("model input width " + std::to_string(spec.model.input_width) + " does not match the " +
-                      std::to_string(train.cols) + " feature columns of '" + train.name + "'");
-  if (spec.model.output_width != train.output_width())
-    throw ConfigError("model output width " + std::to_string(spec.model.output_width) + " does not match the " +
-                      std::to_string(train.output_width()) + " outputs (classes or targets) of '" + train.name + "'");
-  if (spec.model.loss != loss_for(train.task))
-    throw ConfigError("--loss " + std::string(to_string(spec.model.loss)) + " does not fit the " +
-                      (train.task == Task::classification ? "classification" : "regression") + " data '" + train.name +
-                      "': use " + std::string(to_string(loss_for(train.task))));
-  if (spec.train.early_stopping_patience > 0 && data.validation.rows == 0)
-    throw ConfigError("--early-stopping needs a validation split, but '" + train.name +
-                      "' has no validation rows: set --early-stopping 0 or a validation fraction > 0");
   check_split(train, "training");
   check_split(data.validation, "validation");
   check_split(data.test, "test");

@@ -27,6 +27,7 @@
 #include "metrics.cuh"
 #include "mlptune/error.hpp"
 #include "nn/early_stopping.hpp"
+#include "nn/spec_check.hpp"
 #include "optimizer.cuh"
 #include "shuffle.cuh"
 
@@ -89,29 +90,10 @@ int slot_count(Optimizer optimizer) {
 
 std::string mib(std::size_t bytes) { return std::to_string(static_cast<long long>(std::ceil(double(bytes) / kMiB))); }
 
-// Which loss a task needs, as on the CPU backend: classification ↔ softmax cross-entropy, regression ↔ mse.
-Loss loss_for(Task task) { return task == Task::classification ? Loss::softmax_cross_entropy : Loss::mse; }
-
-// The same checks, in the same words, as the CPU backend's make_trainer.
+// The checks every backend makes (nn/spec_check.hpp), then the CUDA backend's own.
 void check_spec(const TrialSpec& spec, const DataSplits& data) {
-  spec.model.validate();
-  spec.train.validate();
+  check_trial_fits_data(spec, data);
   compute_type(spec.train.precision);  // rejects bf16 with the fix in the message
-  const Dataset& train = data.train;
-  if (train.rows == 0) throw ConfigError("the training split '" + train.name + "' has no rows");
-  if (std::size_t(spec.model.input_width) != train.cols)
-    throw ConfigError("model input width " + std::to_string(spec.model.input_width) + " does not match the " +
-                      std::to_string(train.cols) + " feature columns of '" + train.name + "'");
-  if (spec.model.output_width != train.output_width())
-    throw ConfigError("model output width " + std::to_string(spec.model.output_width) + " does not match the " +
-                      std::to_string(train.output_width()) + " outputs (classes or targets) of '" + train.name + "'");
-  if (spec.model.loss != loss_for(train.task))
-    throw ConfigError("--loss " + std::string(to_string(spec.model.loss)) + " does not fit the " +
-                      (train.task == Task::classification ? "classification" : "regression") + " data '" + train.name +
-                      "': use " + std::string(to_string(loss_for(train.task))));
-  if (spec.train.early_stopping_patience > 0 && data.validation.rows == 0)
-    throw ConfigError("--early-stopping needs a validation split, but '" + train.name +
-                      "' has no validation rows: set --early-stopping 0 or a validation fraction > 0");
 }
 
 std::string layer_name(std::size_t layer, const char* what) {
