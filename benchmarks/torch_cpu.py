@@ -3,21 +3,13 @@
 `mlptune train` (mini-batches from a shuffled permutation, softmax cross-entropy, SGD or Adam), timed
 over whole epochs. Prints one JSON object per epoch with samples_per_second."""
 import argparse
-import gzip
 import json
 import pathlib
 import time
 
-import numpy as np
 import torch
 
-
-def load_mnist_train(datasets: pathlib.Path):
-    with gzip.open(datasets / "mnist" / "train-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784)
-    with gzip.open(datasets / "mnist" / "train-labels-idx1-ubyte.gz") as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8)
-    return torch.from_numpy(images.astype(np.float32) / 255.0), torch.from_numpy(labels.astype(np.int64))
+from mnist_torch import load_mnist_train
 
 
 def main():

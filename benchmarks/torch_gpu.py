@@ -4,21 +4,13 @@ MNIST at batch 128 with Adam, the data already on the GPU, a plain training loop
 randperm on the device, index, forward, loss, backward, step). Prints one JSON object per epoch
 with samples_per_second; the first epoch warms up."""
 import argparse
-import gzip
 import json
 import pathlib
 import time
 
-import numpy as np
 import torch
 
-
-def load_mnist_train(datasets: pathlib.Path):
-    with gzip.open(datasets / "mnist" / "train-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784)
-    with gzip.open(datasets / "mnist" / "train-labels-idx1-ubyte.gz") as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8)
-    return torch.from_numpy(images.astype(np.float32) / 255.0), torch.from_numpy(labels.astype(np.int64))
+from mnist_torch import load_mnist_train
 
 
 def main():
