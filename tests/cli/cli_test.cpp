@@ -1,6 +1,5 @@
 // The mlptune program end to end: exit statuses, error messages, files written, per command.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <array>
@@ -11,119 +10,79 @@
 #include <sstream>
 #include <string>
 
+#include "cli/cli_test_support.hpp"
+
 namespace {
 
-namespace fs = std::filesystem;
-
-struct ProgramRun {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-};
-
-// Runs `mlptune ARGS` through the shell and captures its output and exit status.
-ProgramRun mlptune(const std::string& args) {
-  const std::string command = std::string(MLPTUNE_BINARY) + " " + args + " 2>&1";
-  ProgramRun run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) run.output += buffer.data();
-  const int status = pclose(pipe);
-  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    folder_ = fs::temp_directory_path() /
-              ("mlptune-cli-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(folder_);
-    fs::create_directories(folder_);
-  }
-  void TearDown() override { fs::remove_all(folder_); }
-  std::string path(const std::string& name) const { return (folder_ / name).string(); }
-
-  fs::path folder_;
-};
-
-// A small, fast training run: digits with one hidden layer on the CPU.
-const std::string kSmallRun = "train --dataset digits --hidden 16 --lr 0.01 --epochs 2 --backend cpu --quiet";
+using namespace mlptune::testing;
 
 TEST_F(Cli, EveryCommandHasHelp) {
   for (const char* command : {"", "train", "tune", "report", "export", "summary", "devices"}) {
-    const ProgramRun run = mlptune(std::string(command) + " --help");
+    const ProgramRun run = run_mlptune(std::string(command) + " --help");
     EXPECT_EQ(run.status, 0) << command;
     EXPECT_NE(run.output.find("Usage"), std::string::npos) << command;
   }
 }
 
 TEST_F(Cli, NoCommandIsAnError) {
-  const ProgramRun run = mlptune("");
+  const ProgramRun run = run_mlptune("");
   EXPECT_EQ(run.status, 2);
   EXPECT_NE(run.output.find("subcommand"), std::string::npos) << run.output;
 }
 
 TEST_F(Cli, UnknownFlagIsNamed) {
-  const ProgramRun run = mlptune("train --learning-rate 0.1");
+  const ProgramRun run = run_mlptune("train --learning-rate 0.1");
   EXPECT_EQ(run.status, 2);
   EXPECT_NE(run.output.find("--learning-rate"), std::string::npos) << run.output;
 }
 
 TEST_F(Cli, NegativeLearningRateIsRejected) {
-  const ProgramRun run = mlptune("train --dataset digits --backend cpu --lr -0.1");
+  const ProgramRun run = run_mlptune("train --dataset digits --backend cpu --lr -0.1");
   EXPECT_EQ(run.status, 2);
   EXPECT_NE(run.output.find("--lr must be > 0"), std::string::npos) << run.output;
 }
 
 TEST_F(Cli, ZeroBatchSizeIsRejected) {
-  const ProgramRun run = mlptune(kSmallRun + " --batch-size 0");
+  const ProgramRun run = run_mlptune(kSmallRun + " --batch-size 0");
   EXPECT_EQ(run.status, 2);
   EXPECT_NE(run.output.find("--batch-size must be >= 1"), std::string::npos) << run.output;
 }
 
 TEST_F(Cli, ZeroHiddenWidthIsRejected) {
-  const ProgramRun run = mlptune(kSmallRun + " --hidden 16,0");
+  const ProgramRun run = run_mlptune(kSmallRun + " --hidden 16,0");
   EXPECT_EQ(run.status, 2);
   EXPECT_NE(run.output.find("--hidden"), std::string::npos) << run.output;
 }
 
 TEST_F(Cli, UnknownOptimizerListsTheChoices) {
-  const ProgramRun run = mlptune(kSmallRun + " --optimizer adagrad");
+  const ProgramRun run = run_mlptune(kSmallRun + " --optimizer adagrad");
   EXPECT_EQ(run.status, 2);
   EXPECT_NE(run.output.find("adagrad"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("adamw"), std::string::npos) << run.output;
 }
 
 TEST_F(Cli, UnknownDatasetListsTheBundledOnes) {
-  const ProgramRun run = mlptune("train --dataset cifar10 --backend cpu");
+  const ProgramRun run = run_mlptune("train --dataset cifar10 --backend cpu");
   EXPECT_EQ(run.status, 2);
   EXPECT_NE(run.output.find("mnist"), std::string::npos) << run.output;
 }
 
 TEST_F(Cli, MissingDataFileIsNamed) {
-  const ProgramRun run = mlptune("train --data " + path("nowhere.csv") + " --backend cpu");
+  const ProgramRun run = run_mlptune("train --data " + path("nowhere.csv") + " --backend cpu");
   EXPECT_EQ(run.status, 2);
   EXPECT_NE(run.output.find("nowhere.csv"), std::string::npos) << run.output;
 }
 
 TEST_F(Cli, RaggedCsvIsReportedWithItsLine) {
   std::ofstream(path("ragged.csv")) << "a,b,label\n1,2,0\n3,4\n5,6,1\n";
-  const ProgramRun run = mlptune("train --data " + path("ragged.csv") + " --backend cpu");
+  const ProgramRun run = run_mlptune("train --data " + path("ragged.csv") + " --backend cpu");
   EXPECT_EQ(run.status, 2);
   EXPECT_NE(run.output.find("ragged.csv"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("line 3"), std::string::npos) << run.output;
 }
 
 TEST_F(Cli, TrainWritesMetricsCsvWithOneRowPerEpoch) {
-  const ProgramRun run = mlptune(kSmallRun + " --metrics " + path("metrics.csv"));
+  const ProgramRun run = run_mlptune(kSmallRun + " --metrics " + path("metrics.csv"));
   ASSERT_EQ(run.status, 0) << run.output;
   const std::string csv = read_file(path("metrics.csv"));
   EXPECT_EQ(csv.rfind("epoch,step,train_loss,validation_loss,validation_accuracy", 0), 0u) << csv;
@@ -132,7 +91,7 @@ TEST_F(Cli, TrainWritesMetricsCsvWithOneRowPerEpoch) {
 }
 
 TEST_F(Cli, TrainWritesMetricsJsonWithSpecAndTestResult) {
-  const ProgramRun run = mlptune(kSmallRun + " --metrics " + path("metrics.json"));
+  const ProgramRun run = run_mlptune(kSmallRun + " --metrics " + path("metrics.json"));
   ASSERT_EQ(run.status, 0) << run.output;
   const auto json = nlohmann::json::parse(read_file(path("metrics.json")));
   EXPECT_EQ(json["spec"]["model"]["parameter_count"], 64 * 16 + 16 + 16 * 10 + 10);
@@ -141,8 +100,10 @@ TEST_F(Cli, TrainWritesMetricsJsonWithSpecAndTestResult) {
 }
 
 TEST_F(Cli, DivergenceIsAResultWithItsOwnStatus) {
-  const ProgramRun run = mlptune("train --dataset line --hidden 8 --loss mse --optimizer sgd --lr 1e6 --epochs 3 "
-                          "--backend cpu --quiet --metrics " + path("diverged.csv"));
+  const ProgramRun run = run_mlptune(
+      "train --dataset line --hidden 8 --loss mse --optimizer sgd --lr 1e6 --epochs 3 "
+      "--backend cpu --quiet --metrics " +
+      path("diverged.csv"));
   EXPECT_EQ(run.status, 3) << run.output;
   EXPECT_NE(run.output.find("diverged at epoch 1, step"), std::string::npos) << run.output;
   EXPECT_NE(read_file(path("diverged.csv")).find(",diverged,"), std::string::npos);
@@ -150,22 +111,22 @@ TEST_F(Cli, DivergenceIsAResultWithItsOwnStatus) {
 
 TEST_F(Cli, AnUpdateThatOverflowsTheParametersIsDivergenceAndIsNotSaved) {
   // lr 1e300: the loss before the first update is finite, the update itself overflows.
-  const ProgramRun run = mlptune("train --dataset iris --lr 1e300 --epochs 1 --backend cpu --quiet --save " +
-                                 path("nan.safetensors"));
+  const ProgramRun run =
+      run_mlptune("train --dataset iris --lr 1e300 --epochs 1 --backend cpu --quiet --save " + path("nan.safetensors"));
   EXPECT_EQ(run.status, 3) << run.output;
   EXPECT_NE(run.output.find("diverged at epoch 1"), std::string::npos) << run.output;
   EXPECT_FALSE(fs::exists(path("nan.safetensors")));
 }
 
 TEST_F(Cli, AModelTooLargeToTrainIsRejected) {
-  const ProgramRun run = mlptune("train --dataset iris --depth 2 --width 2000000000 --backend cpu");
+  const ProgramRun run = run_mlptune("train --dataset iris --depth 2 --width 2000000000 --backend cpu");
   EXPECT_EQ(run.status, 2) << run.output;
   EXPECT_NE(run.output.find("parameters; at most"), std::string::npos) << run.output;
 }
 
 TEST_F(Cli, ALabelInTheMillionsIsNotAClass) {
   std::ofstream(path("labels.csv")) << "a,label\n1,0\n2,2000000000\n3,1\n";
-  const ProgramRun run = mlptune("train --data " + path("labels.csv") + " --backend cpu");
+  const ProgramRun run = run_mlptune("train --data " + path("labels.csv") + " --backend cpu");
   EXPECT_EQ(run.status, 2) << run.output;
   EXPECT_NE(run.output.find("line 3"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("--task regression"), std::string::npos) << run.output;
@@ -177,29 +138,29 @@ TEST_F(Cli, ANpyHeaderClaimingAHugeShapeIsRejected) {
   std::ofstream file(path("huge.npy"), std::ios::binary);
   file << "\x93NUMPY" << char(1) << char(0) << char(padded.size() & 0xff) << char(padded.size() >> 8) << padded;
   file.close();
-  const ProgramRun run = mlptune("train --data " + path("huge.npy") + " --backend cpu");
+  const ProgramRun run = run_mlptune("train --data " + path("huge.npy") + " --backend cpu");
   EXPECT_EQ(run.status, 2) << run.output;
   EXPECT_NE(run.output.find("huge.npy"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("needs more bytes"), std::string::npos) << run.output;
 }
 
 TEST_F(Cli, SavedModelReloadsAndSummarises) {
-  ASSERT_EQ(mlptune(kSmallRun + " --save " + path("model.safetensors")).status, 0);
-  const ProgramRun summary = mlptune("summary " + path("model.safetensors"));
+  ASSERT_EQ(run_mlptune(kSmallRun + " --save " + path("model.safetensors")).status, 0);
+  const ProgramRun summary = run_mlptune("summary " + path("model.safetensors"));
   ASSERT_EQ(summary.status, 0) << summary.output;
   EXPECT_NE(summary.output.find("64 -> 16"), std::string::npos) << summary.output;
   EXPECT_NE(summary.output.find("1,210"), std::string::npos) << summary.output;  // 64·16 + 16 + 16·10 + 10
 
-  const ProgramRun resumed = mlptune(kSmallRun + " --init-from " + path("model.safetensors"));
+  const ProgramRun resumed = run_mlptune(kSmallRun + " --init-from " + path("model.safetensors"));
   EXPECT_EQ(resumed.status, 0) << resumed.output;
-  const ProgramRun mismatch = mlptune("train --dataset digits --hidden 32 --epochs 1 --backend cpu --quiet --init-from " +
-                               path("model.safetensors"));
+  const ProgramRun mismatch = run_mlptune(
+      "train --dataset digits --hidden 32 --epochs 1 --backend cpu --quiet --init-from " + path("model.safetensors"));
   EXPECT_EQ(mismatch.status, 2);
   EXPECT_NE(mismatch.output.find("--init-from"), std::string::npos) << mismatch.output;
 }
 
 TEST_F(Cli, SummaryCountsParametersPerLayer) {
-  const ProgramRun run = mlptune("summary --dataset iris --hidden 10,20");
+  const ProgramRun run = run_mlptune("summary --dataset iris --hidden 10,20");
   ASSERT_EQ(run.status, 0) << run.output;
   EXPECT_NE(run.output.find("10 -> 20, relu                      200         20          220"), std::string::npos)
       << run.output;
@@ -207,7 +168,7 @@ TEST_F(Cli, SummaryCountsParametersPerLayer) {
 }
 
 TEST_F(Cli, DevicesAnswersWithOrWithoutAGpu) {
-  const ProgramRun run = mlptune("devices");
+  const ProgramRun run = run_mlptune("devices");
   EXPECT_EQ(run.status, 0);
   EXPECT_TRUE(run.output.find("no CUDA device") != std::string::npos || run.output.find("cuda:0") != std::string::npos)
       << run.output;
@@ -224,26 +185,27 @@ TEST_F(Cli, TuneReportAndExport) {
                                        "run_cap: 4\n"
                                        "mlptune: {dataset: iris, backend: cpu, seed: 3}\n";
   const std::string db = path("study.db");
-  const ProgramRun tune = mlptune("tune " + path("study.yaml") + " --storage " + db + " --quiet");
+  const ProgramRun tune = run_mlptune("tune " + path("study.yaml") + " --storage " + db + " --quiet");
   ASSERT_EQ(tune.status, 0) << tune.output;
   EXPECT_NE(tune.output.find("4 complete"), std::string::npos) << tune.output;
   EXPECT_NE(tune.output.find("mlptune train --dataset iris"), std::string::npos) << tune.output;
 
-  const ProgramRun again = mlptune("tune " + path("study.yaml") + " --storage " + db + " --quiet");  // resumes: nothing left
+  const ProgramRun again =
+      run_mlptune("tune " + path("study.yaml") + " --storage " + db + " --quiet");  // resumes: nothing left
   EXPECT_EQ(again.status, 0) << again.output;
   EXPECT_NE(again.output.find("4 complete"), std::string::npos) << again.output;
 
-  const ProgramRun report = mlptune("report " + db);
+  const ProgramRun report = run_mlptune("report " + db);
   EXPECT_EQ(report.status, 0) << report.output;
   EXPECT_NE(report.output.find("best: trial"), std::string::npos) << report.output;
 
-  ASSERT_EQ(mlptune("export " + db + " --out " + path("export")).status, 0);
+  ASSERT_EQ(run_mlptune("export " + db + " --out " + path("export")).status, 0);
   for (const char* name : {"trials.csv", "trials.json", "intermediate.csv", "journal.log"})
     EXPECT_TRUE(fs::exists(folder_ / "export" / name)) << name;
 }
 
 TEST_F(Cli, ReportOfAMissingStudyFileSaysSo) {
-  const ProgramRun run = mlptune("report " + path("missing.db"));
+  const ProgramRun run = run_mlptune("report " + path("missing.db"));
   EXPECT_EQ(run.status, 2);
   EXPECT_NE(run.output.find("no such study file"), std::string::npos) << run.output;
   EXPECT_FALSE(fs::exists(path("missing.db")));
@@ -254,7 +216,7 @@ TEST_F(Cli, BadStudyConfigNamesTheKeyAndLine) {
                                      "run_cap: 2\n"
                                      "parameters:\n"
                                      "  lr: {min: 0.1, max: 0.01}\n";
-  const ProgramRun run = mlptune("tune " + path("bad.yaml"));
+  const ProgramRun run = run_mlptune("tune " + path("bad.yaml"));
   EXPECT_EQ(run.status, 2);
   EXPECT_NE(run.output.find("bad.yaml:4"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("lr"), std::string::npos) << run.output;
