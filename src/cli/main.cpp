@@ -1,4 +1,5 @@
 // The mlptune program: train MLPs and tune their hyperparameters.
+#include <csignal>
 #include <iostream>
 #include <new>
 
@@ -7,6 +8,9 @@
 
 int main(int argc, char** argv) {
   using namespace mlptune::cli;
+  // A write beyond the file-size limit (ulimit -f) fails with EFBIG, reported like a full disk,
+  // instead of killing the program before it can clean up.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"mlptune: train multi-layer perceptrons on NVIDIA GPUs (or the CPU) and tune their hyperparameters"};
   app.require_subcommand(1);
   app.footer("Run `mlptune COMMAND --help` for a command's flags.");

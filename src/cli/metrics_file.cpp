@@ -2,9 +2,10 @@
 #include "cli/metrics_file.hpp"
 
 #include <cmath>
-#include <fstream>
+#include <sstream>
 
 #include "cli/text.hpp"
+#include "io/output_file.hpp"
 #include "mlptune/error.hpp"
 
 namespace mlptune::cli {
@@ -80,8 +81,7 @@ nlohmann::json to_json(const EpochReport& report) {
 
 void write_metrics(const std::string& path, const TrialSpec& spec, const std::string& data_name,
                    const std::vector<EpochReport>& epochs, const nlohmann::json& result) {
-  std::ofstream out(path);
-  if (!out) throw Error(path + ": cannot write the metrics file (does its folder exist?)");
+  std::ostringstream out;
   if (path.ends_with(".json")) {
     nlohmann::json document{{"spec", to_json(spec)}, {"data", data_name}, {"epochs", nlohmann::json::array()},
                             {"result", result}};
@@ -97,7 +97,7 @@ void write_metrics(const std::string& path, const TrialSpec& spec, const std::st
           << ',' << to_string(r.status) << ',' << csv_text(r.message) << '\n';
     }
   }
-  if (!out) throw Error(path + ": writing the metrics file failed (disk full?)");
+  io::write_file_atomically(path, out.str(), "--metrics");
 }
 
 }  // namespace mlptune::cli

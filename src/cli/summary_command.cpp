@@ -7,6 +7,7 @@
 #include "cli/options.hpp"
 #include "cli/summary.hpp"
 #include "cli/text.hpp"
+#include "mlptune/error.hpp"
 #include "mlptune/safetensors.hpp"
 
 namespace mlptune::cli {
@@ -24,8 +25,12 @@ int summarise_file(const std::string& path) {
   print_summary(std::cout, state.model, std::nullopt, path);
   const SafetensorsFile file = read_safetensors(path);
   if (const auto spec = file.metadata.find("mlptune.spec"); spec != file.metadata.end()) {
+    // Parsed into a named object: the loop below iterates inside it.
+    const nlohmann::json saved = nlohmann::json::parse(spec->second, nullptr, /*allow_exceptions=*/false);
+    if (!saved.is_object() || !saved.contains("train") || !saved["train"].is_object())
+      throw DataError(path + ": the 'mlptune.spec' metadata is not the JSON object `mlptune train --save` writes");
     std::cout << "Hyperparameters (as saved)\n";
-    for (const auto& [name, value] : nlohmann::json::parse(spec->second).at("train").items())
+    for (const auto& [name, value] : saved["train"].items())
       std::cout << format("  %-16s %s\n", name.c_str(), value.dump().c_str());
   }
   if (const auto result = file.metadata.find("mlptune.result"); result != file.metadata.end())

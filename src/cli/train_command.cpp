@@ -1,5 +1,6 @@
 // `mlptune train`: one training run with every hyperparameter as a flag, per-epoch progress,
 // metrics files, and saving/loading the learned parameters as safetensors.
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <memory>
@@ -9,6 +10,7 @@
 #include "cli/options.hpp"
 #include "cli/summary.hpp"
 #include "cli/text.hpp"
+#include "io/output_file.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/safetensors.hpp"
 
@@ -54,9 +56,45 @@ void print_epoch(const EpochReport& report, int epochs, double elapsed) {
   std::cout << line << std::endl;
 }
 
+// Training in float32 survives outputs well below sqrt(FLT_MAX) ~ 1.8e19 (MSE squares them, Adam
+// squares their gradients); saved weights that allow larger ones would diverge at the first step.
+constexpr double kLargestTrainableOutput = 1e15;
+
+// Refuses saved parameters with which some input of the training split's range could drive a
+// layer's outputs beyond kLargestTrainableOutput: the worst case of |W x + b|, layer by layer
+// (tanh and sigmoid bound their outputs by 1). Parameters are layers.{i}.weight, layers.{i}.bias.
+void check_trainable_magnitude(const std::string& path, const TrialState& saved, const Dataset& train) {
+  double bound = 0.0;
+  for (float value : train.features) bound = std::max(bound, std::fabs(double(value)));
+  const std::size_t layer_count = saved.parameters.size() / 2;
+  for (std::size_t layer = 0; layer < layer_count; ++layer) {
+    const Tensor& weight = saved.parameters[2 * layer];
+    const Tensor& bias = saved.parameters[2 * layer + 1];
+    const std::size_t in = std::size_t(weight.shape[1]);
+    double widest_row = 0.0;  // max over outputs of sum |W[o, i]|
+    for (std::size_t row = 0; row * in < weight.data.size(); ++row) {
+      double sum = 0.0;
+      for (std::size_t col = 0; col < in; ++col) sum += std::fabs(double(weight.data[row * in + col]));
+      widest_row = std::max(widest_row, sum);
+    }
+    double largest_bias = 0.0;
+    for (float value : bias.data) largest_bias = std::max(largest_bias, std::fabs(double(value)));
+    bound = widest_row * bound + largest_bias;
+    if (bound > kLargestTrainableOutput)
+      throw ConfigError(
+          format("--init-from %s: with the values in %s and %s, the outputs of layer %zu can reach "
+                 "%.3g on this data, beyond the range float32 training handles (%.0e); the file does not "
+                 "hold a trained model's parameters",
+                 path.c_str(), weight.name.c_str(), bias.name.c_str(), layer, bound, kLargestTrainableOutput));
+    const Activation activation = saved.model.activation;
+    if (layer + 1 < layer_count && (activation == Activation::tanh || activation == Activation::sigmoid))
+      bound = std::min(bound, 1.0);
+  }
+}
+
 // Starts the trainer from saved parameters (not their optimizer state): checks that the file's
-// model has the shapes of this run's model.
-void initialise_from_file(Trainer& trainer, const std::string& path) {
+// model has the shapes of this run's model and values it can train from.
+void initialise_from_file(Trainer& trainer, const std::string& path, const Dataset& train) {
   const TrialState saved = load_trial_state(path);
   TrialState state = trainer.state();
   if (saved.parameters.size() != state.parameters.size())
@@ -70,10 +108,20 @@ void initialise_from_file(Trainer& trainer, const std::string& path) {
                         path + " shows it)");
     state.parameters[i].data = saved.parameters[i].data;
   }
+  check_trainable_magnitude(path, saved, train);
   trainer.load_state(state);
 }
 
+// Output paths are checked before any work, so a typo costs nothing.
+void check_output_paths(const TrainCommandOptions& options) {
+  if (!options.metrics_path.empty()) io::checked_output_path(options.metrics_path, "--metrics");
+  if (!options.save_path.empty()) io::checked_output_path(options.save_path, "--save");
+  if (!options.save_path.empty() && options.save_path == options.metrics_path)
+    throw ConfigError("--save and --metrics name the same file " + options.save_path + "; give each its own");
+}
+
 int run_train(const TrainCommandOptions& options) {
+  check_output_paths(options);
   auto data = std::make_shared<const DataSplits>(load_data(options.data));
   const Dataset& train = data->train;
   TrialSpec spec;
@@ -81,7 +129,7 @@ int run_train(const TrainCommandOptions& options) {
   spec.train = make_train_config(options.train);
   auto backend = make_backend(make_backend_options(options.runtime));
   auto trainer = backend->make_trainer(spec, data);
-  if (!options.init_from.empty()) initialise_from_file(*trainer, options.init_from);
+  if (!options.init_from.empty()) initialise_from_file(*trainer, options.init_from, train);
 
   const std::string description = data_description(options.data, *data);
   if (!options.quiet) {

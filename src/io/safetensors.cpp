@@ -13,6 +13,7 @@
 #include <system_error>
 #include <vector>
 
+#include "io/output_file.hpp"
 #include "io/shape_text.hpp"
 #include "mlptune/error.hpp"
 
@@ -76,32 +77,19 @@ std::string make_header(const std::vector<Tensor>& tensors, const std::map<std::
   return text;
 }
 
-void write_bytes(std::ofstream& out, const void* bytes, std::size_t count) {
-  out.write(static_cast<const char*>(bytes), std::streamsize(count));
-}
-
 }  // namespace
 
 void write_safetensors(const std::filesystem::path& path, const std::vector<Tensor>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   check_writable(path, tensors);
   std::string header = make_header(tensors, metadata);
-  // Written beside the target and renamed over it, so a crash never leaves half a checkpoint.
-  std::filesystem::path partial = path;
-  partial += ".partial";
-  {
-    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    if (!out) fail(path, "cannot open for writing: " + std::generic_category().message(errno));
-    std::uint64_t header_length = header.size();
-    write_bytes(out, &header_length, sizeof header_length);
-    write_bytes(out, header.data(), header.size());
-    for (const Tensor& tensor : tensors) write_bytes(out, tensor.data.data(), tensor.data.size() * sizeof(float));
-    out.close();
-    if (!out) fail(path, "write failed (disk full?)");
-  }
-  std::error_code error;
-  std::filesystem::rename(partial, path, error);
-  if (error) fail(path, "cannot replace the file: " + error.message());
+  // Nothing appears at `path` until every byte is on disk, so a crash never leaves half a checkpoint.
+  io::AtomicFile out(path);
+  const std::uint64_t header_length = header.size();
+  out.write(&header_length, sizeof header_length);
+  out.write(header);
+  for (const Tensor& tensor : tensors) out.write(tensor.data.data(), tensor.data.size() * sizeof(float));
+  out.commit();
 }
 
 // ---- Reading ------------------------------------------------------------------------------------
@@ -117,7 +105,10 @@ struct TensorEntry {
 
 class SafetensorsReader {
  public:
-  explicit SafetensorsReader(const std::filesystem::path& path) : path_(path), in_(path, std::ios::binary) {
+  explicit SafetensorsReader(const std::filesystem::path& path) : path_(path) {
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error)) fail(path_, "is a folder, not a safetensors file");
+    in_.open(path, std::ios::binary);
     if (!in_) fail(path_, "cannot open: " + std::generic_category().message(errno));
     in_.seekg(0, std::ios::end);
     file_size_ = std::uint64_t(in_.tellg());
@@ -142,13 +133,17 @@ class SafetensorsReader {
 
  private:
   Json read_header() {
-    if (file_size_ < kHeaderLengthBytes)
-      fail(path_, "file is " + std::to_string(file_size_) + " bytes, shorter than the 8-byte header length");
+    if (file_size_ < kHeaderLengthBytes + 2)
+      fail(path_, "is not a safetensors file: it is " + std::to_string(file_size_) + " bytes, too short for the " +
+                      "8-byte header length and a JSON header");
     std::uint64_t header_length = 0;
     in_.read(reinterpret_cast<char*>(&header_length), sizeof header_length);
+    if (in_.peek() != '{')
+      fail(path_, std::string("is not a safetensors file (one starts with an 8-byte header length and a JSON ") +
+                      "header; `mlptune train --save` writes such files)");
     if (header_length > file_size_ - kHeaderLengthBytes)
-      fail(path_,
-           "header length " + std::to_string(header_length) + " exceeds the file size " + std::to_string(file_size_));
+      fail(path_, "is truncated: its header is " + std::to_string(header_length) + " bytes but only " +
+                      std::to_string(file_size_ - kHeaderLengthBytes) + " follow the header length");
     data_start_ = kHeaderLengthBytes + header_length;
     data_size_ = std::int64_t(file_size_ - data_start_);
     std::string text(header_length, '\0');
@@ -157,10 +152,10 @@ class SafetensorsReader {
     try {
       header = Json::parse(text);
     } catch (const Json::parse_error& error) {
-      fail(path_, std::string("header is not valid JSON: ") + error.what());
+      fail(path_, std::string("the header is not valid JSON (") + error.what() +
+                      "); the file is damaged or not a safetensors file");
     }
-    if (!header.is_object()) fail(path_, "header is JSON but not an object of tensors");
-    return header;
+    return header;  // an object: it starts with '{' and parsed whole
   }
 
   std::map<std::string, std::string> parse_metadata(const Json& value) const {

@@ -2,6 +2,7 @@
 // counters as "mlptune.*" metadata entries.
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -69,7 +70,8 @@ const std::string& required_entry(const std::filesystem::path& path, const std::
                                   const std::string& key) {
   auto found = metadata.find(key);
   if (found == metadata.end())
-    fail(path, "no '" + key + "' metadata entry; the file was not written by mlptune's save_trial_state");
+    fail(path, "is a safetensors file but not an mlptune model: it has no '" + key +
+                   "' metadata; give a model saved by `mlptune train --save` or a study");
   return found->second;
 }
 
@@ -165,6 +167,17 @@ std::vector<Tensor> take_group(const std::filesystem::path& path, std::map<std::
   fail(path, "missing tensor '" + missing.front() + "' for the model in its metadata");
 }
 
+// A NaN or Inf value would make every step diverge: the file is refused, naming the tensor.
+void check_finite(const std::filesystem::path& path, const std::vector<Tensor>& tensors) {
+  for (const Tensor& tensor : tensors) {
+    const auto bad = std::find_if(tensor.data.begin(), tensor.data.end(), [](float v) { return !std::isfinite(v); });
+    if (bad != tensor.data.end())
+      fail(path, "tensor '" + tensor.name + "' holds " + (std::isnan(*bad) ? "NaN" : "Inf") + " at index " +
+                     std::to_string(bad - tensor.data.begin()) +
+                     "; a model with NaN or Inf values can be neither used nor trained further");
+  }
+}
+
 }  // namespace
 
 void save_trial_state(const std::filesystem::path& path, const TrialState& state, bool with_optimizer_state,
@@ -195,6 +208,7 @@ TrialState load_trial_state(const std::filesystem::path& path) {
   if (!tensors.empty())
     fail(path,
          "tensor '" + tensors.begin()->first + "' is not a parameter or optimizer slot of the model in its metadata");
+  for (const auto* group : {&state.parameters, &state.first_moment, &state.second_moment}) check_finite(path, *group);
   return state;
 }
 

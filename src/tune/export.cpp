@@ -1,9 +1,9 @@
 // Exporting a study: trials.csv and trials.json (Optuna's trials_dataframe columns),
 // intermediate.csv, and the Optuna journal.log.
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "io/output_file.hpp"
 #include "mlptune/tune/report.hpp"
 #include "tune/export_time.hpp"
 #include "tune/storage_json.hpp"
@@ -113,12 +113,6 @@ std::string intermediate_csv(const std::vector<TrialRecord>& trials) {
   return text;
 }
 
-void write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream file(path, std::ios::binary);
-  file << text;
-  if (!file.good()) throw StorageError(path.string() + ": cannot write the export; check the folder is writable and the disk not full");
-}
-
 }  // namespace
 
 void export_study(Storage& storage, const std::string& study_name, const std::filesystem::path& folder) {
@@ -127,10 +121,10 @@ void export_study(Storage& storage, const std::string& study_name, const std::fi
   std::error_code error;
   std::filesystem::create_directories(folder, error);
   if (error) throw StorageError(folder.string() + ": cannot create the export folder (" + error.message() + ")");
-  write_text(folder / "trials.csv", trials_csv(trials));
-  write_text(folder / "trials.json", trials_json(trials).dump(2) + "\n");
-  write_text(folder / "intermediate.csv", intermediate_csv(trials));
-  write_text(folder / "journal.log", optuna_journal(study, trials));
+  io::write_file_atomically(folder / "trials.csv", trials_csv(trials));
+  io::write_file_atomically(folder / "trials.json", trials_json(trials).dump(2) + "\n");
+  io::write_file_atomically(folder / "intermediate.csv", intermediate_csv(trials));
+  io::write_file_atomically(folder / "journal.log", optuna_journal(study, trials));
 }
 
 }  // namespace mlptune::tune

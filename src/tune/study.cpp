@@ -2,8 +2,6 @@
 // result in the storage, asks the scheduler after each epoch, and keeps the best trial's weights.
 #include "mlptune/tune/study.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -21,14 +19,6 @@ namespace {
 
 bool reached(double value, double target, Goal goal) { return goal == Goal::minimize ? value <= target : value >= target; }
 bool better_value(double a, double b, Goal goal) { return goal == Goal::minimize ? a < b : a > b; }
-
-// Writes to a temporary name and renames, so a reader never sees half a file.
-void save_state_atomically(const std::filesystem::path& path, const TrialState& state, bool with_optimizer_state,
-                           const std::map<std::string, std::string>& metadata = {}) {
-  const std::filesystem::path temporary = path.string() + ".tmp" + std::to_string(::getpid());
-  save_trial_state(temporary, state, with_optimizer_state, metadata);
-  std::filesystem::rename(temporary, path);
-}
 
 const ParameterSpec* find_parameter(const SearchSpace& space, const std::string& name) {
   for (const auto& parameter : space.parameters)
@@ -308,7 +298,7 @@ class StudyRunner {
   void pause(int number, const JobResult& result) {
     if (!result.state) return finish_failed(number, "paused without its state; the executor must return it");
     const auto path = storage_->checkpoint_path_for(study_.id, number);
-    save_state_atomically(path, *result.state, /*with_optimizer_state=*/true);
+    save_trial_state(path, *result.state, /*with_optimizer_state=*/true);
     storage_->pause_trial(study_.id, number, result.state->epoch, path.string());
     report_progress("trial " + std::to_string(number) + " paused at epoch " + std::to_string(result.state->epoch));
   }
@@ -327,7 +317,7 @@ class StudyRunner {
     const std::map<std::string, std::string> metadata = {
         {"study", study_.name}, {"trial", std::to_string(number)}, {"metric", config_.metric.name},
         {"value", std::to_string(value)}, {"command", record->attributes.count("command") ? record->attributes.at("command") : ""}};
-    save_state_atomically(best_weights_path(storage_path_), *result.state, /*with_optimizer_state=*/false, metadata);
+    save_trial_state(best_weights_path(storage_path_), *result.state, /*with_optimizer_state=*/false, metadata);
   }
 
   // --- progress ---

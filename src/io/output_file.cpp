@@ -1,0 +1,150 @@
+// Output files written whole or not at all (temporary file, fsync, rename), and output paths
+// checked before the work that fills them.
+#include "io/output_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "mlptune/error.hpp"
+
+namespace mlptune::io {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string named(const fs::path& path, std::string_view what) {
+  return what.empty() ? path.string() : std::string(what) + " " + path.string();
+}
+
+// errno as a cause a user understands and what to do about it.
+struct Reason {
+  std::string cause;
+  std::string fix;
+};
+
+Reason reason(int error_number) {
+  switch (error_number) {
+    case ENOSPC:
+    case EDQUOT:
+      return {"no space left on the device", "free some space or choose another folder"};
+    case EFBIG:
+      return {"the file would exceed this process's file-size limit", "raise it (ulimit -f) or write less"};
+    case EACCES:
+    case EPERM:
+      return {"permission denied", "choose a folder you can write to"};
+    case EROFS:
+      return {"the file system is read-only", "choose another folder"};
+    case ENOENT:
+      return {"the folder does not exist", "create it first"};
+    default:
+      return {std::strerror(error_number), "check the folder and the disk"};
+  }
+}
+
+fs::path folder_of(const fs::path& file) {
+  const fs::path folder = file.parent_path();
+  return folder.empty() ? fs::path(".") : folder;
+}
+
+// A name beside `target` that no other writer, thread or process, uses at the same time.
+fs::path temporary_beside(const fs::path& target) {
+  static std::atomic<unsigned> counter{0};
+  std::string name = ".";  // built by appending, clear of GCC 12's -Wrestrict false positive on "." + string
+  name += target.filename().string();
+  name += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  return folder_of(target) / name;
+}
+
+void sync_folder(const fs::path& folder) {
+  const int descriptor = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (descriptor < 0) return;  // the rename is done; a folder that cannot be synced is not an error
+  ::fsync(descriptor);
+  ::close(descriptor);
+}
+
+}  // namespace
+
+fs::path checked_output_path(const fs::path& path, std::string_view what) {
+  const std::string name = named(path, what);
+  if (path.empty())
+    throw Error((what.empty() ? std::string("output file") : std::string(what)) + ": the path is empty");
+  std::error_code error;
+  fs::path target = path;
+  if (fs::is_symlink(fs::symlink_status(path, error))) {
+    target = fs::canonical(path, error);
+    if (error)
+      throw Error(name + ": is a symbolic link to a missing file (" + fs::read_symlink(path, error).string() +
+                  "); remove the link or give another path");
+  }
+  const std::string shown = target == path ? name : name + " (a link to " + target.string() + ")";
+  const fs::file_status status = fs::status(target, error);
+  if (fs::is_directory(status))
+    throw Error(shown + ": is a folder; give a file name inside it, e.g. " + (path / "model.safetensors").string());
+  if (fs::exists(status) && !fs::is_regular_file(status))
+    throw Error(shown +
+                ": is not a regular file (a device, pipe or socket); mlptune writes only regular files, so "
+                "give the path of a file");
+  const fs::path folder = folder_of(target);
+  if (!fs::is_directory(folder, error))
+    throw Error(name + ": the folder " + folder.string() + " does not exist; create it first (mkdir -p " +
+                folder.string() + ")");
+  if (::access(folder.c_str(), W_OK | X_OK) != 0) {
+    const Reason why = reason(errno);
+    throw Error(name + ": cannot write in the folder " + folder.string() + " (" + why.cause + "); " + why.fix);
+  }
+  return target;
+}
+
+AtomicFile::AtomicFile(const fs::path& path, std::string_view what)
+    : name_(named(path, what)), target_(checked_output_path(path, what)) {
+  temporary_ = temporary_beside(target_);
+  descriptor_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (descriptor_ < 0) fail("cannot create a file in " + folder_of(target_).string(), errno);
+}
+
+AtomicFile::~AtomicFile() {
+  if (descriptor_ >= 0) ::close(descriptor_);
+  if (!temporary_.empty()) ::unlink(temporary_.c_str());
+}
+
+void AtomicFile::write(const void* bytes, std::size_t count) {
+  const char* next = static_cast<const char*>(bytes);
+  while (count > 0) {
+    const ssize_t written = ::write(descriptor_, next, count);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) fail("cannot write", written < 0 ? errno : ENOSPC);
+    next += written;
+    count -= std::size_t(written);
+  }
+}
+
+void AtomicFile::commit() {
+  if (::fsync(descriptor_) != 0) fail("cannot write", errno);
+  const int closed = ::close(descriptor_);
+  descriptor_ = -1;
+  if (closed != 0) fail("cannot write", errno);
+  if (::rename(temporary_.c_str(), target_.c_str()) != 0) fail("cannot replace the file", errno);
+  temporary_.clear();
+  sync_folder(folder_of(target_));
+}
+
+void AtomicFile::fail(const std::string& action, int error_number) {
+  if (descriptor_ >= 0) ::close(descriptor_);
+  descriptor_ = -1;
+  if (!temporary_.empty()) ::unlink(temporary_.c_str());
+  temporary_.clear();
+  const Reason why = reason(error_number);
+  throw Error(name_ + ": " + action + " (" + why.cause + "), so nothing was written; " + why.fix);
+}
+
+void write_file_atomically(const fs::path& path, std::string_view contents, std::string_view what) {
+  AtomicFile file(path, what);
+  file.write(contents);
+  file.commit();
+}
+
+}  // namespace mlptune::io

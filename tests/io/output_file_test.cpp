@@ -1,0 +1,137 @@
+// Output files: written whole or not at all, never over anything but a regular file, and paths
+// checked before any work.
+#include "io/output_file.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "io/temp_dir.hpp"
+#include "mlptune/error.hpp"
+
+namespace mlptune::io {
+namespace {
+
+namespace fs = std::filesystem;
+using mlptune::testing::TempDir;
+
+std::string read(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::size_t entries_in(const fs::path& folder) {
+  return std::size_t(std::distance(fs::directory_iterator(folder), fs::directory_iterator()));
+}
+
+std::string message_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "no Error thrown";
+  return "";
+}
+
+TEST(OutputFile, WritesAndReplacesAWholeFile) {
+  TempDir folder;
+  const fs::path file = folder.file("out.csv");
+  write_file_atomically(file, "first\n");
+  EXPECT_EQ(read(file), "first\n");
+  write_file_atomically(file, "second, longer\n");
+  EXPECT_EQ(read(file), "second, longer\n");
+  EXPECT_EQ(entries_in(file.parent_path()), 1u) << "no temporary file is left";
+}
+
+TEST(OutputFile, NothingAppearsBeforeCommitAndAnAbandonedFileLeavesNothing) {
+  TempDir folder;
+  const fs::path file = folder.file("model.safetensors");
+  {
+    AtomicFile out(file);
+    out.write("partial");
+    EXPECT_FALSE(fs::exists(file));
+  }
+  EXPECT_EQ(entries_in(file.parent_path()), 0u);
+  write_file_atomically(file, "kept");
+  {
+    AtomicFile out(file);
+    out.write("never committed");
+  }
+  EXPECT_EQ(read(file), "kept") << "an abandoned write leaves the old file as it was";
+  EXPECT_EQ(entries_in(file.parent_path()), 1u);
+}
+
+TEST(OutputFile, RefusesFoldersDevicesAndLinksToMissingFiles) {
+  TempDir folder;
+  EXPECT_NE(message_of([&] { checked_output_path(folder.file(""), "--save"); }).find("is a folder"), std::string::npos);
+  EXPECT_NE(message_of([] {
+              checked_output_path("/dev/null", "--metrics");
+            }).find("--metrics /dev/null: is not a regular file"),
+            std::string::npos);
+  fs::create_symlink(folder.file("nowhere"), folder.file("dangling"));
+  EXPECT_NE(message_of([&] { checked_output_path(folder.file("dangling")); }).find("a symbolic link to a missing file"),
+            std::string::npos);
+  const std::string missing = message_of([&] { checked_output_path(folder.file("no/such/folder/x.json"), "--out"); });
+  EXPECT_NE(missing.find("does not exist; create it first (mkdir -p "), std::string::npos) << missing;
+}
+
+TEST(OutputFile, ALinkToARegularFileIsFollowedAndKept) {
+  TempDir folder;
+  write_file_atomically(folder.file("target"), "old");
+  fs::create_symlink("target", folder.file("link"));
+  EXPECT_EQ(checked_output_path(folder.file("link")), fs::canonical(folder.file("target")));
+  write_file_atomically(folder.file("link"), "new");
+  EXPECT_TRUE(fs::is_symlink(folder.file("link")));
+  EXPECT_EQ(read(folder.file("target")), "new");
+}
+
+// A write beyond the file-size limit fails part-way (EFBIG, as a disk filling up): the error names
+// the file and the cause, and neither a truncated file nor a temporary one stays. Run in a child
+// process, since the limit applies to the whole process.
+TEST(OutputFile, AWriteThatFailsPartWayRemovesItsTemporaryFile) {
+  TempDir folder;
+  const fs::path file = folder.file("big.bin");
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{4096, 4096};
+    setrlimit(RLIMIT_FSIZE, &limit);
+    const std::string message = message_of([&] { write_file_atomically(file, std::string(100000, 'x')); });
+    const bool named = message.find("big.bin: cannot write (the file would exceed") != std::string::npos &&
+                       message.find("nothing was written") != std::string::npos;
+    _exit(named && !fs::exists(file) && entries_in(file.parent_path()) == 0 ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(OutputFile, ThreadsWritingOneFileNeverSeeEachOthersTemporaries) {
+  TempDir folder;
+  const fs::path file = folder.file("best.safetensors");
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 8; ++i)
+    writers.emplace_back([&, i] {
+      for (int round = 0; round < 20; ++round) write_file_atomically(file, std::string(1000, char('a' + i)));
+    });
+  for (auto& writer : writers) writer.join();
+  const std::string contents = read(file);
+  ASSERT_EQ(contents.size(), 1000u);
+  EXPECT_EQ(contents, std::string(1000, contents[0])) << "one writer's whole file, never a mix";
+  EXPECT_EQ(entries_in(file.parent_path()), 1u);
+}
+
+}  // namespace
+}  // namespace mlptune::io
