@@ -56,11 +56,18 @@ struct ExecutorCallbacks {
   std::function<Decision(int trial_id, const EpochReport&)> on_epoch;
   // Called when a job ends for any reason (serialised by the executor).
   std::function<void(JobResult)> on_result;
+  // A running job's state after `epoch`, every ExecutorOptions::checkpoint_interval_seconds: the
+  // state is copied on the trial's thread, then this runs on a thread of its own while training
+  // goes on (so it may run beside the other callbacks). A job's next checkpoint, and its result,
+  // wait for its previous checkpoint to return.
+  std::function<void(int trial_id, int epoch, TrialState state)> on_checkpoint;
 };
 
 struct ExecutorOptions {
   int slots = 1;
   bool keep_final_state = false;  // put the state of finished jobs in JobResult
+  // With on_checkpoint: the least time between a job's checkpoints, at epoch ends (0: every epoch).
+  double checkpoint_interval_seconds = 60.0;
 };
 
 // Runs jobs until next_job says finished and every slot is idle. A failing trial (any exception

@@ -9,11 +9,10 @@
 
 namespace mlptune::cli {
 
-// Unlike open_sqlite_storage, never creates the file: a mistyped path is an error.
+// Read-only: never creates or changes a file; a path that is not a study file is an error that
+// says what it is.
 inline std::unique_ptr<tune::Storage> open_existing_study(const std::filesystem::path& path) {
-  if (!std::filesystem::is_regular_file(path))
-    throw Error(path.string() + ": no such study file (it is the --storage of `mlptune tune`, e.g. out/mnist.db)");
-  return tune::open_sqlite_storage(path);
+  return tune::open_sqlite_storage(path, {.access = tune::StorageAccess::read_only});
 }
 
 }  // namespace mlptune::cli

@@ -23,6 +23,8 @@ struct TuneCommandOptions {
   std::string backend;
   int top = 10;
   bool quiet = false;
+  double checkpoint_every_seconds = tune::StudyOptions{}.checkpoint_every_seconds;
+  bool allow_config_change = false;
 };
 
 std::string read_text(const std::string& path) {
@@ -72,6 +74,8 @@ int run_tune(const TuneCommandOptions& options) {
   if (!options.storage_path.empty()) study_options.storage_path = options.storage_path;
   if (options.concurrency > 0) study_options.concurrency = options.concurrency;
   if (!options.backend.empty()) study_options.backend = parse_backend_kind(options.backend);
+  study_options.checkpoint_every_seconds = options.checkpoint_every_seconds;
+  study_options.allow_config_change = options.allow_config_change;
 
   // Quiet runs still show warnings (on stderr): they say why a study's result may disappoint.
   const auto warnings_only = [](const tune::StudyProgress& progress) {
@@ -115,6 +119,15 @@ Command add_tune_command(CLI::App& app) {
   command->add_option("--top", options->top, "rows of the final leaderboard")->check(CLI::PositiveNumber)
       ->capture_default_str();
   command->add_flag("--quiet,-q", options->quiet, "no live view; only the final report");
+  command
+      ->add_option("--checkpoint-every", options->checkpoint_every_seconds,
+                   "seconds between checkpoints of a running trial, at epoch ends (0: every epoch); a study "
+                   "killed and run again continues each trial from its last one")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  command->add_flag("--allow-config-change", options->allow_config_change,
+                    "continue a study whose search space, metric, pruner or data changed in the configuration "
+                    "(the change is recorded); without it such a rerun is refused");
   return [options] { return run_tune(*options); };
 }
 

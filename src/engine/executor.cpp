@@ -144,6 +144,7 @@ class Executor {
   }
 
   void train_until_done(Trainer& trainer, const TrialJob& job, JobResult& result) {
+    Checkpointer checkpoints(*this, job.trial_id);
     while (true) {
       EpochReport report = trainer.train_epoch();
       result.epochs.push_back(report);
@@ -152,8 +153,45 @@ class Executor {
       if (decision == Decision::stop) return end_early(trainer, JobOutcome::stopped, result);
       bool pause_here = job.pause_after_epoch > 0 && report.epoch >= job.pause_after_epoch;
       if (decision == Decision::pause || pause_here) return end_early(trainer, JobOutcome::paused, result);
+      checkpoints.after_epoch(trainer, report.epoch);
     }
   }
+
+  // One job's checkpoints: the state copied at an epoch end once the interval has passed, handed
+  // to on_checkpoint on a thread of its own; at most one in flight, and none left when it ends.
+  class Checkpointer {
+   public:
+    Checkpointer(Executor& executor, int trial_id) : executor_(executor), trial_id_(trial_id) {}
+    ~Checkpointer() { wait(); }
+    Checkpointer(const Checkpointer&) = delete;
+    Checkpointer& operator=(const Checkpointer&) = delete;
+
+    void after_epoch(Trainer& trainer, int epoch) {
+      const auto& callback = executor_.callbacks_.on_checkpoint;
+      if (!callback || seconds_since(last_) < executor_.options_.checkpoint_interval_seconds) return;
+      wait();
+      last_ = std::chrono::steady_clock::now();
+      in_flight_ = std::thread([this, &callback, epoch, state = trainer.state()]() mutable {
+        try {
+          callback(trial_id_, epoch, std::move(state));
+        } catch (...) {
+          std::lock_guard lock(executor_.mutex_);
+          executor_.record_run_error(std::current_exception());
+          executor_.signal_event();
+        }
+      });
+    }
+
+   private:
+    void wait() {
+      if (in_flight_.joinable()) in_flight_.join();
+    }
+
+    Executor& executor_;
+    int trial_id_;
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+    std::thread in_flight_;
+  };
 
   // A trial that ended by itself: completed, stopped early, diverged or failed.
   void finish(Trainer& trainer, const EpochReport& report, JobResult& result) {

@@ -14,7 +14,9 @@ std::optional<double> value_at(const FrozenTrial& trial, int epoch) {
   return found->second;
 }
 
-int paused_epoch(const FrozenTrial& trial) { return is_paused(trial) ? trial.intermediate.rbegin()->first : 0; }
+int paused_epoch(const FrozenTrial& trial) {
+  return is_paused(trial) ? trial.paused_epoch : 0;
+}
 
 std::vector<RungEntry> rank_at(std::span<const FrozenTrial> trials, int epoch, Goal goal) {
   std::vector<RungEntry> ranked;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <mutex>
 
 #include "mlptune/tune/storage.hpp"
@@ -46,7 +47,12 @@ CREATE TABLE IF NOT EXISTS trials (
   heartbeat REAL NOT NULL DEFAULT 0,
   paused_epoch INTEGER NOT NULL DEFAULT 0,
   checkpoint_path TEXT NOT NULL DEFAULT '',
+  checkpoint_epoch INTEGER NOT NULL DEFAULT 0,
   UNIQUE (study_id, number));
+CREATE TABLE IF NOT EXISTS config_changes (
+  study_id INTEGER NOT NULL REFERENCES studies(study_id),
+  changed_at REAL NOT NULL,
+  previous_yaml TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS intermediate_values (
   trial_id INTEGER NOT NULL REFERENCES trials(trial_id),
   epoch INTEGER NOT NULL,
@@ -54,9 +60,12 @@ CREATE TABLE IF NOT EXISTS intermediate_values (
   PRIMARY KEY (trial_id, epoch));
 )sql";
 
+// 1: the first schema; 2: checkpoints of running trials (trials.checkpoint_epoch), config_changes.
+constexpr int kSchemaVersion = 2;
+
 constexpr const char* kTrialColumns =
     "trial_id, number, state, params_json, attributes_json, value, seed, message, started_at, finished_at, "
-    "owner_host, owner_pid, owner_token, heartbeat, paused_epoch, checkpoint_path";
+    "owner_host, owner_pid, owner_token, heartbeat, paused_epoch, checkpoint_path";  // then checkpoint_epoch
 
 constexpr std::array<std::pair<RunState, std::string_view>, 5> kStateNames{{
     {RunState::running, "running"},
@@ -85,7 +94,15 @@ double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-bool process_alive(int pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+// A process that exists and is not a zombie (killed, but not yet reaped by its parent).
+bool process_alive(int pid) {
+  if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;  // no /proc: kill() is all there is to go by
+  const std::size_t end_of_name = line.rfind(") ");
+  return end_of_name == std::string::npos || end_of_name + 2 >= line.size() || line[end_of_name + 2] != 'Z';
+}
 
 bool owner_gone(const TrialRecord& record, const TrialOwner& me, double now, double stale_after_seconds) {
   const TrialOwner& owner = record.owner;
@@ -110,16 +127,20 @@ TrialRecord read_trial_row(const Statement& row) {
   trial.finished_at = row.column_double(9);
   record.owner = {row.column_text(10), int(row.column_int(11)), row.column_text(12)};
   record.heartbeat = row.column_double(13);
-  record.paused_epoch = int(row.column_int(14));
+  trial.paused_epoch = int(row.column_int(14));
   record.checkpoint_path = row.column_text(15);
+  record.checkpoint_epoch = int(row.column_int(16));
   return record;
 }
 
 class SqliteStorage final : public Storage {
  public:
   SqliteStorage(const std::filesystem::path& path, const SqliteOptions& options)
-      : path_(path), connection_(path, options.busy_timeout_seconds) {
-    open_in_wal_mode();
+      : path_(path), connection_(path, options.busy_timeout_seconds, connection_access(options.access)) {
+    if (options.access == StorageAccess::read_only)
+      check_readable();
+    else
+      create_or_upgrade_schema();
   }
 
   StudyInfo open_or_create_study(const StudyInfo& wanted) override {
@@ -150,6 +171,18 @@ class SqliteStorage final : public Storage {
     return result;
   }
 
+  void change_study_config(int study_id, const std::string& config_yaml) override {
+    std::lock_guard lock(mutex_);
+    connection_.transaction(Mode::write, [&] {
+      Statement keep(connection_,
+                     "INSERT INTO config_changes (study_id, changed_at, previous_yaml) "
+                     "SELECT study_id, ?, config_yaml FROM studies WHERE study_id = ?");
+      keep.bind(1, unix_now()).bind(2, study_id).run();
+      Statement change(connection_, "UPDATE studies SET config_yaml = ? WHERE study_id = ?");
+      change.bind(1, config_yaml).bind(2, study_id).run();
+    });
+  }
+
   std::vector<StudyInfo> studies() override {
     std::lock_guard lock(mutex_);
     std::vector<StudyInfo> result;
@@ -169,17 +202,19 @@ class SqliteStorage final : public Storage {
       claimed.reset();
       std::vector<TrialRecord> records = select_trials(study_id);
       const auto requeued = std::find_if(records.begin(), records.end(), [](const TrialRecord& record) {
-        return record.trial.state == RunState::waiting && record.paused_epoch == 0;
+        return record.trial.state == RunState::waiting && record.trial.paused_epoch == 0;
       });
       int number = 0;
+      bool fresh_start = true;
       if (requeued != records.end()) {
         number = requeued->trial.number;
+        fresh_start = requeued->checkpoint_epoch == 0;  // else it continues from its checkpoint
       } else {
         if (run_cap > 0 && int(records.size()) >= run_cap) return;
         number = records.empty() ? 0 : records.back().trial.number + 1;
         insert_sampled_trial(study_id, number, sample(frozen_copies(records), number));
       }
-      mark_running(study_id, number, owner, /*fresh_start=*/true);
+      mark_running(study_id, number, owner, fresh_start);
       claimed = select_trial(study_id, number);
     });
     return claimed;
@@ -190,7 +225,8 @@ class SqliteStorage final : public Storage {
     bool claimed = false;
     connection_.transaction(Mode::write, [&] {
       Statement take(connection_,
-                     "UPDATE trials SET state = 'running', owner_host = ?, owner_pid = ?, owner_token = ?, heartbeat = ? "
+                     "UPDATE trials SET state = 'running', paused_epoch = 0, owner_host = ?, owner_pid = ?, "
+                     "owner_token = ?, heartbeat = ? "
                      "WHERE study_id = ? AND number = ? AND state = 'waiting' AND paused_epoch > 0");
       take.bind(1, owner.host).bind(2, owner.pid).bind(3, owner.token).bind(4, unix_now());
       take.bind(5, study_id).bind(6, number).run();
@@ -215,12 +251,28 @@ class SqliteStorage final : public Storage {
   void pause_trial(int study_id, int number, int epoch, const std::string& checkpoint_path) override {
     std::lock_guard lock(mutex_);
     connection_.transaction(Mode::write, [&] {
-      Statement pause(connection_,
-                      "UPDATE trials SET state = 'waiting', paused_epoch = ?, checkpoint_path = ? "
-                      "WHERE study_id = ? AND number = ?");
-      pause.bind(1, epoch).bind(2, checkpoint_path).bind(3, study_id).bind(4, number).run();
+      Statement pause(
+          connection_,
+          "UPDATE trials SET state = 'waiting', paused_epoch = ?, checkpoint_epoch = ?, checkpoint_path = ? "
+          "WHERE study_id = ? AND number = ?");
+      pause.bind(1, epoch).bind(2, epoch).bind(3, checkpoint_path).bind(4, study_id).bind(5, number).run();
       require_one_change(study_id, number, "pause");
     });
+  }
+
+  bool checkpoint_trial(int study_id, int number, const TrialOwner& owner, int epoch,
+                        const std::string& checkpoint_path) override {
+    std::lock_guard lock(mutex_);
+    bool recorded = false;
+    connection_.transaction(Mode::write, [&] {
+      Statement keep(connection_,
+                     "UPDATE trials SET checkpoint_epoch = ?, checkpoint_path = ?, heartbeat = ? "
+                     "WHERE study_id = ? AND number = ? AND state = 'running' AND owner_token = ?");
+      keep.bind(1, epoch).bind(2, checkpoint_path).bind(3, unix_now()).bind(4, study_id).bind(5, number);
+      keep.bind(6, owner.token).run();
+      recorded = connection_.changes() == 1;
+    });
+    return recorded;
   }
 
   void finish_trial(int study_id, int number, RunState state, std::optional<double> value,
@@ -228,14 +280,17 @@ class SqliteStorage final : public Storage {
     if (!is_finished(state))
       throw StorageError("finish_trial needs a finished state (complete, pruned, failed); use pause_trial to pause");
     std::lock_guard lock(mutex_);
+    std::string checkpoint;
     connection_.transaction(Mode::write, [&] {
+      if (const auto record = select_trial(study_id, number)) checkpoint = record->checkpoint_path;
       Statement finish(connection_,
                        "UPDATE trials SET state = ?, value = ?, message = ?, finished_at = ?, paused_epoch = 0, "
-                       "checkpoint_path = '' WHERE study_id = ? AND number = ?");
+                       "checkpoint_epoch = 0, checkpoint_path = '' WHERE study_id = ? AND number = ?");
       finish.bind(1, state_name(state)).bind(2, value).bind(3, message).bind(4, unix_now());
       finish.bind(5, study_id).bind(6, number).run();
       require_one_change(study_id, number, "finish");
     });
+    remove_checkpoint_file(checkpoint);  // a finished trial never continues
   }
 
   void heartbeat(const TrialOwner& owner) override {
@@ -256,7 +311,7 @@ class SqliteStorage final : public Storage {
       const double now = unix_now();
       for (const TrialRecord& record : select_trials(study_id)) {
         if (record.trial.state != RunState::running || !owner_gone(record, me, now, stale_after_seconds)) continue;
-        requeue(study_id, record.trial.number);
+        requeue(study_id, record);
         requeued.push_back(record.trial.number);
       }
     });
@@ -288,10 +343,44 @@ class SqliteStorage final : public Storage {
   }
 
  private:
-  void open_in_wal_mode() {
+  static Connection::Access connection_access(StorageAccess access) {
+    return access == StorageAccess::read_only ? Connection::Access::read_only : Connection::Access::read_write;
+  }
+
+  int schema_version() {
+    Statement version(connection_, "PRAGMA user_version");
+    return version.step() ? int(version.column_int(0)) : 0;
+  }
+
+  bool has_table(const std::string& table) {
+    Statement found(connection_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+    found.bind(1, table);
+    return found.step();
+  }
+
+  bool has_column(const std::string& table, const std::string& column) {
+    Statement found(connection_, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
+    found.bind(1, table).bind(2, column);
+    return found.step();
+  }
+
+  void check_version_known(int version) const {
+    if (version > kSchemaVersion)
+      throw StorageError(path_.string() + ": the study database has schema version " + std::to_string(version) +
+                         ", newer than this mlptune knows (" + std::to_string(kSchemaVersion) +
+                         "); use the mlptune version that wrote it, or a newer one");
+  }
+
+  void create_or_upgrade_schema() {
+    connection_.transaction(Mode::write, [&] {
+      check_version_known(schema_version());
+      connection_.execute(kSchema);                   // what is missing
+      if (!has_column("trials", "checkpoint_epoch"))  // version 1: no checkpoints of running trials
+        connection_.execute("ALTER TABLE trials ADD COLUMN checkpoint_epoch INTEGER NOT NULL DEFAULT 0");
+      connection_.execute(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
+    });
     // WAL lets readers work while one process writes; NORMAL sync is safe in WAL against
     // process crashes (kill -9), which is what resuming has to survive.
-    connection_.transaction(Mode::write, [&] { connection_.execute(kSchema); });
     for (int attempt = 0;; ++attempt) {
       try {
         connection_.execute("PRAGMA journal_mode=WAL");
@@ -301,6 +390,21 @@ class SqliteStorage final : public Storage {
       }
     }
     connection_.execute("PRAGMA synchronous=NORMAL");
+  }
+
+  // A read-only open changes nothing: a file without mlptune's tables is refused, saying what it is,
+  // and a study written before running trials had checkpoints reads as having none.
+  void check_readable() {
+    connection_.transaction(Mode::read, [&] {
+      if (!has_table("studies") || !has_table("trials") || !has_table("intermediate_values")) {
+        std::string message = path_.string();  // appended to, clear of GCC 12's -Wrestrict false positive
+        message += std::filesystem::file_size(path_) == 0 ? ": is empty, not an mlptune study database"
+                                                          : ": is an SQLite file without mlptune's study tables";
+        throw StorageError(message + "; give the file `mlptune tune` wrote, its --storage (e.g. out/mnist.db)");
+      }
+      check_version_known(schema_version());
+      if (!has_column("trials", "checkpoint_epoch")) trial_columns_ = std::string(kTrialColumns) + ", 0";
+    });
   }
 
   StudyInfo read_study_row(const Statement& row) {
@@ -318,8 +422,8 @@ class SqliteStorage final : public Storage {
   std::vector<TrialRecord> select_trials(int study_id) {
     std::vector<TrialRecord> records;
     std::map<std::int64_t, std::size_t> index_of_trial_id;
-    Statement select(connection_, (std::string("SELECT ") + kTrialColumns +
-                                   " FROM trials WHERE study_id = ? ORDER BY number").c_str());
+    Statement select(connection_,
+                     ("SELECT " + trial_columns_ + " FROM trials WHERE study_id = ? ORDER BY number").c_str());
     select.bind(1, study_id);
     while (select.step()) {
       index_of_trial_id[select.column_int(0)] = records.size();
@@ -336,8 +440,8 @@ class SqliteStorage final : public Storage {
   }
 
   std::optional<TrialRecord> select_trial(int study_id, int number) {
-    Statement select(connection_, (std::string("SELECT ") + kTrialColumns +
-                                   " FROM trials WHERE study_id = ? AND number = ?").c_str());
+    Statement select(connection_,
+                     ("SELECT " + trial_columns_ + " FROM trials WHERE study_id = ? AND number = ?").c_str());
     select.bind(1, study_id).bind(2, number);
     if (!select.step()) return std::nullopt;
     TrialRecord record = read_trial_row(select);
@@ -371,18 +475,28 @@ class SqliteStorage final : public Storage {
     update.bind(5, int(fresh_start)).bind(6, now).bind(7, study_id).bind(8, number).run();
   }
 
-  void requeue(int study_id, int number) {
+  // The trial runs again: from its last checkpoint when there is one (values after that epoch are
+  // dropped: they are reported again), else from the start.
+  void requeue(int study_id, const TrialRecord& record) {
+    const int number = record.trial.number;
+    const bool resumable = record.checkpoint_epoch > 0 && std::filesystem::is_regular_file(record.checkpoint_path);
+    const int kept_epochs = resumable ? record.checkpoint_epoch : 0;
     Statement drop_values(connection_,
-                          "DELETE FROM intermediate_values WHERE trial_id = "
+                          "DELETE FROM intermediate_values WHERE epoch > ? AND trial_id = "
                           "(SELECT trial_id FROM trials WHERE study_id = ? AND number = ?)");
-    drop_values.bind(1, study_id).bind(2, number).run();
+    drop_values.bind(1, kept_epochs).bind(2, study_id).bind(3, number).run();
     Statement reset(connection_,
                     "UPDATE trials SET state = 'waiting', value = NULL, message = '', paused_epoch = 0, "
-                    "checkpoint_path = '', started_at = 0, finished_at = 0 WHERE study_id = ? AND number = ?");
-    reset.bind(1, study_id).bind(2, number).run();
-    // The trial starts over, so a checkpoint it was promoted from is of no further use.
+                    "checkpoint_epoch = ?, checkpoint_path = ?, started_at = CASE WHEN ? THEN started_at ELSE 0 END, "
+                    "finished_at = 0 WHERE study_id = ? AND number = ?");
+    reset.bind(1, kept_epochs).bind(2, resumable ? record.checkpoint_path : std::string());
+    reset.bind(3, int(resumable)).bind(4, study_id).bind(5, number).run();
+    if (!resumable) remove_checkpoint_file(record.checkpoint_path);
+  }
+
+  static void remove_checkpoint_file(const std::string& path) {
     std::error_code ignored;
-    std::filesystem::remove(checkpoint_path_for(study_id, number), ignored);
+    if (!path.empty()) std::filesystem::remove(path, ignored);
   }
 
   void require_one_change(int study_id, int number, const char* action) {
@@ -394,11 +508,14 @@ class SqliteStorage final : public Storage {
   std::filesystem::path path_;
   std::mutex mutex_;
   Connection connection_;
+  std::string trial_columns_ = std::string(kTrialColumns) + ", checkpoint_epoch";
 };
 
 }  // namespace
 
-bool is_paused(const FrozenTrial& trial) { return trial.state == RunState::waiting && !trial.intermediate.empty(); }
+bool is_paused(const FrozenTrial& trial) {
+  return trial.state == RunState::waiting && trial.paused_epoch > 0;
+}
 
 bool is_finished(RunState state) {
   return state == RunState::complete || state == RunState::pruned || state == RunState::failed;
@@ -419,6 +536,17 @@ TrialOwner current_owner() {
 }
 
 std::unique_ptr<Storage> open_sqlite_storage(const std::filesystem::path& path, const SqliteOptions& options) {
+  if (options.access == StorageAccess::read_only) {
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error))
+      throw StorageError(path.string() +
+                         ": is a folder, not a study file; give the file `mlptune tune` wrote, its "
+                         "--storage (e.g. out/mnist.db)");
+    if (!std::filesystem::exists(path, error))
+      throw StorageError(path.string() +
+                         ": no such study file (it is the --storage of `mlptune tune`, e.g. "
+                         "out/mnist.db)");
+  }
   return std::make_unique<SqliteStorage>(path, options);
 }
 

@@ -75,9 +75,10 @@ std::string Statement::column_text(int index) const {
   return text ? std::string(text, std::size_t(sqlite3_column_bytes(statement_, index))) : std::string();
 }
 
-Connection::Connection(const std::filesystem::path& path, double busy_timeout_seconds)
+Connection::Connection(const std::filesystem::path& path, double busy_timeout_seconds, Access access)
     : path_(path), busy_timeout_seconds_(busy_timeout_seconds) {
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+  const int flags = (access == Access::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                    SQLITE_OPEN_FULLMUTEX;
   const int result = sqlite3_open_v2(path.c_str(), &database_, flags, nullptr);
   if (result != SQLITE_OK) {
     const std::string message = database_ ? sqlite3_errmsg(database_) : sqlite3_errstr(result);
@@ -93,6 +94,14 @@ Connection::~Connection() { sqlite3_close(database_); }
 void Connection::check(int result_code, const std::string& what) const {
   if (result_code == SQLITE_OK || result_code == SQLITE_ROW || result_code == SQLITE_DONE) return;
   if (is_busy(result_code)) throw BusyError{};
+  if ((result_code & 0xff) == SQLITE_NOTADB)
+    throw StorageError(path_.string() +
+                       ": is not a study database (not an SQLite file); give the file `mlptune tune` "
+                       "wrote, its --storage (e.g. out/mnist.db)");
+  if ((result_code & 0xff) == SQLITE_FULL)
+    throw StorageError(path_.string() +
+                       ": the disk is full; free some space, then run the same command again to "
+                       "resume the study");
   throw StorageError(path_.string() + ": database error in '" + what + "': " + sqlite3_errmsg(database_) +
                      "; check the file is an mlptune study database and the disk is not full");
 }

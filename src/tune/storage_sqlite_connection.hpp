@@ -48,7 +48,8 @@ struct BusyError {};
 
 class Connection {
  public:
-  Connection(const std::filesystem::path& path, double busy_timeout_seconds);
+  enum class Access { read_write, read_only };  // read_write creates a missing file
+  Connection(const std::filesystem::path& path, double busy_timeout_seconds, Access access);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

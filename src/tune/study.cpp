@@ -5,14 +5,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
+#include "io/output_file.hpp"
 #include "mlptune/engine.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/safetensors.hpp"
 #include "mlptune/tune/scheduler.hpp"
 #include "tune/search_space_math.hpp"
+#include "tune/storage_json.hpp"
 
 namespace mlptune::tune {
 namespace {
@@ -44,40 +48,94 @@ int largest_epochs_in(const SearchSpace& space, int fallback) {
   return largest > 0 ? largest : fallback;
 }
 
-void check_metric_fits_task(MetricKind metric, Task task) {
+void check_metric_fits_data(MetricKind metric, const std::string& name, const DataSplits& data) {
+  const Task task = data.train.task;
   if (metric == MetricKind::validation_accuracy && task == Task::regression)
     throw ConfigError("metric validation_accuracy needs a classification set; use validation_rmse or validation_loss");
   if (metric == MetricKind::validation_rmse && task == Task::classification)
     throw ConfigError("metric validation_rmse needs a regression set; use validation_accuracy or validation_loss");
+  if (metric != MetricKind::train_loss && data.validation.rows == 0)
+    throw ConfigError("metric " + name +
+                      " needs a validation split, and the data has none; give more rows, or use train_loss");
+}
+
+// What a study's trials depend on, as text, for comparing two configurations of one study.
+std::map<std::string, std::string> search_terms(const StudyConfig& config) {
+  std::map<std::string, std::string> terms;
+  for (const ParameterSpec& parameter : config.space.parameters)
+    terms["parameters." + parameter.name] = distribution_to_json(parameter.distribution).dump();
+  terms["metric"] = config.metric.name + " (" + std::string(to_string(config.metric.goal)) + ")";
+  const EarlyTerminate& pruner = config.early_terminate;
+  terms["early_terminate"] = std::string(to_string(pruner.type));
+  if (pruner.type != PrunerKind::none)
+    terms["early_terminate"] += ", min_iter " + std::to_string(pruner.min_iter) + ", max_iter " +
+                                std::to_string(pruner.max_iter) + ", s " + std::to_string(pruner.s) + ", eta " +
+                                std::to_string(pruner.eta);
+  const StudySettings& data = config.settings;
+  terms["mlptune data"] = data.data_path.empty() ? "dataset " + data.dataset : "data " + data.data_path;
+  if (!data.label_column.empty()) terms["mlptune data"] += ", label_column " + data.label_column;
+  return terms;
+}
+
+// One line per term that differs: "parameters.lr: BEFORE -> NOW", "(none)" where absent.
+std::vector<std::string> search_differences(const StudyConfig& before, const StudyConfig& now) {
+  const auto old_terms = search_terms(before), new_terms = search_terms(now);
+  std::set<std::string> names;
+  for (const auto* terms : {&old_terms, &new_terms})
+    for (const auto& [name, text] : *terms) names.insert(name);
+  std::vector<std::string> lines;
+  for (const std::string& name : names) {
+    const auto old_term = old_terms.find(name), new_term = new_terms.find(name);
+    const std::string was = old_term == old_terms.end() ? "(none)" : old_term->second;
+    const std::string is = new_term == new_terms.end() ? "(none)" : new_term->second;
+    if (was != is) lines.push_back(name + ": " + was + " -> " + is);
+  }
+  return lines;
 }
 
 class StudyRunner {
  public:
-  StudyRunner(const StudyConfig& config, const StudyOptions& options, StudyParts parts, const ProgressCallback& progress)
-      : config_(config), options_(options), parts_(std::move(parts)), progress_callback_(progress),
-        storage_path_(resolve_storage_path(config, options)), storage_(open_sqlite_storage(storage_path_)),
-        owner_(current_owner()), metric_(parse_metric(config.metric.name)), goal_(config.metric.goal) {
+  // Everything is checked before the storage is opened, so a bad configuration creates no file.
+  StudyRunner(const StudyConfig& config, const StudyOptions& options, StudyParts parts,
+              const ProgressCallback& progress)
+      : config_(config),
+        options_(options),
+        parts_(std::move(parts)),
+        progress_callback_(progress),
+        storage_path_(resolve_storage_path(config, options)),
+        owner_(current_owner()),
+        metric_(parse_metric(config.metric.name)),
+        goal_(config.metric.goal) {
     check_tunable(config.space);
-    check_metric_fits_task(metric_, parts_.data->train.task);
-    study_ = storage_->open_or_create_study(
-        {0, resolve_study_name(config), goal_, options.config_yaml, config.settings.seed, 0.0});
+    check_metric_fits_data(metric_, config.metric.name, *parts_.data);
     on_cpu_ = parts_.backend->name().rfind("cpu", 0) == 0;
     run_cap_ = decide_run_cap();
     base_spec_ = default_trial_spec(*parts_.data);
     scheduler_ = make_scheduler(capped_early_terminate(), goal_, run_cap_, trial_epochs());
     data_source_ = {config.settings.dataset, config.settings.data_path, config.settings.label_column};
+    io::checked_output_path(best_weights_path(storage_path_), "the best trial's weights");
+
+    storage_ = open_sqlite_storage(storage_path_);
+    study_ = storage_->open_or_create_study(
+        {0, resolve_study_name(config), goal_, options.config_yaml, config.settings.seed, 0.0});
+    check_same_search(study_);
   }
 
   StudyResult run() {
-    storage_->requeue_abandoned_trials(study_.id, owner_, options_.stale_after_seconds);
+    const std::vector<int> requeued =
+        storage_->requeue_abandoned_trials(study_.id, owner_, options_.stale_after_seconds);
     ExecutorOptions executor;
     executor.slots = decide_slots();
     executor.keep_final_state = true;
+    executor.checkpoint_interval_seconds = options_.checkpoint_every_seconds;
     ExecutorCallbacks callbacks;
     callbacks.next_job = [this] { return next_job(); };
     callbacks.on_epoch = [this](int number, const EpochReport& report) { return on_epoch(number, report); };
     callbacks.on_result = [this](JobResult result) { on_result(std::move(result)); };
-    report_progress("study " + study_.name + " started on " + parts_.backend->name());
+    callbacks.on_checkpoint = [this](int number, int epoch, TrialState state) {
+      on_checkpoint(number, epoch, std::move(state));
+    };
+    report_progress(start_event(requeued));
     if (const int needed = scheduler_->trials_for_a_full_run(); run_cap_ < needed)
       report_progress("warning: run_cap " + std::to_string(run_cap_) + " is below the " + std::to_string(needed) +
                       " trials " + scheduler_->name() + " needs before any trial trains its full " +
@@ -87,6 +145,30 @@ class StudyRunner {
   }
 
  private:
+  // A study's trials are comparable only under one search space, metric, pruner and data: a
+  // rerun with another is refused (or, when the user allows it, the change is recorded).
+  void check_same_search(const StudyInfo& study) {
+    if (study.config_yaml.empty() || options_.config_yaml.empty() || study.config_yaml == options_.config_yaml) return;
+    StudyConfig stored;
+    try {
+      stored = parse_study_config(study.config_yaml, storage_path_.string() + " (stored configuration)");
+    } catch (const Error&) {
+      return;  // written by a version that read it differently: nothing to compare against
+    }
+    const std::vector<std::string> differences = search_differences(stored, config_);
+    if (differences.empty()) return;
+    std::string list;
+    for (const std::string& line : differences) list += "\n  " + line;
+    if (!options_.allow_config_change)
+      throw ConfigError("study '" + study.name + "' in " + storage_path_.string() +
+                        " was started with another configuration; its trials would mix two searches:" + list +
+                        "\nuse another study name (mlptune.study_name) or --storage for the new search, or run with "
+                        "--allow-config-change to continue this study with the new configuration (the change is "
+                        "recorded)");
+    storage_->change_study_config(study.id, options_.config_yaml);
+    report_progress("warning: study " + study.name + " continues with a changed configuration (recorded):" + list);
+  }
+
   // --- budgets ---
   int decide_run_cap() const {
     int cap = config_.run_cap;
@@ -204,7 +286,26 @@ class StudyRunner {
     TrialJob job;
     job.trial_id = record->trial.number;
     job.spec = spec_for(record->trial.params, record->trial.seed, record->trial.number);
+    if (record->checkpoint_epoch > 0) job.resume_from = checkpoint_of(*record);
     return job;
+  }
+
+  // A requeued trial's checkpoint, or nothing (it starts over: same seed, so the epochs it
+  // reports again replace the stored ones with the same values).
+  std::optional<TrialState> checkpoint_of(const TrialRecord& record) {
+    const std::string trial = "trial " + std::to_string(record.trial.number);
+    try {
+      TrialState state = load_trial_state(record.checkpoint_path);
+      if (state.epoch == record.checkpoint_epoch) {
+        report_progress(trial + " resumed from its checkpoint after epoch " + std::to_string(state.epoch));
+        return state;
+      }
+      report_progress("warning: " + trial + "'s checkpoint holds epoch " + std::to_string(state.epoch) +
+                      ", the study recorded epoch " + std::to_string(record.checkpoint_epoch) + "; it starts over");
+    } catch (const Error& error) {
+      report_progress("warning: " + trial + " starts over: its checkpoint cannot be read (" + error.what() + ")");
+    }
+    return std::nullopt;
   }
 
   SampledTrial sample(std::span<const FrozenTrial> trials, int number) {
@@ -233,12 +334,25 @@ class StudyRunner {
     const auto record = storage_->trial_record(study_.id, number);
     if (!record || !is_paused(record->trial)) return;
     storage_->finish_trial(study_.id, number, RunState::pruned, record->trial.intermediate.rbegin()->second,
-                           "pruned at epoch " + std::to_string(record->paused_epoch) + ": " + why);
-    std::error_code ignored;
-    std::filesystem::remove(record->checkpoint_path, ignored);
+                           "pruned at epoch " + std::to_string(record->trial.paused_epoch) + ": " + why);
   }
 
   // --- reports from the executor ---
+
+  // A running trial's state, written while it trains on: a run killed later continues from here.
+  // A failed write costs only that checkpoint, so it is a warning.
+  void on_checkpoint(int number, int epoch, const TrialState& state) {
+    try {
+      const auto path = storage_->checkpoint_path_for(study_.id, number);
+      save_trial_state(path, state, /*with_optimizer_state=*/true);
+      storage_->checkpoint_trial(study_.id, number, owner_, epoch, path.string());
+    } catch (const Error& error) {
+      std::lock_guard lock(mutex_);
+      report_progress("warning: trial " + std::to_string(number) + ": no checkpoint after epoch " +
+                      std::to_string(epoch) + ": " + error.what());
+    }
+  }
+
   Decision on_epoch(int number, const EpochReport& report) {
     std::lock_guard lock(mutex_);
     const double value = metric_value(report, metric_);
@@ -321,6 +435,29 @@ class StudyRunner {
   }
 
   // --- progress ---
+
+  // "started", or for a study that has trials already, "resumed" with where it stands.
+  std::string start_event(const std::vector<int>& requeued) {
+    const std::vector<TrialRecord> records = storage_->trial_records(study_.id);
+    const std::string where = " on " + parts_.backend->name();
+    if (records.empty()) return "study " + study_.name + " started" + where;
+    int done = 0, from_checkpoints = 0, paused = 0, elsewhere = 0;
+    for (const TrialRecord& record : records) {
+      done += is_finished(record.trial.state);
+      paused += is_paused(record.trial);
+      elsewhere += record.trial.state == RunState::running;
+      from_checkpoints +=
+          record.trial.state == RunState::waiting && !is_paused(record.trial) && record.checkpoint_epoch > 0;
+    }
+    std::string event = "study " + study_.name + " resumed" + where + ": " + std::to_string(done) + " of " +
+                        std::to_string(run_cap_) + " trials done";
+    if (!requeued.empty())
+      event += ", " + std::to_string(requeued.size()) + " interrupted to run again (" +
+               std::to_string(from_checkpoints) + " from checkpoints)";
+    if (paused > 0) event += ", " + std::to_string(paused) + " paused at rungs";
+    if (elsewhere > 0) event += ", " + std::to_string(elsewhere) + " running in other processes";
+    return event + ", " + std::to_string(std::max(0, run_cap_ - int(records.size()))) + " not started yet";
+  }
   StudyProgress progress(const std::string& event) {
     StudyProgress progress;
     progress.study_name = study_.name;

@@ -210,6 +210,9 @@ void parse_top_level(const Reader& reader, const YAML::Node& root, StudyConfig& 
 
 std::string_view to_string(Method method) { return name_in(kMethodNames, method); }
 std::string_view to_string(Goal goal) { return name_in(kGoalNames, goal); }
+std::string_view to_string(PrunerKind pruner) {
+  return pruner == PrunerKind::none ? "none" : name_in(kPrunerNames, pruner);
+}
 
 StudyConfig parse_study_config(const std::string& yaml_text, const std::string& source_name) {
   const Reader reader(source_name);

@@ -50,12 +50,14 @@ class SchedulerSimulation {
   void train(int number, int first_epoch) {
     FrozenTrial& trial = trials_[std::size_t(number)];
     trial.state = RunState::running;
+    trial.paused_epoch = 0;
     for (int epoch = first_epoch; epoch <= epochs_; ++epoch) {
       trial.intermediate[epoch] = value_(number, epoch);
       const Decision decision = scheduler_.judge(trial, epoch, trials_);
       if (decision == Decision::stop) return prune(number);
       if (decision == Decision::pause) {
         trial.state = RunState::waiting;
+        trial.paused_epoch = epoch;
         return;
       }
     }

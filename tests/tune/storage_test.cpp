@@ -1,13 +1,15 @@
 // The shared Storage suite (every storage implementation runs it): studies, claiming numbers,
 // params round trips, pausing, finishing, requeueing abandoned trials, threads and processes.
+#include "mlptune/tune/storage.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
 
-#include "mlptune/tune/storage.hpp"
 #include "tune/study_test_support.hpp"
 
 namespace mlptune::tune {
@@ -119,7 +121,7 @@ TYPED_TEST(StorageTest, RecordsIntermediateValuesPausesResumesAndFinishes) {
   auto paused = storage->trial_record(study, 0);
   EXPECT_EQ(paused->trial.state, RunState::waiting);
   EXPECT_TRUE(is_paused(paused->trial));
-  EXPECT_EQ(paused->paused_epoch, 2);
+  EXPECT_EQ(paused->trial.paused_epoch, 2);
   EXPECT_EQ(paused->checkpoint_path, checkpoint.string());
   EXPECT_EQ(paused->trial.intermediate, (std::map<int, double>{{1, 0.9}, {2, 0.6}}));
   // A paused trial is not handed out as new work; the next claim makes trial 1.
@@ -132,7 +134,7 @@ TYPED_TEST(StorageTest, RecordsIntermediateValuesPausesResumesAndFinishes) {
   EXPECT_EQ(finished->trial.state, RunState::complete);
   EXPECT_EQ(finished->trial.value, 0.5);
   EXPECT_GE(finished->trial.finished_at, finished->trial.started_at);
-  EXPECT_EQ(finished->paused_epoch, 0);
+  EXPECT_EQ(finished->trial.paused_epoch, 0);
 
   storage->finish_trial(study, 1, RunState::failed, std::nullopt, "diverged at epoch 3, step 30");
   const auto failed = storage->trial_record(study, 1);
@@ -167,6 +169,76 @@ TYPED_TEST(StorageTest, RequeuesTrialsOfDeadProcessesWithTheSameNumberAndParams)
   EXPECT_EQ(again->trial.params, sample_with_lr(0.001).params);
   EXPECT_EQ(again->owner.token, me.token);
   EXPECT_FALSE(storage->claim_trial(study, me, 3, sampler_counting_history(nullptr)).has_value());
+}
+
+TYPED_TEST(StorageTest, ARunningTrialsCheckpointIsRecordedOnlyForItsOwner) {
+  auto storage = this->open();
+  const int study = this->make_study(*storage).id;
+  const TrialOwner owner = current_owner();
+  storage->claim_trial(study, owner, 0, sampler_counting_history(nullptr));
+  const std::string path = storage->checkpoint_path_for(study, 0).string();
+  EXPECT_FALSE(storage->checkpoint_trial(study, 0, current_owner(), 1, path)) << "another owner's write is refused";
+  EXPECT_TRUE(storage->checkpoint_trial(study, 0, owner, 3, path));
+  const auto record = storage->trial_record(study, 0);
+  EXPECT_EQ(record->checkpoint_epoch, 3);
+  EXPECT_EQ(record->checkpoint_path, path);
+  EXPECT_EQ(record->trial.state, RunState::running);
+  EXPECT_FALSE(is_paused(record->trial));
+  storage->finish_trial(study, 0, RunState::complete, 1.0, "");
+  EXPECT_FALSE(storage->checkpoint_trial(study, 0, owner, 4, path)) << "a finished trial takes no checkpoint";
+}
+
+TYPED_TEST(StorageTest, AnAbandonedTrialWithACheckpointContinuesFromItsEpoch) {
+  auto storage = this->open();
+  const int study = this->make_study(*storage).id;
+  TrialOwner dead = current_owner();
+  dead.pid = testing::dead_pid();
+  const auto claimed = storage->claim_trial(study, dead, 0, sampler_counting_history(nullptr));
+  const auto path = storage->checkpoint_path_for(study, 0);
+  { std::ofstream(path) << "state"; }  // the storage checks only that the file exists
+  for (int epoch = 1; epoch <= 4; ++epoch) storage->record_intermediate(study, 0, epoch, 1.0 / epoch);
+  ASSERT_TRUE(storage->checkpoint_trial(study, 0, dead, 2, path.string()));
+
+  const TrialOwner me = current_owner();
+  EXPECT_EQ(storage->requeue_abandoned_trials(study, me, 3600.0), std::vector<int>{0});
+  const auto requeued = storage->trial_record(study, 0);
+  EXPECT_EQ(requeued->trial.state, RunState::waiting);
+  EXPECT_FALSE(is_paused(requeued->trial)) << "waiting to continue, not paused at a rung";
+  EXPECT_EQ(requeued->trial.intermediate, (std::map<int, double>{{1, 1.0}, {2, 0.5}})) << "epochs 3, 4 report again";
+  EXPECT_EQ(requeued->checkpoint_epoch, 2);
+
+  const auto again = storage->claim_trial(study, me, 1, sampler_counting_history(nullptr));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->trial.number, 0);
+  EXPECT_EQ(again->checkpoint_epoch, 2);
+  EXPECT_EQ(again->checkpoint_path, path.string());
+  EXPECT_EQ(again->trial.started_at, claimed->trial.started_at) << "it continues, so it started when it first did";
+
+  storage->finish_trial(study, 0, RunState::complete, 0.25, "");
+  EXPECT_FALSE(std::filesystem::exists(path)) << "a finished trial's checkpoint is removed";
+  EXPECT_EQ(storage->trial_record(study, 0)->checkpoint_epoch, 0);
+}
+
+TYPED_TEST(StorageTest, AnAbandonedTrialWhoseCheckpointFileIsGoneStartsOver) {
+  auto storage = this->open();
+  const int study = this->make_study(*storage).id;
+  TrialOwner dead = current_owner();
+  dead.pid = testing::dead_pid();
+  storage->claim_trial(study, dead, 0, sampler_counting_history(nullptr));
+  storage->record_intermediate(study, 0, 1, 1.0);
+  ASSERT_TRUE(storage->checkpoint_trial(study, 0, dead, 1, storage->checkpoint_path_for(study, 0).string()));
+  storage->requeue_abandoned_trials(study, current_owner(), 3600.0);
+  const auto requeued = storage->trial_record(study, 0);
+  EXPECT_TRUE(requeued->trial.intermediate.empty());
+  EXPECT_EQ(requeued->checkpoint_epoch, 0);
+  EXPECT_TRUE(requeued->checkpoint_path.empty());
+}
+
+TYPED_TEST(StorageTest, AChangedConfigurationIsRecordedWithThePreviousOne) {
+  auto storage = this->open();
+  const StudyInfo study = this->make_study(*storage);
+  storage->change_study_config(study.id, "method: bayes\n");
+  EXPECT_EQ(storage->find_study(study.name)->config_yaml, "method: bayes\n");
 }
 
 TYPED_TEST(StorageTest, RequeuesOtherHostsOnlyAfterTheirHeartbeatGoesStale) {

@@ -60,12 +60,15 @@ struct TrialRecord {
   std::map<std::string, std::string> attributes;
   TrialOwner owner;              // of the last run (empty for never-started trials)
   double heartbeat = 0.0;        // unix seconds of the owner's last sign of life
-  int paused_epoch = 0;          // > 0: paused there (state waiting) with a checkpoint
-  std::string checkpoint_path;   // the paused state, saved with save_trial_state
+  // The trial's latest saved state (save_trial_state, with optimizer state): after epoch
+  // `checkpoint_epoch` (0: none). Paused trials have one at their rung; running trials save one
+  // every so often, so that a run interrupted by a crash or kill -9 continues from there.
+  int checkpoint_epoch = 0;
+  std::string checkpoint_path;
 };
 
-// A paused trial: state waiting with intermediate values; a trial requeued to run again from the
-// start is waiting without any.
+// A paused trial waits at a scheduler's rung for a promotion (trial.paused_epoch > 0). Other
+// waiting trials were requeued: they run again from their checkpoint, or from the start.
 bool is_paused(const FrozenTrial& trial);
 bool is_finished(RunState state);
 
@@ -78,6 +81,9 @@ class Storage {
   // StorageError when the existing study optimises in the other direction.
   virtual StudyInfo open_or_create_study(const StudyInfo& wanted) = 0;
   virtual std::optional<StudyInfo> find_study(const std::string& name) = 0;
+  // The study continues with another configuration: it becomes the study's, and the one it
+  // replaces is kept in the study's history of changes.
+  virtual void change_study_config(int study_id, const std::string& config_yaml) = 0;
   virtual std::vector<StudyInfo> studies() = 0;
 
   // One transaction: the lowest-numbered requeued trial if there is one (same number, params and
@@ -86,6 +92,7 @@ class Storage {
   // by `owner`. Nothing to run: nullopt.
   virtual std::optional<TrialRecord> claim_trial(int study_id, const TrialOwner& owner, int run_cap,
                                                  const SampleTrialFn& sample) = 0;
+  // The lowest-numbered requeued trial continues from its checkpoint when its record has one.
   // A paused trial continues: running again, owned by `owner`. False when another worker took it.
   virtual bool claim_paused_trial(int study_id, int number, const TrialOwner& owner) = 0;
 
@@ -93,13 +100,20 @@ class Storage {
   virtual void record_intermediate(int study_id, int number, int epoch, double value) = 0;
   // A running trial stops at `epoch` with its state in `checkpoint_path`: waiting, paused.
   virtual void pause_trial(int study_id, int number, int epoch, const std::string& checkpoint_path) = 0;
-  // complete, pruned or failed, with the value (pruned: the last intermediate value) and message.
+  // A running trial's state after `epoch` is saved in `checkpoint_path`: recorded (and the heartbeat
+  // refreshed) only while `owner` still runs the trial; false otherwise, when the caller's file is
+  // of no use.
+  virtual bool checkpoint_trial(int study_id, int number, const TrialOwner& owner, int epoch,
+                                const std::string& checkpoint_path) = 0;
+  // complete, pruned or failed, with the value (pruned: the last intermediate value) and message;
+  // the trial's checkpoint file is removed.
   virtual void finish_trial(int study_id, int number, RunState state, std::optional<double> value,
                             const std::string& message) = 0;
   // Refreshes the heartbeat of every running trial `owner` holds.
   virtual void heartbeat(const TrialOwner& owner) = 0;
   // Running trials whose owner is gone go back to waiting with the same number, params and seed,
-  // their intermediate values and checkpoint dropped, to run again from the start. Gone: on this
+  // to run again from their checkpoint (intermediate values after it dropped), or without one from
+  // the start (all dropped). Gone: on this
   // host, a dead process or an earlier run in this process (another token); elsewhere, a
   // heartbeat older than `stale_after_seconds`. Returns the requeued numbers.
   virtual std::vector<int> requeue_abandoned_trials(int study_id, const TrialOwner& me, double stale_after_seconds) = 0;
@@ -112,10 +126,15 @@ class Storage {
   virtual std::filesystem::path checkpoint_path_for(int study_id, int number) = 0;
 };
 
+// read_write creates a missing file (and its schema); read_only never creates or changes a file
+// and refuses one that is not a study database, saying what it is.
+enum class StorageAccess { read_write, read_only };
+
 struct SqliteOptions {
   double busy_timeout_seconds = 60.0;  // waiting for another process's write before failing
+  StorageAccess access = StorageAccess::read_write;
 };
-// A SQLite file in WAL mode, created when missing. Checkpoints go to "<db>.trials/<study id>/".
+// A SQLite file in WAL mode. Checkpoints go to "<db>.trials/<study id>/".
 std::unique_ptr<Storage> open_sqlite_storage(const std::filesystem::path& path, const SqliteOptions& options = {});
 
 // The file beside the database that holds the best trial's weights: "<db>.best.safetensors".

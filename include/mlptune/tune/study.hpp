@@ -62,7 +62,13 @@ struct StudyOptions {
   std::optional<int> concurrency;      // --concurrency: overrides the config and the backend
   std::optional<BackendKind> backend;  // --backend: overrides the config
   std::string config_yaml;             // the configuration text, kept with the study
+  // An existing study continues with a configuration whose search space, metric, pruner or data
+  // differ from the stored one: the change is recorded. Without it such a rerun is refused.
+  bool allow_config_change = false;
   double stale_after_seconds = 300.0;  // another host's trial with an older heartbeat is abandoned
+  // Running trials save their state at an epoch end at most this often (0: every epoch), so that
+  // kill -9 loses at most this much of each; a rerun continues from there.
+  double checkpoint_every_seconds = 30.0;
   double poll_seconds = 0.2;           // waiting for other processes' trials
 };
 

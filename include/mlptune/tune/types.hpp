@@ -82,6 +82,7 @@ struct MetricSpec {
 
 // Pruning. W&B's early_terminate only knows hyperband; mlptune also accepts median and asha.
 enum class PrunerKind { none, median, asha, hyperband };
+std::string_view to_string(PrunerKind);
 struct EarlyTerminate {
   PrunerKind type = PrunerKind::none;
   int min_iter = 0;   // epochs of the first rung
@@ -137,6 +138,7 @@ struct FrozenTrial {
   Params params;
   std::optional<double> value;             // the metric (as reported, not negated)
   std::map<int, double> intermediate;      // epoch -> metric
+  int paused_epoch = 0;                    // waiting at a scheduler's rung after this epoch (0: not paused)
   std::uint64_t seed = 0;
   std::string message;                     // failure or divergence reason
   double started_at = 0.0;                 // unix seconds

@@ -1,0 +1,104 @@
+// The SQLite study file itself: read-only opens that create and change nothing and say what a
+// wrong file is, and schema versions (older files upgraded, newer ones refused).
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+#include <string>
+
+#include "mlptune/tune/storage.hpp"
+#include "tune/study_test_support.hpp"
+
+namespace mlptune::tune {
+namespace {
+
+using testing::TempFolder;
+
+const SqliteOptions kReadOnly{.access = StorageAccess::read_only};
+
+std::string open_error(const std::filesystem::path& path) {
+  try {
+    open_sqlite_storage(path, kReadOnly)->studies();
+  } catch (const StorageError& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "opening " << path << " read-only succeeded";
+  return "";
+}
+
+void execute(const std::filesystem::path& database, const std::string& sql) {
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open(database.c_str(), &handle), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(handle, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(handle);
+}
+
+TEST(StorageFile, ReadOnlyOpensRefuseWhatIsNotAStudyAndChangeNothing) {
+  TempFolder folder;
+  { std::ofstream(folder.file("empty.db")); }
+  EXPECT_NE(open_error(folder.file("empty.db")).find("empty.db: is empty, not an mlptune study database"),
+            std::string::npos);
+  EXPECT_EQ(std::filesystem::file_size(folder.file("empty.db")), 0u) << "no schema written into it";
+
+  { std::ofstream(folder.file("notes.txt")) << std::string(2000, 'x'); }
+  EXPECT_NE(open_error(folder.file("notes.txt")).find("notes.txt: is not a study database (not an SQLite file)"),
+            std::string::npos);
+
+  execute(folder.file("other.db"), "CREATE TABLE photos (id INTEGER)");
+  EXPECT_NE(open_error(folder.file("other.db")).find("an SQLite file without mlptune's study tables"),
+            std::string::npos);
+
+  EXPECT_NE(open_error(folder.file("")).find("is a folder, not a study file"), std::string::npos);
+  EXPECT_NE(open_error(folder.file("missing.db")).find("no such study file"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(folder.file("missing.db")));
+}
+
+TEST(StorageFile, AStudyReadsReadOnlyWhileAnotherConnectionWrites) {
+  TempFolder folder;
+  auto writer = open_sqlite_storage(folder.file("study.db"));
+  const int study = writer->open_or_create_study({0, "s", Goal::minimize, "", 1, 0.0}).id;
+  writer->claim_trial(study, current_owner(), 0, [](std::span<const FrozenTrial>, int) { return SampledTrial{}; });
+  auto reader = open_sqlite_storage(folder.file("study.db"), kReadOnly);
+  EXPECT_EQ(reader->trial_records(study).size(), 1u);
+  EXPECT_THROW(reader->open_or_create_study({0, "t", Goal::minimize, "", 1, 0.0}), StorageError);
+}
+
+// The first schema had no checkpoints of running trials: such a file reads as is, and the first
+// read-write open upgrades it.
+TEST(StorageFile, AFileOfTheFirstSchemaIsReadAndUpgraded) {
+  TempFolder folder;
+  const auto database = folder.file("old.db");
+  {
+    auto storage = open_sqlite_storage(database);
+    const int study = storage->open_or_create_study({0, "s", Goal::minimize, "", 1, 0.0}).id;
+    storage->claim_trial(study, current_owner(), 0, [](std::span<const FrozenTrial>, int) { return SampledTrial{}; });
+  }
+  execute(database,
+          "ALTER TABLE trials DROP COLUMN checkpoint_epoch; DROP TABLE config_changes; "
+          "PRAGMA user_version = 0");
+  EXPECT_EQ(open_sqlite_storage(database, kReadOnly)->trial_records(1).size(), 1u);
+  auto upgraded = open_sqlite_storage(database);
+  EXPECT_EQ(upgraded->trial_records(1).front().checkpoint_epoch, 0);
+  EXPECT_TRUE(upgraded->checkpoint_trial(1, 0, upgraded->trial_records(1).front().owner, 1, "x"));
+}
+
+TEST(StorageFile, AFileOfANewerSchemaIsRefused) {
+  TempFolder folder;
+  const auto database = folder.file("new.db");
+  open_sqlite_storage(database);
+  execute(database, "PRAGMA user_version = 99");
+  for (const auto access : {StorageAccess::read_write, StorageAccess::read_only}) {
+    try {
+      open_sqlite_storage(database, {.access = access});
+      ADD_FAILURE() << "a schema from a newer version was opened";
+    } catch (const StorageError& error) {
+      EXPECT_NE(std::string(error.what()).find("schema version 99, newer than this mlptune knows"), std::string::npos)
+          << error.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mlptune::tune
