@@ -7,8 +7,10 @@
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
+#include "common/process.hpp"
 #include "mlptune/error.hpp"
 
 namespace mlptune::io {
@@ -50,13 +52,26 @@ fs::path folder_of(const fs::path& file) {
   return folder.empty() ? fs::path(".") : folder;
 }
 
-// A name beside `target` that no other writer, thread or process, uses at the same time.
+constexpr std::string_view kTemporaryMark = ".tmp-";
+
+// A name beside `target` that no other writer, thread or process, uses at the same time:
+// ".NAME.tmp-PID-COUNT".
 fs::path temporary_beside(const fs::path& target) {
   static std::atomic<unsigned> counter{0};
   std::string name = ".";  // built by appending, clear of GCC 12's -Wrestrict false positive on "." + string
   name += target.filename().string();
-  name += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  name += std::string(kTemporaryMark) + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   return folder_of(target) / name;
+}
+
+// The writer's pid in a temporary file's name, or 0 when the name is not one of ours.
+int temporary_owner(const std::string& name) {
+  const std::size_t mark = name.rfind(kTemporaryMark);
+  if (name.empty() || name[0] != '.' || mark == std::string::npos) return 0;
+  int pid = 0;
+  const char* digits = name.data() + mark + kTemporaryMark.size();
+  const auto [end, error] = std::from_chars(digits, name.data() + name.size(), pid);
+  return error == std::errc() && end < name.data() + name.size() && *end == '-' ? pid : 0;
 }
 
 void sync_folder(const fs::path& folder) {
@@ -101,6 +116,7 @@ fs::path checked_output_path(const fs::path& path, std::string_view what) {
 
 AtomicFile::AtomicFile(const fs::path& path, std::string_view what)
     : name_(named(path, what)), target_(checked_output_path(path, what)) {
+  remove_abandoned_temporaries(folder_of(target_), target_.filename().string());  // a killed writer's
   temporary_ = temporary_beside(target_);
   descriptor_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (descriptor_ < 0) fail("cannot create a file in " + folder_of(target_).string(), errno);
@@ -139,6 +155,19 @@ void AtomicFile::fail(const std::string& action, int error_number) {
   temporary_.clear();
   const Reason why = reason(error_number);
   throw Error(name_ + ": " + action + " (" + why.cause + "), so nothing was written; " + why.fix);
+}
+
+void remove_abandoned_temporaries(const fs::path& folder, std::string_view of_target) {
+  std::string prefix = ".";  // appended to, clear of GCC 12's -Wrestrict false positive
+  prefix += of_target;
+  prefix += kTemporaryMark;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    if (!of_target.empty() && !name.starts_with(prefix)) continue;
+    const int pid = temporary_owner(name);
+    if (pid > 0 && !process_alive(pid) && entry.is_regular_file(error)) fs::remove(entry.path(), error);
+  }
 }
 
 void write_file_atomically(const fs::path& path, std::string_view contents, std::string_view what) {

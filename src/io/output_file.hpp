@@ -40,6 +40,10 @@ class AtomicFile {
   int descriptor_ = -1;
 };
 
+// Removes the temporary files in `folder` that writers killed mid-write (kill -9) left behind,
+// those of processes no longer running: all of them, or only those for the file `of_target`.
+void remove_abandoned_temporaries(const std::filesystem::path& folder, std::string_view of_target = {});
+
 // The whole file at once, through an AtomicFile.
 void write_file_atomically(const std::filesystem::path& path, std::string_view contents, std::string_view what = {});
 

@@ -112,7 +112,9 @@ class Hyperband final : public Scheduler {
       std::vector<FrozenTrial> reported;
       for (int number : entered)
         if (trials.count(number)) reported.push_back(*trials.at(number));
-      nominal = std::size_t(std::floor(double(nominal) / eta_));
+      // A full bracket keeps floor(n / eta) >= 1 to its last rung (81, 27, 9, 3, 1); one cut short
+      // by run_cap keeps at least its best trial, so every bracket ends with a trained model.
+      nominal = std::max<std::size_t>(1, std::size_t(std::floor(double(nominal) / eta_)));
       progress.entered.push_back(top_numbers(rank_at(reported, epoch, goal_), nominal));
       ++progress.decided_rungs;
     }

@@ -4,12 +4,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <fstream>
 #include <mutex>
 
+#include "common/process.hpp"
 #include "mlptune/tune/storage.hpp"
 #include "tune/storage_json.hpp"
 #include "tune/storage_sqlite_connection.hpp"
@@ -92,16 +93,6 @@ Goal goal_from_name(const std::string& name) { return name == "maximize" ? Goal:
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// A process that exists and is not a zombie (killed, but not yet reaped by its parent).
-bool process_alive(int pid) {
-  if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return true;  // no /proc: kill() is all there is to go by
-  const std::size_t end_of_name = line.rfind(") ");
-  return end_of_name == std::string::npos || end_of_name + 2 >= line.size() || line[end_of_name + 2] != 'Z';
 }
 
 bool owner_gone(const TrialRecord& record, const TrialOwner& me, double now, double stale_after_seconds) {
@@ -290,7 +281,7 @@ class SqliteStorage final : public Storage {
       finish.bind(5, study_id).bind(6, number).run();
       require_one_change(study_id, number, "finish");
     });
-    remove_checkpoint_file(checkpoint);  // a finished trial never continues
+    remove_checkpoint_files(study_id, number, checkpoint);  // a finished trial never continues
   }
 
   void heartbeat(const TrialOwner& owner) override {
@@ -332,14 +323,18 @@ class SqliteStorage final : public Storage {
     return record;
   }
 
+  // Two files per trial, used in turn: the next state goes to the one the record does not name,
+  // so a kill between writing it and recording it leaves the record's file as it was.
   std::filesystem::path checkpoint_path_for(int study_id, int number) override {
-    const std::filesystem::path folder = path_.string() + ".trials/" + std::to_string(study_id);
+    const std::filesystem::path folder = checkpoint_folder(study_id);
     std::error_code error;
     std::filesystem::create_directories(folder, error);
     if (error)
-      throw StorageError(folder.string() + ": cannot create the folder for paused trials (" + error.message() +
+      throw StorageError(folder.string() + ": cannot create the folder for checkpoints of trials (" + error.message() +
                          "); check that the database's folder is writable");
-    return folder / (std::to_string(number) + ".safetensors");
+    const auto record = trial_record(study_id, number);
+    const auto slots = checkpoint_slots(study_id, number);
+    return record && record->checkpoint_path == slots.front().string() ? slots.back() : slots.front();
   }
 
  private:
@@ -491,12 +486,24 @@ class SqliteStorage final : public Storage {
                     "finished_at = 0 WHERE study_id = ? AND number = ?");
     reset.bind(1, kept_epochs).bind(2, resumable ? record.checkpoint_path : std::string());
     reset.bind(3, int(resumable)).bind(4, study_id).bind(5, number).run();
-    if (!resumable) remove_checkpoint_file(record.checkpoint_path);
+    if (!resumable) remove_checkpoint_files(study_id, number, record.checkpoint_path);
   }
 
-  static void remove_checkpoint_file(const std::string& path) {
+  std::filesystem::path checkpoint_folder(int study_id) const {
+    return path_.string() + ".trials/" + std::to_string(study_id);
+  }
+
+  std::array<std::filesystem::path, 2> checkpoint_slots(int study_id, int number) const {
+    const std::filesystem::path folder = checkpoint_folder(study_id);
+    const std::string name = std::to_string(number);
+    return {folder / (name + ".a.safetensors"), folder / (name + ".b.safetensors")};
+  }
+
+  // The trial's checkpoint files: both slots, and the recorded one (of an older layout, perhaps).
+  void remove_checkpoint_files(int study_id, int number, const std::string& recorded) const {
     std::error_code ignored;
-    if (!path.empty()) std::filesystem::remove(path, ignored);
+    for (const auto& slot : checkpoint_slots(study_id, number)) std::filesystem::remove(slot, ignored);
+    if (!recorded.empty()) std::filesystem::remove(recorded, ignored);
   }
 
   void require_one_change(int study_id, int number, const char* action) {

@@ -6,9 +6,11 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <set>
 #include <stdexcept>
@@ -293,6 +295,85 @@ TEST(Executor, SchedulerPauseKeepsTheState) {
   EXPECT_EQ(queue.results[0].outcome, JobOutcome::paused);
   ASSERT_TRUE(queue.results[0].state.has_value());
   EXPECT_EQ(queue.results[0].state->epoch, 4);
+}
+
+// Checkpoints: states after epoch ends (never the last or a pausing one), written while training
+// goes on, each delivered before the job's result.
+struct CheckpointLog {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::pair<int, int>> checkpoints;  // (trial, epoch)
+  std::vector<int> results_after;                // checkpoints seen when each result arrived
+  int last_epoch_reported = 0;
+};
+
+TEST(Executor, CheckpointsEveryEpochEndButTheLastReachTheirCallbackBeforeTheResult) {
+  FakeBackend backend;
+  JobQueue queue;
+  queue.jobs.push_back(make_job(7, 4));
+  queue.jobs.push_back(make_job(8, 5, /*pause_after_epoch=*/3));
+  CheckpointLog log;
+  ExecutorCallbacks callbacks = queue.callbacks();
+  callbacks.on_checkpoint = [&](int trial, int epoch, TrialState state) {
+    std::this_thread::sleep_for(milliseconds(5));  // a slow disk: the result must wait for it
+    EXPECT_EQ(state.epoch, epoch);
+    std::lock_guard lock(log.mutex);
+    log.checkpoints.emplace_back(trial, epoch);
+  };
+  const auto on_result = callbacks.on_result;
+  callbacks.on_result = [&](JobResult result) {
+    {
+      std::lock_guard lock(log.mutex);
+      log.results_after.push_back(int(log.checkpoints.size()));
+    }
+    on_result(std::move(result));
+  };
+  run_jobs(backend, test_data(), {.slots = 1, .checkpoint_interval_seconds = 0.0}, callbacks);
+  const std::vector<std::pair<int, int>> expected{{7, 1}, {7, 2}, {7, 3}, {8, 1}, {8, 2}};
+  EXPECT_EQ(log.checkpoints, expected) << "none after the last epoch, none where the job pauses";
+  EXPECT_EQ(log.results_after, (std::vector<int>{3, 5}));
+}
+
+TEST(Executor, CheckpointsAreAtLeastTheirIntervalApart) {
+  FakeBackend backend(FakeScript{.epoch_sleep = milliseconds(30)});
+  JobQueue queue;
+  queue.jobs.push_back(make_job(0, 6));
+  std::mutex mutex;
+  std::vector<std::chrono::steady_clock::time_point> times{std::chrono::steady_clock::now()};
+  ExecutorCallbacks callbacks = queue.callbacks();
+  callbacks.on_checkpoint = [&](int, int, TrialState) {
+    std::lock_guard lock(mutex);
+    times.push_back(std::chrono::steady_clock::now());
+  };
+  run_jobs(backend, test_data(), {.slots = 1, .checkpoint_interval_seconds = 0.07}, callbacks);
+  ASSERT_GE(times.size(), 2u) << "the job's five epoch ends before its last span 150 ms at least";
+  for (std::size_t i = 1; i < times.size(); ++i)
+    EXPECT_GE(std::chrono::duration<double>(times[i] - times[i - 1]).count(), 0.07) << "checkpoint " << i;
+}
+
+// The training thread does not wait for the write: the next epoch ends while a checkpoint is
+// still being written (were it written on the training thread, this would wait out the timeout).
+TEST(Executor, TrainingGoesOnWhileACheckpointIsWritten) {
+  FakeBackend backend;
+  JobQueue queue;
+  queue.jobs.push_back(make_job(0, 3));
+  CheckpointLog log;
+  queue.decide = [&](int, const EpochReport& report) {
+    std::lock_guard lock(log.mutex);
+    log.last_epoch_reported = report.epoch;
+    log.changed.notify_all();
+    return Decision::proceed;
+  };
+  bool overlapped = false;
+  ExecutorCallbacks callbacks = queue.callbacks();
+  callbacks.on_checkpoint = [&](int, int epoch, TrialState) {
+    if (epoch != 1) return;
+    std::unique_lock lock(log.mutex);
+    overlapped = log.changed.wait_for(lock, std::chrono::seconds(10), [&] { return log.last_epoch_reported >= 2; });
+  };
+  run_jobs(backend, test_data(), {.slots = 1, .checkpoint_interval_seconds = 0.0}, callbacks);
+  EXPECT_TRUE(overlapped);
+  EXPECT_EQ(queue.results[0].outcome, JobOutcome::completed);
 }
 
 TEST(Executor, StopDecisionEndsOnlyThatJob) {

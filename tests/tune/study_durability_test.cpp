@@ -80,6 +80,54 @@ TEST(StudyDurability, KillNineMidStudyThenRerunLosesAndDuplicatesNothing) {
     }
 }
 
+// Trials long enough that every kill catches them mid-run: each keeps its checkpoints, and the
+// rerun continues them instead of training their epochs again.
+TEST(StudyDurability, KillNineMidTrialThenRerunContinuesFromCheckpoints) {
+  TempFolder folder;
+  const auto database = folder.file("study.db");
+  constexpr int kLongEpochs = 30;
+  StudyOptions options = options_for(database);
+  options.checkpoint_every_seconds = 0.0;
+  const pid_t child = testing::fork_child(
+      [&] { run_study(fake_study_config(6, kLongEpochs), options, fake_parts(kLongEpochs, 10, 3)); });
+  std::vector<TrialRecord> before;
+  for (int attempt = 0; attempt < 2000; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!std::filesystem::exists(database)) continue;
+    before = read_trials(database);
+    if (std::count_if(before.begin(), before.end(), [](auto& r) { return r.checkpoint_epoch >= 5; }) >= 2) break;
+  }
+  ::kill(child, SIGKILL);
+  testing::wait_exit_code(child);
+  before = read_trials(database);
+  int checkpointed_epochs = 0;
+  for (const auto& record : before)
+    if (record.trial.state == RunState::running) checkpointed_epochs += record.checkpoint_epoch;
+  ASSERT_GE(checkpointed_epochs, 10) << "the kill should catch trials with checkpoints";
+
+  std::vector<std::string> events;
+  std::shared_ptr<std::atomic<int>> epochs_trained;
+  run_study(fake_study_config(6, kLongEpochs), options, fake_parts(kLongEpochs, 1, 3, 0.1, &epochs_trained),
+            [&](const StudyProgress& progress) { events.push_back(progress.event); });
+  const auto after = read_trials(database);
+  ASSERT_EQ(after.size(), 6u);
+  for (const auto& record : after) {
+    EXPECT_EQ(record.trial.state, RunState::complete) << "trial " << record.trial.number;
+    EXPECT_EQ(record.trial.intermediate.size(), std::size_t(kLongEpochs)) << "trial " << record.trial.number;
+  }
+  int finished_before = 0;
+  for (const auto& record : before) finished_before += record.trial.state == RunState::complete;
+  EXPECT_EQ(epochs_trained->load(), (6 - finished_before) * kLongEpochs - checkpointed_epochs)
+      << "every checkpointed epoch is kept";
+
+  ASSERT_FALSE(events.empty());
+  EXPECT_NE(events.front().find("study fake resumed"), std::string::npos) << events.front();
+  EXPECT_NE(events.front().find("from checkpoints"), std::string::npos) << events.front();
+  EXPECT_TRUE(std::any_of(events.begin(), events.end(), [](auto& e) {
+    return e.find("resumed from its checkpoint after epoch") != std::string::npos;
+  }));
+}
+
 TEST(StudyDurability, TwoProcessesOnOneStudyShareTheWorkWithoutLockErrors) {
   TempFolder folder;
   const auto database = folder.file("study.db");

@@ -190,6 +190,97 @@ TEST_F(StudyTest, ReportsProgressUpToTheRunCap) {
   for (std::size_t i = 1; i < seen.size(); ++i) EXPECT_GE(seen[i].done(), seen[i - 1].done());
 }
 
+// Every study that trains a trial ends with one complete to its full epochs, and its weights,
+// whatever the run cap against the scheduler's first bracket (9 trials for R = 9, eta = 3).
+TEST_F(StudyTest, EverySchedulerAndRunCapEndsWithACompleteTrialAndItsWeights) {
+  for (const PrunerKind pruner : {PrunerKind::asha, PrunerKind::hyperband}) {
+    for (const int run_cap : {2, 4, 8, 9, 13}) {
+      SCOPED_TRACE(std::string(to_string(pruner)) + ", run_cap " + std::to_string(run_cap));
+      std::filesystem::remove_all(folder_.file(""));
+      std::filesystem::create_directories(folder_.file(""));
+      StudyConfig config = fake_study_config(run_cap, 9);
+      config.early_terminate = {pruner, 1, 9, 0, 3.0};
+      const StudyResult result = run_study(config, options(), fake_parts(9, 0, 2));
+      ASSERT_TRUE(result.best.has_value());
+      EXPECT_EQ(result.best->intermediate.rbegin()->first, 9) << "the best trial trains to its full epochs";
+      EXPECT_EQ(load_trial_state(result.best_weights).epoch, 9);
+      EXPECT_EQ(result.progress.done(), run_cap);
+      EXPECT_EQ(result.progress.paused, 0);
+    }
+  }
+}
+
+// The case as a user wrote it: digits' epochs 2 to 20, hyperband with eta 3, eight trials.
+TEST_F(StudyTest, AHyperbandStudyCutShortByItsRunCapStillTrainsOneTrialFully) {
+  StudyConfig config = fake_study_config(8, 20);
+  config.early_terminate = {PrunerKind::hyperband, 2, 20, 0, 3.0};
+  const StudyResult result = run_study(config, options(), fake_parts(20, 0, 2));
+  ASSERT_TRUE(result.best.has_value());
+  EXPECT_EQ(result.best->intermediate.rbegin()->first, 20);
+  EXPECT_TRUE(std::filesystem::exists(result.best_weights));
+}
+
+const char* kSpaceYaml = R"(name: fake
+method: random
+parameters:
+  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0}
+  batch_size: {values: [32, 64, 128]}
+  epochs: {value: 2}
+run_cap: 3
+)";
+
+TEST_F(StudyTest, ARerunWithAnotherSearchSpaceIsRefusedUnlessAllowedAndThenRecorded) {
+  const auto config_of = [&](const std::string& text, StudyOptions& options) {
+    options.config_yaml = text;
+    return parse_study_config(text, "space.yaml");
+  };
+  StudyOptions first = options();
+  run_study(config_of(kSpaceYaml, first), first, fake_parts(2));
+
+  std::string changed = kSpaceYaml;
+  changed.replace(changed.find("max: 1.0"), 8, "max: 0.5");
+  changed.replace(changed.find("run_cap: 3"), 10, "run_cap: 5");
+  StudyOptions second = options();
+  const StudyConfig changed_config = config_of(changed, second);
+  try {
+    run_study(changed_config, second, fake_parts(2));
+    FAIL() << "a changed search space was accepted";
+  } catch (const ConfigError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("parameters.lr: "), std::string::npos) << message;
+    EXPECT_NE(message.find("-> "), std::string::npos) << message;
+    EXPECT_EQ(message.find("run_cap"), std::string::npos) << "a larger budget is no new search:\n" << message;
+    EXPECT_NE(message.find("--allow-config-change"), std::string::npos) << message;
+    EXPECT_NE(message.find("study_name"), std::string::npos) << message;
+  }
+  EXPECT_EQ(records().size(), 3u) << "nothing ran";
+
+  std::string more_trials = kSpaceYaml;
+  more_trials.replace(more_trials.find("run_cap: 3"), 10, "run_cap: 4");
+  StudyOptions budget = options();
+  run_study(config_of(more_trials, budget), budget, fake_parts(2));
+  EXPECT_EQ(records().size(), 4u) << "raising run_cap continues the same search";
+
+  second.allow_config_change = true;
+  std::vector<std::string> events;
+  run_study(changed_config, second, fake_parts(2), [&](const StudyProgress& p) { events.push_back(p.event); });
+  EXPECT_EQ(records().size(), 5u);
+  EXPECT_TRUE(std::any_of(events.begin(), events.end(),
+                          [](auto& e) { return e.find("changed configuration") != std::string::npos; }));
+  EXPECT_EQ(open_sqlite_storage(folder_.file("study.db"))->find_study("fake")->config_yaml, changed);
+}
+
+TEST_F(StudyTest, AConfigurationThatCannotRunCreatesNoDatabase) {
+  StudyConfig config = fake_study_config(3, 2);
+  config.space.parameters.push_back({"dropout", {}, 7});
+  EXPECT_THROW(run_study(config, options(), fake_parts(2)), ConfigError);
+  EXPECT_FALSE(std::filesystem::exists(folder_.file("study.db")));
+  config = fake_study_config(3, 2);
+  config.early_terminate = {PrunerKind::hyperband, 1, 9, 0, 0.5};  // eta must be > 1
+  EXPECT_THROW(run_study(config, options(), fake_parts(2)), ConfigError);
+  EXPECT_FALSE(std::filesystem::exists(folder_.file("study.db")));
+}
+
 TEST_F(StudyTest, RejectsParametersNoTrialUses) {
   StudyConfig config = fake_study_config(3, 2);
   config.space.parameters.push_back({"dropout", {}, 7});

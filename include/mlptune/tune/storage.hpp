@@ -122,7 +122,8 @@ class Storage {
   virtual std::optional<TrialRecord> trial_record(int study_id, int number) = 0;
   std::vector<FrozenTrial> trials(int study_id);  // by number
 
-  // Where a paused trial's state belongs (the folder exists once this returns).
+  // Where the trial's next checkpoint (paused or running) goes: never the file its record names
+  // now, so that file stays whole until the new one is recorded. The folder exists once this returns.
   virtual std::filesystem::path checkpoint_path_for(int study_id, int number) = 0;
 };
 
