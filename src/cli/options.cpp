@@ -3,6 +3,7 @@
 
 #include <charconv>
 
+#include "data/split_fraction.hpp"
 #include "mlptune/error.hpp"
 
 namespace mlptune::cli {
@@ -24,11 +25,15 @@ void add_data_options(CLI::App& app, DataOptions& options) {
   group->add_option("--scaling", options.scaling, "feature scaling fitted on the training split: auto, none, minmax, standard")
       ->check(CLI::IsMember({"auto", "none", "minmax", "standard"}))
       ->capture_default_str();
-  group->add_option("--validation-fraction", options.validation_fraction, "share of the training rows held out for validation")
-      ->check(CLI::Range(0.0, 0.9))
+  group
+      ->add_option(
+          "--validation-fraction", options.validation_fraction,
+          "share of the rows left for training held out for validation, " + data::kValidationFractionRange.describe())
       ->capture_default_str();
-  group->add_option("--test-fraction", options.test_fraction, "share held out for test, for sets without a test split")
-      ->check(CLI::Range(0.0, 0.9))
+  group
+      ->add_option(
+          "--test-fraction", options.test_fraction,
+          "share of all rows held out for test, for sets without a test split, " + data::kTestFractionRange.describe())
       ->capture_default_str();
   group->add_option("--split-seed", options.split_seed, "seed of the train/validation/test split")->capture_default_str();
 }
