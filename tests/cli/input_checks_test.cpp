@@ -41,4 +41,61 @@ TEST_F(Cli, FractionsThatLeaveAFewTrainingRowsAreRefusedWithTheCounts) {
   EXPECT_FALSE(contains(run.output, "result:")) << "nothing trained";
 }
 
+// --- Numbers on the command line -------------------------------------------------------------------
+
+// Runs `mlptune train` on digits with `flags` and expects exit status 2 with `message` in the output.
+void expect_refused(const std::string& flags, const std::string& message) {
+  const ProgramRun run = run_mlptune("train --dataset digits --backend cpu --quiet " + flags);
+  EXPECT_EQ(run.status, 2) << flags << "\n" << run.output;
+  EXPECT_TRUE(contains(run.output, message)) << flags << "\n" << run.output << "lacks: " << message;
+  EXPECT_FALSE(contains(run.output, "Could not convert")) << run.output;
+}
+
+TEST_F(Cli, AnIntegerBeyondItsTypeNamesTheFlagTheValueAndTheRange) {
+  expect_refused("--epochs 2147483648", "--epochs: must be a whole number in [1, 2147483647] (got 2147483648)");
+  expect_refused("--batch-size 99999999999",
+                 "--batch-size: must be a whole number in [1, 2147483647] (got 99999999999)");
+  expect_refused("--step-epochs -2147483649", "--step-epochs: must be a whole number in [1, 2147483647]");
+  expect_refused("--early-stopping 1e3", "--early-stopping: must be a whole number in [0, 2147483647] (got 1e3)");
+  expect_refused("--device 99999999999", "--device: must be a whole number in [0, 2147483647]");
+  expect_refused("--depth 1 --width 4294967296", "--width: must be a whole number in [1, 2147483647]");
+}
+
+TEST_F(Cli, ANonNumberForARealFlagSaysWhatANumberLooksLike) {
+  expect_refused("--lr fast", "--lr: must be a number that a double holds, e.g. 0.001 or 1e-3 (got fast)");
+  expect_refused("--weight-decay 1e999", "--weight-decay: must be a number that a double holds");
+}
+
+TEST_F(Cli, ASeedOutsideSixtyFourBitsIsRefusedNotWrapped) {
+  // Both used to become 2^64 - 1 without a word.
+  expect_refused("--seed -1", "--seed: must be a whole number in [0, 18446744073709551615] (got -1)");
+  expect_refused("--seed 99999999999999999999999",
+                 "--seed: must be a whole number in [0, 18446744073709551615] (got 99999999999999999999999)");
+  expect_refused("--split-seed -1", "--split-seed: must be a whole number in [0, 18446744073709551615] (got -1)");
+  EXPECT_EQ(run_mlptune(kSmallRun + " --seed 18446744073709551615").status, 0);
+}
+
+TEST_F(Cli, ThreadsBeyondWhatOpenBlasRunsAreRefusedWithTheLimit) {
+  // OpenBLAS would quietly run its build's limit (MAX_THREADS) instead.
+  const ProgramRun help = run_mlptune("train --help");
+  const std::size_t at = help.output.find("(0: all cores), at most ");
+  ASSERT_NE(at, std::string::npos) << help.output;
+  const std::string limit = help.output.substr(at + 24, help.output.find(' ', at + 24) - at - 24);
+  ASSERT_GT(std::stoll(limit), 0) << limit;
+  expect_refused("--threads 100000", "--threads: must be a whole number in [0, " + limit + "] (got 100000)");
+  EXPECT_EQ(run_mlptune(kSmallRun + " --threads " + limit).status, 0);
+}
+
+// --- The model's shape -----------------------------------------------------------------------------
+
+TEST_F(Cli, HiddenTogetherWithDepthAndWidthIsRefusedNamingBothForms) {
+  // --hidden 16 used to be ignored: the layers were --depth 2 --width 10.
+  expect_refused("--hidden 16 --depth 2 --width 10",
+                 "mlptune: --hidden 16 and --depth 2 --width 10 both give the hidden layers; write the layers either "
+                 "as --depth 2 --width 10 or as --hidden 10,10, not both");
+  const ProgramRun depth_only =
+      run_mlptune("train --dataset digits --epochs 1 --backend cpu --quiet --depth 2 --width 10");
+  EXPECT_EQ(depth_only.status, 0) << "--hidden's default is no choice of the user's\n" << depth_only.output;
+}
+
 }  // namespace
