@@ -207,6 +207,21 @@ TEST(CsvLoaderErrors, LabelNotAnInteger) {
   EXPECT_PRED_FORMAT2(contains, message, "is not a non-negative integer");
 }
 
+TEST(CsvLoaderErrors, LabelTooLargeForAClassSaysSoWithTheLimit) {
+  // 2^32: a whole number, once reported as "not a non-negative integer".
+  TempFolder folder;
+  const auto path = folder.write("huge.csv", "0.5,2,0\n3,4,4294967296\n");
+  const std::string message = data_error_message([&] { load_csv(path); });
+  EXPECT_PRED_FORMAT2(starts_with_path, message, path);
+  EXPECT_PRED_FORMAT2(contains, message,
+                      "line 2, column 3: label 4294967296 is too large for a class label: labels go from 0 to 65535 "
+                      "(one output per class, at most 65536 classes); pick the class column with --label-column, or "
+                      "load the file with --task regression");
+  EXPECT_EQ(message.find("not a non-negative integer"), std::string::npos) << message;
+  const auto largest = folder.write("largest.csv", "0.5,2,0\n3,4,65535\n");
+  EXPECT_EQ(load_csv(largest).num_classes, 65536);
+}
+
 TEST(CsvLoaderErrors, NegativeLabel) {
   TempFolder folder;
   const auto path = folder.write("negative.csv", "1,2,-1\n");
