@@ -98,4 +98,40 @@ TEST_F(Cli, HiddenTogetherWithDepthAndWidthIsRefusedNamingBothForms) {
   EXPECT_EQ(depth_only.status, 0) << "--hidden's default is no choice of the user's\n" << depth_only.output;
 }
 
+// --- Study configs ---------------------------------------------------------------------------------
+
+constexpr const char* kStudyHead = "method: random\nrun_cap: 1\nmlptune: {dataset: iris, backend: cpu}\nparameters:\n";
+
+TEST_F(Cli, AStudyNameThatIsNotUtf8IsRefusedBeforeAnyTrialRuns) {
+  // It used to fail as "internal error: [json.exception.type_error.316] ..." once the trial had run.
+  std::ofstream(path("study.yaml")) << kStudyHead << "  epochs: {value: 1}\n  \"l\xB2r\": {value: 0.1}\n";
+  const ProgramRun run = run_mlptune("tune " + path("study.yaml") + " --storage " + path("study.db") + " --quiet");
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "study.yaml:6: parameters.l\\xB2r: the key 'l\\xB2r' is not UTF-8 text"))
+      << run.output;
+  EXPECT_FALSE(contains(run.output, "internal error")) << run.output;
+  EXPECT_FALSE(fs::exists(path("study.db"))) << "nothing stored";
+}
+
+TEST_F(Cli, AStudyConstantOutOfRangeNamesTheFileLineAndKey) {
+  std::ofstream(path("study.yaml")) << kStudyHead << "  epochs: {value: 1}\n  lr: {value: -1}\n";
+  const ProgramRun run = run_mlptune("tune " + path("study.yaml") + " --storage " + path("study.db") + " --quiet");
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_TRUE(
+      contains(run.output, "mlptune: " + path("study.yaml") + ":6: parameters.lr: must be > 0 and finite (got -1)"))
+      << run.output;
+  EXPECT_FALSE(contains(run.output, "--lr")) << run.output;
+}
+
+TEST_F(Cli, ASampledValueOutOfRangeNamesTheParameterNotAFlag) {
+  // A normal distribution has no bounds to check when the config is read; this one draws below 0.
+  std::ofstream(path("study.yaml")) << kStudyHead
+                                    << "  epochs: {value: 1}\n  lr: {distribution: normal, mu: -5, sigma: 0.1}\n";
+  const ProgramRun run = run_mlptune("tune " + path("study.yaml") + " --storage " + path("study.db") + " --quiet");
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "parameters.lr: must be > 0 and finite (got -")) << run.output;
+  EXPECT_TRUE(contains(run.output, "narrow the distribution")) << run.output;
+  EXPECT_FALSE(contains(run.output, "--lr")) << run.output;
+}
+
 }  // namespace
