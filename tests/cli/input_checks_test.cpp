@@ -41,6 +41,33 @@ TEST_F(Cli, FractionsThatLeaveAFewTrainingRowsAreRefusedWithTheCounts) {
   EXPECT_FALSE(contains(run.output, "result:")) << "nothing trained";
 }
 
+// --- A split that is not there ----------------------------------------------------------------------
+
+TEST_F(Cli, AMissingSplitIsSaidOnceInsteadOfNanMetrics) {
+  // Each epoch used to end "val loss nan  rmse nan" and the result "test loss nan  rmse nan".
+  const ProgramRun run = run_mlptune(
+      "train --dataset digits --hidden 16 --lr 0.01 --epochs 2 --backend cpu --validation-fraction 0 --test-fraction "
+      "0");
+  ASSERT_EQ(run.status, 0) << run.output;
+  EXPECT_TRUE(contains(run.output,
+                       "no validation split (--validation-fraction 0): each epoch shows the training "
+                       "loss only\nepoch 1/2  train loss "))
+      << run.output;
+  EXPECT_TRUE(contains(run.output, "; no test split (--test-fraction 0)\n")) << run.output;
+  EXPECT_FALSE(contains(run.output, "nan")) << run.output;
+  EXPECT_FALSE(contains(run.output, "val loss")) << run.output;
+}
+
+TEST_F(Cli, EarlyStoppingWithoutAValidationSplitIsRefused) {
+  const ProgramRun run = run_mlptune(kSmallRun + " --early-stopping 3 --validation-fraction 0");
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_TRUE(contains(run.output,
+                       "mlptune: --early-stopping 3 watches the validation loss, but there is no "
+                       "validation split (--validation-fraction 0): give --validation-fraction above 0, "
+                       "or leave --early-stopping out"))
+      << run.output;
+}
+
 // --- Numbers on the command line -------------------------------------------------------------------
 
 // Runs `mlptune train` on digits with `flags` and expects exit status 2 with `message` in the output.
