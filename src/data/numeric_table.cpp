@@ -73,7 +73,7 @@ float checked_float(const NumericTable& table, std::size_t row, std::size_t col)
                     " is not allowed; remove or impute the value");
   }
   if (std::fabs(value) > double(std::numeric_limits<float>::max())) {
-    throw DataError(table.describe_cell(row, col) + ": " + std::to_string(value) + " is outside the float32 range");
+    throw DataError(table.describe_cell(row, col) + ": " + shortest_text(value) + " is outside the float32 range");
   }
   return static_cast<float>(value);
 }

@@ -169,8 +169,7 @@ TEST(CsvLoaderErrors, NumberBeyondFloatRange) {
   const auto path = folder.write("wide.csv", "1,2,0\n3,1e300,1\n");
   const std::string message = data_error_message([&] { load_csv(path); });
   EXPECT_PRED_FORMAT2(starts_with_path, message, path);
-  EXPECT_PRED_FORMAT2(contains, message, "line 2, column 2: ");
-  EXPECT_PRED_FORMAT2(contains, message, "outside the float32 range");
+  EXPECT_PRED_FORMAT2(contains, message, "line 2, column 2: 1e+300 is outside the float32 range");
 }
 
 TEST(CsvLoaderErrors, NaNCell) {

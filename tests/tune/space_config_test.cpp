@@ -354,6 +354,15 @@ TEST(SpaceConfig, AnUnknownMetricListsEachNameOnce) {
   EXPECT_EQ(config.metric.name, "validation_rmse") << "every alias parse_metric knows";
 }
 
+TEST(SpaceConfig, UnknownNamesListTheAcceptedOnesFromTheirTables) {
+  EXPECT_EQ(error_of(std::string(kHead) + "  lr: {value: 0.1}\nmlptune: {backend: gpu}\n"),
+            "sweep.yaml:5: mlptune.backend: unknown backend 'gpu': use cpu, cuda or auto");
+  EXPECT_EQ(error_of("method: evolution\nrun_cap: 5\nparameters:\n  lr: {value: 0.1}\n"),
+            "sweep.yaml:1: method: unknown method 'evolution': use grid, random, bayes or sobol");
+  EXPECT_EQ(error_of(std::string(kHead) + "  lr: {value: 0.1}\nearly_terminate: {type: pbt}\n"),
+            "sweep.yaml:5: early_terminate.type: unknown early_terminate type 'pbt': use hyperband, median or asha");
+}
+
 TEST(SpaceConfig, UnknownParameterListsEachNameOnceWithItsAliases) {
   const std::string message = error_of(std::string(kHead) + "  dropout: {value: 0.1}\n");
   EXPECT_NE(message.find("lr (or learning_rate)"), std::string::npos) << message;
