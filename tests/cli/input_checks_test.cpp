@@ -113,6 +113,12 @@ TEST_F(Cli, ThreadsBeyondWhatOpenBlasRunsAreRefusedWithTheLimit) {
   EXPECT_EQ(run_mlptune(kSmallRun + " --threads " + limit).status, 0);
 }
 
+TEST_F(Cli, PrecisionSuggestsOnlyWhatRuns) {
+  // fp16 used to suggest bf16, which was then "not supported yet".
+  expect_refused("--precision fp16", "mlptune: unknown precision 'fp16': use fp32 or tf32\n");
+  expect_refused("--precision bf16", "mlptune: precision bf16 is not supported yet: use fp32 or tf32\n");
+}
+
 // --- The model's shape -----------------------------------------------------------------------------
 
 TEST_F(Cli, HiddenTogetherWithDepthAndWidthIsRefusedNamingBothForms) {
