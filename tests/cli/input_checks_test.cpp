@@ -46,8 +46,8 @@ TEST_F(Cli, FractionsThatLeaveAFewTrainingRowsAreRefusedWithTheCounts) {
 TEST_F(Cli, AMissingSplitIsSaidOnceInsteadOfNanMetrics) {
   // Each epoch used to end "val loss nan  rmse nan" and the result "test loss nan  rmse nan".
   const ProgramRun run = run_mlptune(
-      "train --dataset digits --hidden 16 --lr 0.01 --epochs 2 --backend cpu --validation-fraction 0 --test-fraction "
-      "0");
+      "train --dataset digits --hidden 16 --lr 0.01 --epochs 2 --backend cpu "
+      "--validation-fraction 0 --test-fraction 0");
   ASSERT_EQ(run.status, 0) << run.output;
   EXPECT_TRUE(contains(run.output,
                        "no validation split (--validation-fraction 0): each epoch shows the training "
