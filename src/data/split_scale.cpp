@@ -236,7 +236,7 @@ SplitRows share_rows(const std::string& name, std::size_t total, std::optional<s
       throw SettingError("test_fraction", "must be " + data::kTestFractionRange.describe() + " (got " +
                                               shortest_text(options.test_fraction) + ")");
     rows.test = rounded_share(options.test_fraction, total);
-    if (options.test_fraction > 0 && rows.test == 0) refuse_empty("test", options.test_fraction, total);
+    if (options.test_fraction > 0 && rows.test == 0 && total > 0) refuse_empty("test", options.test_fraction, total);
   }
   const std::size_t training_part = total - (own_test_rows ? 0 : rows.test);
   const double fraction = options.validation_fraction;
@@ -253,7 +253,8 @@ SplitRows share_rows(const std::string& name, std::size_t total, std::optional<s
   if (!range.contains(fraction))
     throw SettingError("validation_fraction", "must be " + range.describe() + " (got " + shortest_text(fraction) + ")");
   rows.validation = rounded_share(fraction, training_part);
-  if (fraction > 0 && rows.validation == 0) refuse_empty("validation", fraction, training_part);
+  // With no rows left for training, check_training_rows says so with the counts.
+  if (fraction > 0 && rows.validation == 0 && training_part > 0) refuse_empty("validation", fraction, training_part);
   rows.train = training_part - rows.validation;
   return rows;
 }

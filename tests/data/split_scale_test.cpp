@@ -301,6 +301,14 @@ TEST(SplitAndScale, TooFewTrainingRowsForTheClassesAreRefusedWithTheRowCounts) {
             "--validation-fraction 0.1)");
   options.test_fraction = 0.97;
   EXPECT_EQ(split_and_scale(indexed_set(100), options).train.rows, 3u);
+  options.test_fraction = 0.99;  // all 10 rows
+  options.validation_fraction = 0.1;
+  EXPECT_EQ(split_error(indexed_set(10), options)
+                .rfind("indexed: the split leaves 0 train, 0 validation and 10 test "
+                       "rows; the training split needs at least 3 rows",
+                       0),
+            0u)
+      << split_error(indexed_set(10), options);
 }
 
 TEST(SplitAndScale, RejectsATestSetWithOtherColumns) {
