@@ -62,6 +62,11 @@ struct BackendOptions {
   int threads_per_trial = 0; // CPU: BLAS threads per trial; 0 = all cores for one trial
 };
 
+// The most BLAS threads one CPU trial can use: the OpenBLAS build's limit (MAX_THREADS), or int's
+// largest where the library does not say. OpenBLAS quietly runs a larger threads_per_trial with
+// this many, so the command line refuses more.
+int max_cpu_threads_per_trial();
+
 // automatic: CUDA when a device is present and the CUDA backend was built, else CPU.
 std::unique_ptr<Backend> make_backend(const BackendOptions& options);
 

@@ -19,7 +19,7 @@ enum class Optimizer { sgd, momentum, nesterov, adam, adamw };
 // Each with optional linear warm-up from 0 over warmup_epochs (fractional allowed).
 enum class Schedule { constant, step, cosine };
 // fp32: exact float math. tf32: tensor-core matrix products with 10-bit mantissa inputs (CUDA only;
-// the CPU backend computes fp32). bf16: reserved for a later engine; rejected today.
+// the CPU backend computes fp32). bf16: reserved for a later engine; parse_precision and validate refuse it.
 enum class Precision { fp32, tf32, bf16 };
 
 struct TrainConfig {
@@ -44,9 +44,13 @@ struct TrainConfig {
   std::uint64_t seed = 0;
   Precision precision = Precision::fp32;
 
-  // Throws ConfigError naming the flag and the accepted range (e.g. "--lr must be > 0, got -1").
+  // Throws SettingError naming the setting and the accepted range ("--lr must be > 0 and finite (got -1)").
   void validate() const;
 };
+
+// The smallest value validate() accepts for a count: batch_size, epochs, step_epochs or early_stopping
+// (the largest is int's). Throws std::invalid_argument for other names.
+int smallest_count(std::string_view setting);
 
 // Learning rate for global step `step` (0-based) with `steps_per_epoch` steps per epoch.
 double learning_rate_at(const TrainConfig& config, std::int64_t step, std::int64_t steps_per_epoch);

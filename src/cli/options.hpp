@@ -3,7 +3,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <limits>
 #include <string>
+#include <string_view>
 
 #include "mlptune/backend.hpp"
 #include "mlptune/data.hpp"
@@ -24,7 +27,8 @@ struct DataOptions {
 
 struct ModelOptions {
   std::string hidden = "256";
-  int depth = -1;  // with width: depth hidden layers of `width` (overrides --hidden)
+  bool hidden_given = false;  // --hidden was on the command line (its default does not count)
+  int depth = -1;             // with width: depth hidden layers of `width` (instead of --hidden)
   int width = -1;
   std::string activation = "relu";
   std::string loss = "auto";
@@ -57,6 +61,28 @@ struct RuntimeOptions {
   int threads = 0;
 };
 
+// Checks on a flag's text, run before CLI11 converts it: CLI11's own error ("Could not convert:
+// --epochs = 2147483648") names neither the problem nor the range, and it takes "-1" for an
+// unsigned flag as 2^64 - 1.
+// A whole number in [minimum, maximum]: "must be a whole number in [1, 2147483647] (got 2147483648)".
+template <class Integer>
+CLI::Validator whole_number(Integer minimum, Integer maximum = std::numeric_limits<Integer>::max()) {
+  const std::string range = "[" + std::to_string(minimum) + ", " + std::to_string(maximum) + "]";
+  return CLI::Validator(
+      [minimum, maximum, range](std::string& text) -> std::string {
+        std::string_view digits = text;
+        if (digits.starts_with('+')) digits.remove_prefix(1);
+        Integer value{};
+        const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+        if (error == std::errc() && end == digits.data() + digits.size() && value >= minimum && value <= maximum)
+          return "";
+        return "must be a whole number in " + range + " (got " + text + ")";
+      },
+      "");
+}
+// A number a double holds (0.001, 1e-3, inf and nan too; ranges are the settings' own checks).
+CLI::Validator real_number();
+
 void add_data_options(CLI::App& app, DataOptions& options);
 void add_model_options(CLI::App& app, ModelOptions& options);
 void add_train_options(CLI::App& app, TrainOptions& options);
@@ -66,7 +92,8 @@ void add_runtime_options(CLI::App& app, RuntimeOptions& options);
 std::vector<int> parse_hidden(const std::string& text);
 
 DataSplits load_data(const DataOptions& options);
-// The model for data with `input_width` features and `output_width` outputs.
+// The model for data with `input_width` features and `output_width` outputs. --hidden given
+// together with --depth/--width is refused: one of them would be ignored.
 ModelSpec make_model(const ModelOptions& options, int input_width, int output_width, Task task);
 TrainConfig make_train_config(const TrainOptions& options);
 BackendOptions make_backend_options(const RuntimeOptions& options);

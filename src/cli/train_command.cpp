@@ -39,18 +39,23 @@ std::string metric_text(const Metrics& metrics) {
   return format("loss %.4f  rmse %.4g", metrics.loss, metrics.rmse);
 }
 
-void print_epoch(const EpochReport& report, int epochs, double elapsed) {
+// An empty split has no metrics (they would print as nan): say once that it is not there.
+std::string no_split_text(const char* split, const char* flag, double fraction) {
+  return format("no %s split (%s %g)", split, flag, fraction);
+}
+
+void print_epoch(const EpochReport& report, int epochs, double elapsed, bool has_validation) {
   if (report.status == TrialStatus::diverged) {
     std::cout << format("epoch %*d/%d  %s  lr %.2e", int(std::to_string(epochs).size()), report.epoch, epochs,
                         report.message.c_str(), report.learning_rate)
               << std::endl;
     return;
   }
-  std::string line = format("epoch %*d/%d  train loss %.4f  val %s  lr %.2e  %s samples/s  %s",
-                            int(std::to_string(epochs).size()), report.epoch, epochs, report.train_loss,
-                            metric_text(report.validation).c_str(), report.learning_rate,
-                            with_commas(std::llround(report.samples_per_second)).c_str(),
-                            duration(report.seconds).c_str());
+  const std::string validation = has_validation ? "  val " + metric_text(report.validation) : "";
+  std::string line =
+      format("epoch %*d/%d  train loss %.4f%s  lr %.2e  %s samples/s  %s", int(std::to_string(epochs).size()),
+             report.epoch, epochs, report.train_loss, validation.c_str(), report.learning_rate,
+             with_commas(std::llround(report.samples_per_second)).c_str(), duration(report.seconds).c_str());
   if (report.status == TrialStatus::running && report.epoch < epochs)
     line += "  eta " + duration(elapsed / report.epoch * (epochs - report.epoch));
   std::cout << line << std::endl;
@@ -120,6 +125,16 @@ void check_output_paths(const TrainCommandOptions& options) {
     throw ConfigError("--save and --metrics name the same file " + options.save_path + "; give each its own");
 }
 
+// Early stopping watches the validation loss: without validation rows it could never act.
+void check_early_stopping(const TrainCommandOptions& options, const DataSplits& data) {
+  if (options.train.early_stopping > 0 && data.validation.rows == 0)
+    throw ConfigError(
+        format("--early-stopping %d watches the validation loss, but there is %s: give "
+               "--validation-fraction above 0, or leave --early-stopping out",
+               options.train.early_stopping,
+               no_split_text("validation", "--validation-fraction", options.data.validation_fraction).c_str()));
+}
+
 int run_train(const TrainCommandOptions& options) {
   check_output_paths(options);
   auto data = std::make_shared<const DataSplits>(load_data(options.data));
@@ -127,6 +142,7 @@ int run_train(const TrainCommandOptions& options) {
   TrialSpec spec;
   spec.model = make_model(options.model, int(train.cols), train.output_width(), train.task);
   spec.train = make_train_config(options.train);
+  check_early_stopping(options, *data);
   auto backend = make_backend(make_backend_options(options.runtime));
   auto trainer = backend->make_trainer(spec, data);
   if (!options.init_from.empty()) initialise_from_file(*trainer, options.init_from, train);
@@ -137,6 +153,10 @@ int run_train(const TrainCommandOptions& options) {
     std::cout << "Backend: " << backend->name() << "\n" << std::endl;
   }
 
+  const bool has_validation = data->validation.rows > 0;
+  if (!has_validation && !options.quiet)
+    std::cout << no_split_text("validation", "--validation-fraction", options.data.validation_fraction)
+              << ": each epoch shows the training loss only" << std::endl;
   std::vector<EpochReport> epochs;
   double elapsed = 0.0;
   EpochReport last;
@@ -144,7 +164,7 @@ int run_train(const TrainCommandOptions& options) {
     last = trainer->train_epoch();
     elapsed += last.seconds;
     epochs.push_back(last);
-    if (!options.quiet) print_epoch(last, spec.train.epochs, elapsed);
+    if (!options.quiet) print_epoch(last, spec.train.epochs, elapsed, has_validation);
   } while (last.status == TrialStatus::running);
 
   const bool diverged = last.status == TrialStatus::diverged;
@@ -153,10 +173,14 @@ int run_train(const TrainCommandOptions& options) {
   if (diverged) {
     std::cout << "result: " << last.message << " (learning rate too high? try a smaller --lr)" << std::endl;
   } else {
-    const Metrics test = trainer->evaluate(data->test);
-    result["test"] = to_json(test);
-    std::cout << "result: " << to_string(last.status) << " after " << last.epoch << " epochs in "
-              << duration(elapsed) << "; test " << metric_text(test) << std::endl;
+    std::string test_text = no_split_text("test", "--test-fraction", options.data.test_fraction);
+    if (data->test.rows > 0) {
+      const Metrics test = trainer->evaluate(data->test);
+      result["test"] = to_json(test);
+      test_text = "test " + metric_text(test);
+    }
+    std::cout << "result: " << to_string(last.status) << " after " << last.epoch << " epochs in " << duration(elapsed)
+              << "; " << test_text << std::endl;
   }
   if (!options.metrics_path.empty()) write_metrics(options.metrics_path, spec, description, epochs, result);
   if (!options.save_path.empty() && diverged) {

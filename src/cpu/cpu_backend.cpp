@@ -5,11 +5,13 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <numeric>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -444,9 +446,22 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
+int max_cpu_threads_per_trial() {
+  // openblas_get_config() reads like "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64".
+  const std::string_view config = openblas_get_config();
+  constexpr std::string_view kKey = "MAX_THREADS=";
+  const std::size_t at = config.find(kKey);
+  int most = 0;
+  if (at != std::string_view::npos) {
+    const char* begin = config.data() + at + kKey.size();
+    std::from_chars(begin, config.data() + config.size(), most);
+  }
+  return most > 0 ? most : std::numeric_limits<int>::max();
+}
+
 std::unique_ptr<Backend> make_cpu_backend(int threads_per_trial) {
   if (threads_per_trial < 0)
-    throw ConfigError("--threads-per-trial must be >= 0 (got " + std::to_string(threads_per_trial) + ")");
+    throw SettingError("threads", "must be >= 0 (got " + std::to_string(threads_per_trial) + ")");
   return std::make_unique<CpuBackend>(threads_per_trial);
 }
 

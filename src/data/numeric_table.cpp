@@ -7,6 +7,7 @@
 #include <limits>
 #include <optional>
 
+#include "common/number_text.hpp"
 #include "mlptune/error.hpp"
 
 namespace mlptune::data {
@@ -72,7 +73,7 @@ float checked_float(const NumericTable& table, std::size_t row, std::size_t col)
                     " is not allowed; remove or impute the value");
   }
   if (std::fabs(value) > double(std::numeric_limits<float>::max())) {
-    throw DataError(table.describe_cell(row, col) + ": " + std::to_string(value) + " is outside the float32 range");
+    throw DataError(table.describe_cell(row, col) + ": " + shortest_text(value) + " is outside the float32 range");
   }
   return static_cast<float>(value);
 }
@@ -80,19 +81,20 @@ float checked_float(const NumericTable& table, std::size_t row, std::size_t col)
 std::int32_t checked_label(const NumericTable& table, std::size_t row, std::size_t col) {
   const double value = table.values[row * table.cols + col];
   checked_float(table, row, col);
-  if (value < 0 || value != std::floor(value) || value > double(std::numeric_limits<std::int32_t>::max() - 1)) {
-    throw DataError(table.describe_cell(row, col) + ": label " + std::to_string(value) +
+  if (value < 0 || value != std::floor(value)) {
+    throw DataError(table.describe_cell(row, col) + ": label " + shortest_text(value) +
                     " is not a non-negative integer (for real-valued targets load the file as regression)");
   }
-  const auto label = static_cast<std::int32_t>(value);
   // Labels index the output layer, one unit per class: a label in the millions is a regression
   // target or a mistaken column, not a class.
   constexpr std::int32_t kMaxClasses = 65536;
-  if (label >= kMaxClasses) {
-    throw DataError(table.describe_cell(row, col) + ": label " + std::to_string(label) + " would need " +
-                    std::to_string(label + 1) + " classes (at most " + std::to_string(kMaxClasses) +
-                    "); pick the class column with --label-column, or load the file with --task regression");
+  if (value >= kMaxClasses) {
+    throw DataError(table.describe_cell(row, col) + ": label " + shortest_text(value) +
+                    " is too large for a class label: labels go from 0 to " + std::to_string(kMaxClasses - 1) +
+                    " (one output per class, at most " + std::to_string(kMaxClasses) +
+                    " classes); pick the class column with --label-column, or load the file with --task regression");
   }
+  const auto label = static_cast<std::int32_t>(value);
   const auto declared = table.class_names.size();
   if (declared > 0 && static_cast<std::size_t>(label) >= declared) {
     throw DataError(table.describe_cell(row, col) + ": label " + std::to_string(label) +

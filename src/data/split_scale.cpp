@@ -2,10 +2,16 @@
 // the training split only and applied to all three (and target standardisation for regression).
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
+#include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 
 #include "common/counter_rng.hpp"
+#include "common/number_text.hpp"
+#include "data/split_fraction.hpp"
 #include "mlptune/data.hpp"
 #include "mlptune/error.hpp"
 
@@ -186,21 +192,86 @@ void scale_splits(DataSplits& splits, const SplitOptions& options) {
   }
 }
 
-void check_fraction(const char* name, double fraction) {
-  if (!(fraction >= 0.0 && fraction < 1.0)) {
-    throw ConfigError(std::string(name) + " " + std::to_string(fraction) + " must be in [0, 1)");
-  }
+std::size_t rounded_share(double fraction, std::size_t rows) {
+  return static_cast<std::size_t>(std::llround(fraction * double(rows)));
 }
 
-// Rows for validation (taken from the training part); at least one row must stay for training.
-std::size_t validation_rows(const std::string& name, std::size_t training_part, double fraction) {
-  check_fraction("validation_fraction", fraction);
-  const auto rows = static_cast<std::size_t>(std::llround(fraction * double(training_part)));
-  if (rows >= training_part) {
-    throw ConfigError(name + ": validation_fraction " + std::to_string(fraction) + " of " +
-                      std::to_string(training_part) + " rows leaves no training rows");
+// The smallest fraction, at two significant digits, that holds out at least one of `rows` rows.
+std::string fraction_for_one_row(std::size_t rows) {
+  const double smallest = 0.5 / double(rows);  // rounded_share(fraction, rows) >= 1
+  const double unit = std::pow(10.0, std::floor(std::log10(smallest)) - 1);
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2g", std::ceil(smallest / unit) * unit);
+  return text;
+}
+
+struct SplitRows {
+  std::size_t train = 0;
+  std::size_t validation = 0;
+  std::size_t test = 0;
+};
+
+// "18 train, 162 validation and 1617 test rows"
+std::string rows_text(const SplitRows& rows) {
+  return std::to_string(rows.train) + " train, " + std::to_string(rows.validation) + " validation and " +
+         std::to_string(rows.test) + " test rows";
+}
+
+// Shares `total` rows of set `name` out by the fractions (own_test_rows: a test split of the set's
+// own, else nullopt), refusing a fraction out of its range, and one above 0 that rounds to no row:
+// the split asked for would silently be empty.
+SplitRows share_rows(const std::string& name, std::size_t total, std::optional<std::size_t> own_test_rows,
+                     const SplitOptions& options) {
+  const auto refuse_empty = [](std::string_view split, double fraction, std::size_t rows) {
+    throw SettingError(std::string(split) + "_fraction", shortest_text(fraction) + " of " + std::to_string(rows) +
+                                                             " rows holds out no row: use 0 for no " +
+                                                             std::string(split) + " split, or " +
+                                                             fraction_for_one_row(rows) + " or more for one row");
+  };
+  SplitRows rows;
+  if (own_test_rows) {
+    rows.test = *own_test_rows;
+  } else {
+    if (!data::kTestFractionRange.contains(options.test_fraction))
+      throw SettingError("test_fraction", "must be " + data::kTestFractionRange.describe() + " (got " +
+                                              shortest_text(options.test_fraction) + ")");
+    rows.test = rounded_share(options.test_fraction, total);
+    if (options.test_fraction > 0 && rows.test == 0 && total > 0) refuse_empty("test", options.test_fraction, total);
   }
+  const std::size_t training_part = total - (own_test_rows ? 0 : rows.test);
+  const double fraction = options.validation_fraction;
+  const Range& range = data::kValidationFractionRange;
+  if (fraction > range.high && fraction < 1) {
+    const std::size_t held = rounded_share(fraction, training_part);
+    throw SettingError("validation_fraction",
+                       "must be " + range.describe() + " (got " + shortest_text(fraction) + ", which would split " +
+                           name + " into " + rows_text({training_part - held, held, rows.test}) +
+                           "): it is the share of the rows left for training that validation takes, and the "
+                           "training split may not be the smaller one; lower it (the default is " +
+                           shortest_text(SplitOptions{}.validation_fraction) + ")");
+  }
+  if (!range.contains(fraction))
+    throw SettingError("validation_fraction", "must be " + range.describe() + " (got " + shortest_text(fraction) + ")");
+  rows.validation = rounded_share(fraction, training_part);
+  // With no rows left for training, check_training_rows says so with the counts.
+  if (fraction > 0 && rows.validation == 0 && training_part > 0) refuse_empty("validation", fraction, training_part);
+  rows.train = training_part - rows.validation;
   return rows;
+}
+
+// The training split needs at least 2 rows, and one per class.
+void check_training_rows(const std::string& name, const SplitRows& rows, int num_classes, bool own_test) {
+  const std::size_t minimum = std::max<std::size_t>(2, static_cast<std::size_t>(std::max(num_classes, 0)));
+  if (rows.train >= minimum) return;
+  const SplitOptions defaults;
+  const std::string fix = own_test
+                              ? "lower " + flag_for("validation_fraction") + " (the default is " +
+                                    shortest_text(defaults.validation_fraction) + ")"
+                              : "lower the fractions (the defaults are " + flag_for("test_fraction") + " " +
+                                    shortest_text(defaults.test_fraction) + " and " + flag_for("validation_fraction") +
+                                    " " + shortest_text(defaults.validation_fraction) + ")";
+  throw ConfigError(name + ": the split leaves " + rows_text(rows) + "; the training split needs at least " +
+                    std::to_string(minimum) + " rows" + (num_classes >= 2 ? " (one per class)" : "") + ": " + fix);
 }
 
 void check_compatible(const Dataset& train, const Dataset& test) {
@@ -213,32 +284,29 @@ void check_compatible(const Dataset& train, const Dataset& test) {
 }  // namespace
 
 DataSplits split_and_scale(const Dataset& all, const SplitOptions& options) {
-  check_fraction("test_fraction", options.test_fraction);
-  const auto test_rows = static_cast<std::size_t>(std::llround(options.test_fraction * double(all.rows)));
-  if (test_rows >= all.rows) {
-    throw ConfigError(all.name + ": test_fraction " + std::to_string(options.test_fraction) + " of " +
-                      std::to_string(all.rows) + " rows leaves no training rows");
-  }
-  const std::size_t validation = validation_rows(all.name, all.rows - test_rows, options.validation_fraction);
+  const SplitRows rows = share_rows(all.name, all.rows, std::nullopt, options);
+  check_training_rows(all.name, rows, all.task == Task::classification ? all.num_classes : 0, false);
   const std::vector<std::size_t> order = seeded_permutation(all.rows, options.seed);
-  const std::span<const std::size_t> rows(order);
-  DataSplits splits{select_rows(all, rows.subspan(test_rows + validation)),
-                    select_rows(all, rows.subspan(test_rows, validation)), select_rows(all, rows.first(test_rows))};
+  const std::span<const std::size_t> shuffled(order);
+  DataSplits splits{select_rows(all, shuffled.subspan(rows.test + rows.validation)),
+                    select_rows(all, shuffled.subspan(rows.test, rows.validation)),
+                    select_rows(all, shuffled.first(rows.test))};
   scale_splits(splits, options);
   return splits;
 }
 
 DataSplits split_and_scale(const Dataset& train, const Dataset& test, const SplitOptions& options) {
   check_compatible(train, test);
-  const std::size_t validation = validation_rows(train.name, train.rows, options.validation_fraction);
-  const std::vector<std::size_t> order = seeded_permutation(train.rows, options.seed);
-  const std::span<const std::size_t> rows(order);
-  std::vector<std::size_t> test_order(test.rows);
-  std::iota(test_order.begin(), test_order.end(), std::size_t{0});
-  DataSplits splits{select_rows(train, rows.subspan(validation)), select_rows(train, rows.first(validation)),
-                    select_rows(test, test_order)};
   // Every split reports the same output width, even when a class is missing from one of them.
   const int num_classes = std::max(train.num_classes, test.num_classes);
+  const SplitRows rows = share_rows(train.name, train.rows, test.rows, options);
+  check_training_rows(train.name, rows, train.task == Task::classification ? num_classes : 0, true);
+  const std::vector<std::size_t> order = seeded_permutation(train.rows, options.seed);
+  const std::span<const std::size_t> shuffled(order);
+  std::vector<std::size_t> test_order(test.rows);
+  std::iota(test_order.begin(), test_order.end(), std::size_t{0});
+  DataSplits splits{select_rows(train, shuffled.subspan(rows.validation)),
+                    select_rows(train, shuffled.first(rows.validation)), select_rows(test, test_order)};
   for (Dataset* split : {&splits.train, &splits.validation, &splits.test}) {
     split->num_classes = num_classes;
   }

@@ -1,5 +1,4 @@
 // Choosing a backend: cpu, cuda, or automatic (CUDA when built and a device is seen).
-#include <array>
 #include <string>
 
 #include "cpu/cpu_backend.hpp"
@@ -7,23 +6,20 @@
 #include "engine/multi_device_backend.hpp"
 #include "mlptune/backend.hpp"
 #include "mlptune/error.hpp"
+#include "nn/name_table.hpp"
 
 namespace mlptune {
 namespace {
-constexpr std::array<std::pair<BackendKind, std::string_view>, 3> kBackendNames{{
-    {BackendKind::cpu, "cpu"}, {BackendKind::cuda, "cuda"}, {BackendKind::automatic, "auto"}}};
+constexpr detail::NameTable<BackendKind, 3> kBackendNames{
+    "backend", {{{BackendKind::cpu, "cpu"}, {BackendKind::cuda, "cuda"}, {BackendKind::automatic, "auto"}}}};
 }  // namespace
 
 std::string_view to_string(BackendKind kind) {
-  for (const auto& [value, name] : kBackendNames)
-    if (value == kind) return name;
-  return "?";
+  return kBackendNames.name_of(kind);
 }
 
 BackendKind parse_backend_kind(std::string_view text) {
-  for (const auto& [value, name] : kBackendNames)
-    if (name == text) return value;
-  throw ConfigError("unknown backend '" + std::string(text) + "': use cpu, cuda or auto");
+  return kBackendNames.parse(text);
 }
 
 namespace {

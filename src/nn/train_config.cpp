@@ -2,12 +2,14 @@
 #include "mlptune/train_config.hpp"
 
 #include <algorithm>
-#include <charconv>
+#include <array>
 #include <cmath>
-#include <limits>
 #include <numbers>
+#include <stdexcept>
 #include <string>
 
+#include "common/number_text.hpp"
+#include "common/value_range.hpp"
 #include "mlptune/error.hpp"
 #include "nn/name_table.hpp"
 
@@ -24,69 +26,70 @@ constexpr detail::NameTable<Optimizer, 5> kOptimizerNames{"optimizer",
 constexpr detail::NameTable<Schedule, 3> kScheduleNames{
     "schedule", {{{Schedule::constant, "constant"}, {Schedule::step, "step"}, {Schedule::cosine, "cosine"}}}};
 
+// bf16 is reserved for a later engine: named, so a spec can say it, but not accepted.
 constexpr detail::NameTable<Precision, 3> kPrecisionNames{
-    "precision", {{{Precision::fp32, "fp32"}, {Precision::tf32, "tf32"}, {Precision::bf16, "bf16"}}}};
-
-// Shortest text that reads back as the same double: "0.1", "-1e-05", "inf", "nan".
-std::string format_number(double value) {
-  char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, result.ptr);
-}
-
-// An interval of accepted real values; a missing upper bound means "finite".
-struct Range {
-  double low;
-  bool low_inclusive;
-  double high = std::numeric_limits<double>::infinity();
-  bool high_inclusive = false;
-
-  bool contains(double value) const {
-    const bool above_low = low_inclusive ? value >= low : value > low;
-    const bool below_high = high_inclusive ? value <= high : value < high;
-    return above_low && below_high;  // false for NaN; false for inf since high is exclusive there
-  }
-
-  std::string describe() const {
-    if (std::isinf(high)) return (low_inclusive ? ">= " : "> ") + format_number(low) + " and finite";
-    return "in " + std::string(low_inclusive ? "[" : "(") + format_number(low) + ", " + format_number(high) +
-           (high_inclusive ? "]" : ")");
-  }
-};
+    "precision",
+    {{{Precision::fp32, "fp32"}, {Precision::tf32, "tf32"}, {Precision::bf16, "bf16", detail::NameUse::reserved}}}};
 
 constexpr Range kPositive{0.0, false};
 constexpr Range kNonNegative{0.0, true};
 constexpr Range kFromZeroBelowOne{0.0, true, 1.0, false};
 constexpr Range kAboveZeroUpToOne{0.0, false, 1.0, true};
 
-void require_in(std::string_view flag, double value, const Range& range) {
-  if (!range.contains(value))
-    throw ConfigError(std::string(flag) + " must be " + range.describe() + " (got " + format_number(value) + ")");
-}
+// The real-valued settings and their ranges, by canonical name (the flag is --name with dashes).
+struct RealSetting {
+  std::string_view name;
+  double TrainConfig::*field;
+  Range range;
+};
+constexpr std::array<RealSetting, 8> kRealSettings{{
+    {"lr", &TrainConfig::learning_rate, kPositive},
+    {"momentum", &TrainConfig::momentum, kFromZeroBelowOne},
+    {"beta1", &TrainConfig::beta1, kFromZeroBelowOne},
+    {"beta2", &TrainConfig::beta2, kFromZeroBelowOne},
+    {"epsilon", &TrainConfig::epsilon, kPositive},
+    {"weight_decay", &TrainConfig::weight_decay, kNonNegative},
+    {"warmup", &TrainConfig::warmup_epochs, kNonNegative},
+    {"step_gamma", &TrainConfig::step_gamma, kAboveZeroUpToOne},
+}};
 
-void require_at_least(std::string_view flag, int value, int minimum) {
-  if (value < minimum)
-    throw ConfigError(std::string(flag) + " must be >= " + std::to_string(minimum) + " (got " + std::to_string(value) +
-                      ")");
-}
+// The counts and their smallest values; the largest is int's.
+struct CountSetting {
+  std::string_view name;
+  int TrainConfig::*field;
+  int minimum;
+};
+constexpr std::array<CountSetting, 4> kCountSettings{{
+    {"batch_size", &TrainConfig::batch_size, 1},
+    {"epochs", &TrainConfig::epochs, 1},
+    {"step_epochs", &TrainConfig::step_epochs, 1},
+    {"early_stopping", &TrainConfig::early_stopping_patience, 0},
+}};
 
 }  // namespace
 
 void TrainConfig::validate() const {
-  require_in("--lr", learning_rate, kPositive);
-  require_at_least("--batch-size", batch_size, 1);
-  require_at_least("--epochs", epochs, 1);
-  require_in("--momentum", momentum, kFromZeroBelowOne);
-  require_in("--beta1", beta1, kFromZeroBelowOne);
-  require_in("--beta2", beta2, kFromZeroBelowOne);
-  require_in("--epsilon", epsilon, kPositive);
-  require_in("--weight-decay", weight_decay, kNonNegative);
-  require_in("--warmup", warmup_epochs, kNonNegative);
-  require_at_least("--step-epochs", step_epochs, 1);
-  require_in("--step-gamma", step_gamma, kAboveZeroUpToOne);
-  require_at_least("--early-stopping", early_stopping_patience, 0);
+  for (const RealSetting& setting : kRealSettings) {
+    const double value = this->*setting.field;
+    if (!setting.range.contains(value))
+      throw SettingError(std::string(setting.name),
+                         "must be " + setting.range.describe() + " (got " + shortest_text(value) + ")");
+  }
+  for (const CountSetting& setting : kCountSettings) {
+    const int value = this->*setting.field;
+    if (value < setting.minimum)
+      throw SettingError(std::string(setting.name),
+                         "must be >= " + std::to_string(setting.minimum) + " (got " + std::to_string(value) + ")");
+  }
   if (precision == Precision::bf16)
-    throw ConfigError("--precision bf16 is not supported yet (reserved for a later engine): use fp32 or tf32");
+    throw SettingError("precision", "bf16 is not supported yet (reserved for a later engine): use " +
+                                        kPrecisionNames.accepted_names());
+}
+
+int smallest_count(std::string_view setting) {
+  for (const CountSetting& count : kCountSettings)
+    if (count.name == setting) return count.minimum;
+  throw std::invalid_argument("smallest_count: '" + std::string(setting) + "' is no count setting of TrainConfig");
 }
 
 double learning_rate_at(const TrainConfig& config, std::int64_t step, std::int64_t steps_per_epoch) {

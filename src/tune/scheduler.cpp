@@ -1,6 +1,9 @@
 // Choosing a scheduler from the configuration's early_terminate section, and the one that never prunes.
-#include "mlptune/error.hpp"
 #include "mlptune/tune/scheduler.hpp"
+
+#include <string>
+
+#include "mlptune/error.hpp"
 
 namespace mlptune::tune {
 namespace {
@@ -23,6 +26,12 @@ std::unique_ptr<Scheduler> make_no_pruning() { return std::make_unique<NoPruning
 
 std::unique_ptr<Scheduler> make_scheduler(const EarlyTerminate& settings, Goal goal, int run_cap, int trial_epochs) {
   const int max_iter = settings.max_iter > 0 ? settings.max_iter : trial_epochs;
+  const bool has_rungs = settings.type == PrunerKind::hyperband || settings.type == PrunerKind::asha;
+  if (has_rungs && settings.min_iter > max_iter)
+    throw ConfigError("early_terminate.min_iter " + std::to_string(settings.min_iter) + " is more than the " +
+                      std::to_string(max_iter) +
+                      " epochs trials train here (max_iter, else the most epochs the space gives, capped on the CPU "
+                      "by mlptune.cpu_max_epochs): lower min_iter");
   switch (settings.type) {
     case PrunerKind::none:
       return make_no_pruning();

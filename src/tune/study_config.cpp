@@ -1,13 +1,18 @@
 // The study config: a W&B Sweeps YAML file plus mlptune's own `mlptune:` section, parsed and validated.
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <filesystem>
-#include <limits>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <utility>
 
 #include "mlptune/error.hpp"
+#include "mlptune/train_config.hpp"
+#include "mlptune/tune/study.hpp"
 #include "mlptune/tune/types.hpp"
+#include "nn/name_table.hpp"
 #include "tune/search_space_math.hpp"
 #include "tune/study_config_parameters.hpp"
 #include "tune/study_config_yaml.hpp"
@@ -17,42 +22,30 @@ namespace {
 
 using config_yaml::Reader;
 
-constexpr std::array<std::pair<Method, std::string_view>, 4> kMethodNames{{
-    {Method::grid, "grid"}, {Method::random, "random"}, {Method::bayes, "bayes"}, {Method::sobol, "sobol"}}};
-constexpr std::array<std::pair<Goal, std::string_view>, 2> kGoalNames{{
-    {Goal::minimize, "minimize"}, {Goal::maximize, "maximize"}}};
-constexpr std::array<std::pair<PrunerKind, std::string_view>, 3> kPrunerNames{{
-    {PrunerKind::hyperband, "hyperband"}, {PrunerKind::median, "median"}, {PrunerKind::asha, "asha"}}};
-constexpr std::array<std::pair<BackendKind, std::string_view>, 3> kBackendNames{{
-    {BackendKind::cpu, "cpu"}, {BackendKind::cuda, "cuda"}, {BackendKind::automatic, "auto"}}};
-// Metric names the engine reports, and the short names accepted for them.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 8> kMetricNames{{
-    {"validation_loss", "validation_loss"}, {"validation_accuracy", "validation_accuracy"},
-    {"validation_rmse", "validation_rmse"}, {"train_loss", "train_loss"}, {"val_loss", "validation_loss"},
-    {"val_accuracy", "validation_accuracy"}, {"accuracy", "validation_accuracy"}, {"loss", "validation_loss"}}};
+constexpr detail::NameTable<Method, 4> kMethodNames{
+    "method",
+    {{{Method::grid, "grid"}, {Method::random, "random"}, {Method::bayes, "bayes"}, {Method::sobol, "sobol"}}}};
+constexpr detail::NameTable<Goal, 2> kGoalNames{"goal", {{{Goal::minimize, "minimize"}, {Goal::maximize, "maximize"}}}};
+constexpr detail::NameTable<PrunerKind, 3> kPrunerNames{
+    "early_terminate type",
+    {{{PrunerKind::hyperband, "hyperband"}, {PrunerKind::median, "median"}, {PrunerKind::asha, "asha"}}}};
+
+// A name read through `parse` (a NameTable's, parse_metric, parse_backend_kind): an unknown one
+// fails at its key and line with the parser's list of the accepted names.
+template <typename Parse>
+auto parse_name(const Reader& reader, const YAML::Node& node, std::string_view key, Parse parse) {
+  const std::string text = reader.text(node, key);
+  try {
+    return parse(text);
+  } catch (const ConfigError& error) {
+    reader.fail(node, key, error.what());
+  }
+}
 
 template <typename Enum, std::size_t N>
-std::string_view name_in(const std::array<std::pair<Enum, std::string_view>, N>& table, Enum value) {
-  for (const auto& [entry, name] : table)
-    if (entry == value) return name;
-  return "?";
-}
-
-template <typename Value, std::size_t N>
-std::string names_of(const std::array<std::pair<Value, std::string_view>, N>& table) {
-  std::string text;
-  for (const auto& [value, name] : table) text += (text.empty() ? "" : ", ") + std::string(name);
-  return text;
-}
-
-// Looks a name up in an (enum, name) table; unknown names fail listing the accepted ones.
-template <typename Value, std::size_t N>
-Value parse_name(const Reader& reader, const YAML::Node& node, std::string_view key,
-                 const std::array<std::pair<Value, std::string_view>, N>& table) {
-  const std::string text = reader.text(node, key);
-  for (const auto& [value, name] : table)
-    if (name == text) return value;
-  reader.fail(node, key, "unknown value '" + text + "'; use one of: " + names_of(table));
+Enum parse_name(const Reader& reader, const YAML::Node& node, std::string_view key,
+                const detail::NameTable<Enum, N>& table) {
+  return parse_name(reader, node, key, [&table](const std::string& text) { return table.parse(text); });
 }
 
 int positive_int(const Reader& reader, const YAML::Node& node, std::string_view key, int minimum) {
@@ -67,12 +60,9 @@ MetricSpec parse_metric(const Reader& reader, const YAML::Node& node) {
   reader.check_keys(node, "metric", {"name", "goal", "target"});
   MetricSpec metric;
   if (const auto name = node["name"]) {
-    const std::string text = reader.text(name, "metric.name");
-    metric.name.clear();
-    for (const auto& [alias, canonical] : kMetricNames)
-      if (alias == text) metric.name = canonical;
-    if (metric.name.empty())
-      reader.fail(name, "metric.name", "unknown metric '" + text + "'; use one of: " + names_of(kMetricNames));
+    const MetricKind kind =
+        parse_name(reader, name, "metric.name", [](const std::string& text) { return tune::parse_metric(text); });
+    metric.name = std::string(to_string(kind));
   }
   if (const auto goal = node["goal"]) metric.goal = parse_name(reader, goal, "metric.goal", kGoalNames);
   if (const auto target = node["target"]) metric.target = reader.real(target, "metric.target");
@@ -108,7 +98,7 @@ void check_grid(const Reader& reader, const YAML::Node& parameters, const Search
 EarlyTerminate parse_early_terminate(const Reader& reader, const YAML::Node& node) {
   reader.require_map(node, "early_terminate");
   const auto type = node["type"];
-  if (!type) reader.fail(node, "early_terminate.type", "missing; use one of: " + names_of(kPrunerNames));
+  if (!type) reader.fail(node, "early_terminate.type", "missing; use " + kPrunerNames.accepted_names());
   EarlyTerminate result;
   result.type = parse_name(reader, type, "early_terminate.type", kPrunerNames);
   if (result.type == PrunerKind::median) {
@@ -136,6 +126,40 @@ EarlyTerminate parse_early_terminate(const Reader& reader, const YAML::Node& nod
   return result;
 }
 
+// The epochs Hyperband and ASHA count their rungs up to when max_iter is not given, as the study
+// finds them: the largest listed epochs, or the top of an epochs range (at least the default), or
+// the default epochs without an epochs parameter.
+int rung_epochs(const SearchSpace& space) {
+  const int fallback = TrainConfig{}.epochs;
+  const ParameterSpec* epochs = space.find("epochs");
+  if (!epochs) return fallback;
+  const Distribution& distribution = epochs->distribution;
+  if (distribution.values.empty()) {
+    const auto range = space::natural_range(distribution);
+    return range ? std::max(fallback, int(std::floor(range->second))) : fallback;
+  }
+  int largest = 0;
+  for (const auto& value : distribution.values) {
+    if (const auto* integer = std::get_if<std::int64_t>(&value)) largest = std::max<std::int64_t>(largest, *integer);
+    if (const auto* real = std::get_if<double>(&value)) largest = std::max(largest, int(*real));
+  }
+  return largest > 0 ? largest : fallback;
+}
+
+// A first rung beyond the epochs a trial trains: the schedulers would fail once the study runs.
+void check_first_rung(const Reader& reader, const YAML::Node& node, const StudyConfig& config) {
+  const EarlyTerminate& terminate = config.early_terminate;
+  const bool has_rungs = terminate.type == PrunerKind::hyperband || terminate.type == PrunerKind::asha;
+  if (!has_rungs || terminate.max_iter > 0 || terminate.min_iter == 0) return;
+  const int epochs = rung_epochs(config.space);
+  if (terminate.min_iter <= epochs) return;
+  reader.fail(node["min_iter"], "early_terminate.min_iter",
+              "is " + std::to_string(terminate.min_iter) + ", more than the " + std::to_string(epochs) +
+                  " epochs a trial trains (" +
+                  (config.space.find("epochs") ? "the most parameters.epochs gives" : "the default epochs") +
+                  "); lower min_iter, or give max_iter");
+}
+
 StudySettings parse_settings(const Reader& reader, const YAML::Node& node) {
   reader.require_map(node, "mlptune");
   reader.check_keys(node, "mlptune",
@@ -152,7 +176,8 @@ StudySettings parse_settings(const Reader& reader, const YAML::Node& node) {
   text("study_name", settings.study_name);
   if (node["dataset"] && node["data"])
     reader.fail(node["data"], "mlptune.data", "give either dataset (a bundled name) or data (a file), not both");
-  if (const auto backend = node["backend"]) settings.backend = parse_name(reader, backend, "mlptune.backend", kBackendNames);
+  if (const auto backend = node["backend"])
+    settings.backend = parse_name(reader, backend, "mlptune.backend", parse_backend_kind);
   if (const auto concurrency = node["concurrency"])
     settings.concurrency = positive_int(reader, concurrency, "mlptune.concurrency", 0);
   if (const auto seed = node["seed"]) {
@@ -188,13 +213,16 @@ void parse_top_level(const Reader& reader, const YAML::Node& root, StudyConfig& 
   reader.check_keys(root, "", {"method", "metric", "parameters", "early_terminate", "run_cap", "program", "command",
                                "name", "description", "project", "entity", "mlptune"});
   const auto method = root["method"];
-  if (!method) reader.fail(root, "method", "missing; use one of: " + names_of(kMethodNames));
+  if (!method) reader.fail(root, "method", "missing; use " + kMethodNames.accepted_names());
   config.method = parse_name(reader, method, "method", kMethodNames);
   if (!root["parameters"]) reader.fail(root, "parameters", "missing; list the hyperparameters to search");
   config.space = parse_parameters(reader, root["parameters"]);
   if (config.method == Method::grid) check_grid(reader, root["parameters"], config.space);
   if (const auto metric = root["metric"]) config.metric = parse_metric(reader, metric);
-  if (const auto terminate = root["early_terminate"]) config.early_terminate = parse_early_terminate(reader, terminate);
+  if (const auto terminate = root["early_terminate"]) {
+    config.early_terminate = parse_early_terminate(reader, terminate);
+    check_first_rung(reader, terminate, config);
+  }
   if (const auto run_cap = root["run_cap"]) config.run_cap = positive_int(reader, run_cap, "run_cap", 1);
   if (config.method != Method::grid && config.run_cap == 0)
     reader.fail(method, "run_cap", "method " + std::string(to_string(config.method)) +
@@ -208,10 +236,14 @@ void parse_top_level(const Reader& reader, const YAML::Node& root, StudyConfig& 
 
 }  // namespace
 
-std::string_view to_string(Method method) { return name_in(kMethodNames, method); }
-std::string_view to_string(Goal goal) { return name_in(kGoalNames, goal); }
+std::string_view to_string(Method method) {
+  return kMethodNames.name_of(method);
+}
+std::string_view to_string(Goal goal) {
+  return kGoalNames.name_of(goal);
+}
 std::string_view to_string(PrunerKind pruner) {
-  return pruner == PrunerKind::none ? "none" : name_in(kPrunerNames, pruner);
+  return pruner == PrunerKind::none ? "none" : kPrunerNames.name_of(pruner);
 }
 
 StudyConfig parse_study_config(const std::string& yaml_text, const std::string& source_name) {
@@ -219,6 +251,12 @@ StudyConfig parse_study_config(const std::string& yaml_text, const std::string& 
   const YAML::Node root = load_yaml(yaml_text, source_name);
   if (!root.IsMap())
     throw ConfigError(source_name + ": expected a mapping with method, metric and parameters (a W&B sweep config)");
+  reader.require_utf8(root, "");
+  if (const auto at = config_yaml::first_invalid_utf8(yaml_text)) {  // in a comment, say
+    const auto line = 1 + std::count(yaml_text.begin(), yaml_text.begin() + std::ptrdiff_t(*at), '\n');
+    throw ConfigError(source_name + ":" + std::to_string(line) + ": the file is not UTF-8 text (a byte " +
+                      config_yaml::printable(yaml_text.substr(*at, 1)) + "); save it as UTF-8");
+  }
   StudyConfig config;
   config.source = source_name;
   parse_top_level(reader, root, config);

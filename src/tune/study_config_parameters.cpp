@@ -6,25 +6,14 @@
 #include <numeric>
 #include <regex>
 
+#include "mlptune/error.hpp"
+#include "mlptune/tune/study.hpp"
 #include "tune/search_space_math.hpp"
 
 namespace mlptune::tune::config_yaml {
 namespace {
 
-// The hyperparameters of `mlptune train`, canonical names first in each row.
-constexpr std::array<std::string_view, 20> kKnownNames{
-    "lr",       "batch_size", "epochs",       "depth",    "width",      "hidden",     "activation",
-    "optimizer", "momentum",  "beta1",        "beta2",    "epsilon",    "weight_decay", "schedule",
-    "warmup",   "step_epochs", "step_gamma",  "init",     "early_stopping", "learning_rate"};
-constexpr std::array<std::pair<std::string_view, std::string_view>, 1> kAliases{{{"learning_rate", "lr"}}};
-
 const std::regex kNamePattern(R"([A-Za-z_][A-Za-z0-9_.-]*)");
-
-std::string known_names_text() {
-  std::string text;
-  for (const auto name : kKnownNames) text += (text.empty() ? "" : ", ") + std::string(name);
-  return text;
-}
 
 std::string kind_names_text() {
   std::string text;
@@ -37,11 +26,9 @@ std::string canonical_name(const Reader& reader, const YAML::Node& name_node) {
   const std::string path = "parameters." + name;
   if (!std::regex_match(name, kNamePattern))
     reader.fail(name_node, path, "invalid parameter name; names match ^[A-Za-z_][A-Za-z0-9_.-]*$");
-  if (std::find(kKnownNames.begin(), kKnownNames.end(), name) == kKnownNames.end())
-    reader.fail(name_node, path, "unknown hyperparameter; known names: " + known_names_text());
-  for (const auto& [alias, canonical] : kAliases)
-    if (name == alias) return std::string(canonical);
-  return name;
+  const auto canonical = canonical_parameter_name(name);
+  if (!canonical) reader.fail(name_node, path, "unknown hyperparameter; known names: " + tunable_parameter_list());
+  return *canonical;
 }
 
 // The keys a kind reads, for rejecting the rest ("q does not apply to uniform").
@@ -73,6 +60,7 @@ class ParameterParser {
     const space::KindInfo& kind = choose_kind();
     check_keys_apply(kind);
     parameter.distribution = read_distribution(kind, parameter.name == "hidden");
+    check_values(parameter);
     return parameter;
   }
 
@@ -211,6 +199,57 @@ class ParameterParser {
     distribution.integer = written_as_integer("q") && integer_bounds;
     if (kind.kind == DistributionKind::q_uniform && space::grid_count(distribution) == 0)
       reader_.fail(spec_["q"], key("q"), "no multiple of q lies between min and max; use a smaller q");
+  }
+
+  // Every value a trial can get must be valid for the setting: each constant and listed choice, and
+  // the bounds of a range unless only the bound itself is out (lr from 0: every draw above 0 is fine).
+  void check_values(const ParameterSpec& parameter) const {
+    const Distribution& distribution = parameter.distribution;
+    if (distribution.kind == DistributionKind::constant)
+      check_value(parameter.name, distribution.values[0], spec_["value"]);
+    if (distribution.kind == DistributionKind::categorical)
+      for (std::size_t i = 0; i < distribution.values.size(); ++i)
+        check_value(parameter.name, distribution.values[i], spec_["values"][i]);
+    if (const auto range = space::natural_range(distribution)) {
+      check_bound(parameter.name, distribution, range->first, range->second, "min");
+      check_bound(parameter.name, distribution, range->second, range->first, "max");
+    }
+  }
+
+  void check_value(const std::string& name, const ParamValue& value, const YAML::Node& node) const {
+    try {
+      check_parameter_value(name, value);
+    } catch (const SettingError& error) {
+      reader_.fail(node, path_, error.requirement());
+    }
+  }
+
+  // `bound` is one end of the range, `other` the other end. An integer range draws its bounds; a
+  // continuous one draws values next to them, so a bound is refused only when its neighbour inside
+  // the range is refused too.
+  void check_bound(const std::string& name, const Distribution& distribution, double bound, double other,
+                   std::string_view key_name) const {
+    const auto as_value = [&](double value) -> ParamValue {
+      constexpr double kBeyondInt64 = 9.2e18;  // such a bound stays a double: its cast would be undefined
+      if (distribution.integer && std::abs(value) < kBeyondInt64) return static_cast<std::int64_t>(value);
+      return value;
+    };
+    try {
+      check_parameter_value(name, as_value(bound));
+      return;
+    } catch (const SettingError& error) {
+      if (!distribution.integer) {
+        try {
+          check_parameter_value(name, std::nextafter(bound, other));
+          return;
+        } catch (const SettingError&) {
+        }
+      }
+      const YAML::Node node = spec_[std::string(key_name)];
+      reader_.fail(node ? node : name_node_, node ? key(key_name) : path_,
+                   error.requirement() + " at the " + std::string(key_name) +
+                       " end of the range; narrow the range to valid values");
+    }
   }
 
   const Reader& reader_;

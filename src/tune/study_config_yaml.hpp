@@ -1,12 +1,13 @@
 // Reading typed YAML values for the study config, with errors that name the file, line and key.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
-
-#include <yaml-cpp/yaml.h>
 
 #include "mlptune/tune/types.hpp"
 
@@ -37,6 +38,10 @@ class Reader {
   // A scalar as the type it is written in.
   ParamValue scalar_value(const YAML::Node& node, std::string_view key) const;
 
+  // Every key and scalar under `node` must be UTF-8 text: names and values are stored and exported
+  // as JSON, and messages quote them. `path` is the node's key ("" for the root).
+  void require_utf8(const YAML::Node& node, const std::string& path) const;
+
   const std::string& source() const { return source_; }
 
  private:
@@ -44,5 +49,11 @@ class Reader {
 };
 
 std::string join(std::initializer_list<std::string_view> names);
+
+// The offset of the first byte that does not start a well-formed UTF-8 sequence (overlong forms,
+// surrogates and code points past U+10FFFF included); nullopt for valid text.
+std::optional<std::size_t> first_invalid_utf8(std::string_view text);
+// The text with each such byte written as \xHH, for messages.
+std::string printable(std::string_view text);
 
 }  // namespace mlptune::tune::config_yaml

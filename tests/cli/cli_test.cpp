@@ -45,7 +45,8 @@ TEST_F(Cli, NegativeLearningRateIsRejected) {
 TEST_F(Cli, ZeroBatchSizeIsRejected) {
   const ProgramRun run = run_mlptune(kSmallRun + " --batch-size 0");
   EXPECT_EQ(run.status, 2);
-  EXPECT_NE(run.output.find("--batch-size must be >= 1"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("--batch-size: must be a whole number in [1, 2147483647] (got 0)"), std::string::npos)
+      << run.output;
 }
 
 TEST_F(Cli, ZeroHiddenWidthIsRejected) {

@@ -246,6 +246,71 @@ TEST(SplitAndScale, RejectsFractionsOutsideTheUnitInterval) {
   EXPECT_THROW(split_and_scale(all, options), ConfigError);
 }
 
+std::string split_error(const Dataset& all, const SplitOptions& options) {
+  try {
+    split_and_scale(all, options);
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+TEST(SplitAndScale, AFractionOutOfRangeNamesItsFlagAndTheRange) {
+  SplitOptions options;
+  options.validation_fraction = std::nan("");
+  EXPECT_EQ(split_error(indexed_set(100), options), "--validation-fraction must be in [0, 0.5] (got nan)");
+  options = SplitOptions{};
+  options.test_fraction = -0.25;
+  EXPECT_EQ(split_error(indexed_set(100), options), "--test-fraction must be in [0, 1) (got -0.25)");
+}
+
+TEST(SplitAndScale, AValidationSplitLargerThanTheTrainingSplitIsRefusedWithTheRowCounts) {
+  SplitOptions options;
+  options.test_fraction = 0.9;
+  options.validation_fraction = 0.9;
+  // 900 test rows, then 0.9 of the remaining 100 for validation: 10 would be left to train on.
+  const std::string message = split_error(indexed_set(1000), options);
+  EXPECT_NE(message.find("--validation-fraction must be in [0, 0.5] (got 0.9"), std::string::npos) << message;
+  EXPECT_NE(message.find("indexed into 10 train, 90 validation and 900 test rows"), std::string::npos) << message;
+  EXPECT_NE(message.find("(the default is 0.1)"), std::string::npos) << message;
+  options.validation_fraction = 0.5;
+  const DataSplits half = split_and_scale(indexed_set(1000), options);
+  EXPECT_EQ(half.train.rows, 50u);
+  EXPECT_EQ(half.validation.rows, 50u);
+}
+
+TEST(SplitAndScale, AFractionAboveZeroThatRoundsToNoRowIsRefused) {
+  SplitOptions options;
+  options.validation_fraction = 0.001;  // of the 80 rows left after 20 test rows: 0.08 rounds to 0
+  EXPECT_EQ(split_error(indexed_set(100), options),
+            "--validation-fraction 0.001 of 80 rows holds out no row: use 0 for no validation split, or 0.0063 or "
+            "more for one row");
+  options.validation_fraction = 0.0063;
+  EXPECT_EQ(split_and_scale(indexed_set(100), options).validation.rows, 1u) << "the suggested fraction works";
+  options.validation_fraction = 0.0;
+  EXPECT_EQ(split_and_scale(indexed_set(100), options).validation.rows, 0u) << "0 asks for no split";
+}
+
+TEST(SplitAndScale, TooFewTrainingRowsForTheClassesAreRefusedWithTheRowCounts) {
+  SplitOptions options;
+  options.test_fraction = 0.98;
+  options.validation_fraction = 0.0;
+  EXPECT_EQ(split_error(indexed_set(100), options),
+            "indexed: the split leaves 2 train, 0 validation and 98 test rows; the training split needs at least 3 "
+            "rows (one per class): lower the fractions (the defaults are --test-fraction 0.2 and "
+            "--validation-fraction 0.1)");
+  options.test_fraction = 0.97;
+  EXPECT_EQ(split_and_scale(indexed_set(100), options).train.rows, 3u);
+  options.test_fraction = 0.99;  // all 10 rows
+  options.validation_fraction = 0.1;
+  EXPECT_EQ(split_error(indexed_set(10), options)
+                .rfind("indexed: the split leaves 0 train, 0 validation and 10 test "
+                       "rows; the training split needs at least 3 rows",
+                       0),
+            0u)
+      << split_error(indexed_set(10), options);
+}
+
 TEST(SplitAndScale, RejectsATestSetWithOtherColumns) {
   const Dataset train = indexed_set(10);
   Dataset test = indexed_set(5);

@@ -6,7 +6,10 @@
 #include <cmath>
 #include <functional>
 #include <numbers>
+#include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "mlptune/error.hpp"
 #include "mlptune/trial.hpp"
@@ -56,6 +59,37 @@ TEST(TrainConfig, EachBadValueNamesItsFlagAndRange) {
       EXPECT_EQ(std::string(error.what()), bad.message);
     }
   }
+}
+
+TEST(TrainConfig, ABadValueCarriesItsSettingForEveryFrontEnd) {
+  // The CLI prints what() as is; a study config puts requirement() after its YAML key.
+  TrainConfig config;
+  config.weight_decay = -1;
+  try {
+    config.validate();
+    FAIL() << "accepted weight_decay -1";
+  } catch (const SettingError& error) {
+    EXPECT_EQ(error.setting(), "weight_decay");
+    EXPECT_EQ(error.requirement(), "must be >= 0 and finite (got -1)");
+    EXPECT_STREQ(error.what(), "--weight-decay must be >= 0 and finite (got -1)");
+  }
+}
+
+TEST(TrainConfig, SmallestCountIsTheOneValidateChecks) {
+  const std::pair<const char*, int TrainConfig::*> counts[] = {
+      {"batch_size", &TrainConfig::batch_size},
+      {"epochs", &TrainConfig::epochs},
+      {"step_epochs", &TrainConfig::step_epochs},
+      {"early_stopping", &TrainConfig::early_stopping_patience}};
+  for (const auto& [setting, field] : counts) {
+    TrainConfig config;
+    config.*field = smallest_count(setting);
+    EXPECT_NO_THROW(config.validate()) << setting;
+    config.*field = smallest_count(setting) - 1;
+    EXPECT_THROW(config.validate(), SettingError) << setting;
+  }
+  EXPECT_EQ(smallest_count("early_stopping"), 0);
+  EXPECT_THROW(smallest_count("lr"), std::invalid_argument);
 }
 
 TEST(TrainConfig, BoundaryValuesInsideTheRangesPass) {
@@ -151,8 +185,9 @@ TEST(TrainEnums, NamesRoundTrip) {
     EXPECT_EQ(parse_optimizer(to_string(optimizer)), optimizer);
   for (Schedule schedule : {Schedule::constant, Schedule::step, Schedule::cosine})
     EXPECT_EQ(parse_schedule(to_string(schedule)), schedule);
-  for (Precision precision : {Precision::fp32, Precision::tf32, Precision::bf16})
+  for (Precision precision : {Precision::fp32, Precision::tf32})
     EXPECT_EQ(parse_precision(to_string(precision)), precision);
+  EXPECT_EQ(to_string(Precision::bf16), "bf16");
   EXPECT_EQ(to_string(Optimizer::adamw), "adamw");
   EXPECT_EQ(to_string(Schedule::cosine), "cosine");
   EXPECT_EQ(to_string(Precision::tf32), "tf32");
@@ -166,7 +201,21 @@ TEST(TrainEnums, UnknownNamesListTheAcceptedOnes) {
     EXPECT_STREQ(error.what(), "unknown optimizer 'rmsprop': use sgd, momentum, nesterov, adam or adamw");
   }
   EXPECT_THROW(parse_schedule("linear"), ConfigError);
-  EXPECT_THROW(parse_precision("fp16"), ConfigError);
+}
+
+std::string parse_error(std::string_view text) {
+  try {
+    parse_precision(text);
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  return "accepted";
+}
+
+TEST(TrainEnums, PrecisionSuggestsOnlyWhatRuns) {
+  // bf16 is named (a reserved value) but refused, so no message may offer it.
+  EXPECT_EQ(parse_error("fp16"), "unknown precision 'fp16': use fp32 or tf32");
+  EXPECT_EQ(parse_error("bf16"), "precision bf16 is not supported yet: use fp32 or tf32");
 }
 
 TEST(TrialStatusNames, EveryStatusHasItsName) {

@@ -156,9 +156,10 @@ TEST(SpaceConfig, ExponentWithoutDotIsARealLikeWithDot) {
   // Both spellings are the same real, so the second choice repeats the first.
   expect_error("method: random\nrun_cap: 5\nparameters:\n  weight_decay: {values: [1e-5, 1.0e-5]}\n",
                {"sweep.yaml:4:", "parameters.weight_decay.values", "listed twice"});
-  const StudyConfig quoted = parse_study_config(
-      "method: random\nrun_cap: 5\nparameters:\n  init: {values: ['1e-4', 1e-4]}\n", "sweep.yaml");
-  EXPECT_EQ(distribution_of(quoted, "init").values, (std::vector<ParamValue>{std::string("1e-4"), 1e-4}));
+  // A quoted number stays text (lr reads both as 1e-4, so each is a valid choice).
+  const StudyConfig quoted =
+      parse_study_config("method: random\nrun_cap: 5\nparameters:\n  lr: {values: ['1e-4', 1e-4]}\n", "sweep.yaml");
+  EXPECT_EQ(distribution_of(quoted, "lr").values, (std::vector<ParamValue>{std::string("1e-4"), 1e-4}));
 }
 
 TEST(SpaceConfig, UnknownTopLevelKey) {
@@ -266,6 +267,106 @@ TEST(SpaceConfig, MedianPrunerSettings) {
   EXPECT_EQ(config.early_terminate.type, PrunerKind::median);
   EXPECT_EQ(config.early_terminate.warmup_epochs, 2);
   EXPECT_EQ(config.early_terminate.startup_trials, 4);
+}
+
+// The exact message of the ConfigError that parsing `text` throws.
+std::string error_of(const std::string& text) {
+  try {
+    parse_study_config(text, "sweep.yaml");
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+constexpr const char* kHead = "method: random\nrun_cap: 5\nparameters:\n";  // parameters start on line 4
+
+TEST(SpaceConfig, TextThatIsNotUtf8IsRefusedAtItsKeyAndLine) {
+  // Such bytes once reached the storage's JSON and failed there, after the trial had run.
+  EXPECT_EQ(error_of(std::string(kHead) + "  \"l\xB2r\": {value: 0.1}\n"),
+            "sweep.yaml:4: parameters.l\\xB2r: the key 'l\\xB2r' is not UTF-8 text (byte 0xB2 at position 2); "
+            "write it in UTF-8, e.g. save the file as UTF-8");
+  EXPECT_EQ(error_of(std::string(kHead) + "  lr: {value: 0.1}\n  activation: {values: [relu, \"t\xB2nh\"]}\n"),
+            "sweep.yaml:5: parameters.activation.values: the value 't\\xB2nh' is not UTF-8 text (byte 0xB2 at "
+            "position 2); write it in UTF-8, e.g. save the file as UTF-8");
+  expect_error(std::string(kHead) + "  lr: {value: 0.1}\nname: \"st\xB2udy\"\n", {"sweep.yaml:5:", "name:", "0xB2"});
+  // An overlong form of '/' and a lone surrogate are not UTF-8 either.
+  expect_error(std::string(kHead) + "  lr: {value: 0.1}\ndescription: \"a\xC0\xAF\"\n", {"sweep.yaml:5:", "0xC0"});
+  expect_error(std::string(kHead) + "  lr: {value: 0.1}\ndescription: \"a\xED\xA0\x80\"\n", {"sweep.yaml:5:", "0xED"});
+  EXPECT_EQ(error_of("# caf\xE9\n" + std::string(kHead) + "  lr: {value: 0.1}\n"),
+            "sweep.yaml:1: the file is not UTF-8 text (a byte \\xE9); save it as UTF-8");
+  const StudyConfig accented = parse_study_config(
+      std::string(kHead) + "  lr: {value: 0.1}\ndescription: \"caf\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x9A\x80\"\n",
+      "sweep.yaml");
+  EXPECT_EQ(accented.description, "caf\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x9A\x80");
+}
+
+TEST(SpaceConfig, AConstantOutOfRangeIsRefusedAtItsLineWithItsYamlName) {
+  EXPECT_EQ(error_of(std::string(kHead) + "  lr: {value: -1}\n"),
+            "sweep.yaml:4: parameters.lr: must be > 0 and finite (got -1)");
+  EXPECT_EQ(error_of(std::string(kHead) + "  epochs: {value: 2}\n  learning_rate:\n    value: 0\n"),
+            "sweep.yaml:6: parameters.learning_rate: must be > 0 and finite (got 0)");
+  EXPECT_EQ(error_of(std::string(kHead) + "  activation: {value: swish}\n"),
+            "sweep.yaml:4: parameters.activation: unknown activation 'swish': use relu, tanh, sigmoid, gelu or "
+            "identity");
+  EXPECT_EQ(error_of(std::string(kHead) + "  hidden: {value: \"64,0\"}\n"),
+            "sweep.yaml:4: parameters.hidden: must be widths >= 1 separated by commas, e.g. \"256,128\" (got '64,0')");
+}
+
+TEST(SpaceConfig, EveryListedChoiceMustBeAValidValue) {
+  EXPECT_EQ(error_of(std::string(kHead) + "  batch_size:\n    values:\n      - 16\n      - 0\n"),
+            "sweep.yaml:7: parameters.batch_size: must be >= 1 (got 0)");
+  EXPECT_EQ(error_of(std::string(kHead) + "  momentum: {values: [0.9, 1.5]}\n"),
+            "sweep.yaml:4: parameters.momentum: must be in [0, 1) (got 1.5)");
+}
+
+TEST(SpaceConfig, ARangeThatDrawsInvalidValuesIsRefusedAtItsBound) {
+  EXPECT_EQ(error_of(std::string(kHead) + "  batch_size: {min: 0, max: 64}\n"),
+            "sweep.yaml:4: parameters.batch_size.min: must be >= 1 (got 0) at the min end of the range; narrow the "
+            "range to valid values");
+  expect_error(std::string(kHead) + "  lr: {min: -1.0, max: 0.1}\n", {"sweep.yaml:4:", "parameters.lr.min", "got -1"});
+  expect_error(std::string(kHead) + "  momentum:\n    min: 0.5\n    max: 1.5\n",
+               {"sweep.yaml:6:", "parameters.momentum.max", "in [0, 1) (got 1.5)"});
+  // Only the bound itself is out: every value drawn above 0 (or below 1) is fine.
+  EXPECT_NO_THROW(parse_study_config(std::string(kHead) + "  lr: {min: 0.0, max: 0.1}\n", "sweep.yaml"));
+  EXPECT_NO_THROW(parse_study_config(std::string(kHead) + "  momentum: {min: 0.5, max: 1.0}\n", "sweep.yaml"));
+}
+
+TEST(SpaceConfig, AFirstRungBeyondTheEpochsATrialTrainsIsRefused) {
+  EXPECT_EQ(error_of(std::string(kHead) + "  epochs: {value: 3}\nearly_terminate:\n  type: asha\n  min_iter: 9\n"),
+            "sweep.yaml:7: early_terminate.min_iter: is 9, more than the 3 epochs a trial trains (the most "
+            "parameters.epochs gives); lower min_iter, or give max_iter");
+  expect_error(std::string(kHead) + "  lr: {value: 0.1}\nearly_terminate: {type: hyperband, min_iter: 11}\n",
+               {"sweep.yaml:5:", "early_terminate.min_iter", "more than the 10 epochs", "the default epochs"});
+  expect_error(
+      std::string(kHead) + "  lr: {value: 0.1}\nearly_terminate: {type: hyperband, min_iter: 9, max_iter: 3}\n",
+      {"sweep.yaml:5:", "early_terminate.min_iter", "must be less than max_iter (3)"});
+  EXPECT_NO_THROW(parse_study_config(
+      std::string(kHead) + "  epochs: {values: [3, 9]}\nearly_terminate: {type: asha, min_iter: 9}\n", "sweep.yaml"));
+}
+
+TEST(SpaceConfig, AnUnknownMetricListsEachNameOnce) {
+  EXPECT_EQ(error_of(std::string(kHead) + "  lr: {value: 0.1}\nmetric: {name: f1}\n"),
+            "sweep.yaml:5: metric.name: unknown metric 'f1': use validation_loss (or val_loss, loss), "
+            "validation_accuracy (or val_accuracy, accuracy), validation_rmse (or val_rmse, rmse) or train_loss");
+  const StudyConfig config =
+      parse_study_config(std::string(kHead) + "  lr: {value: 0.1}\nmetric: {name: val_rmse}\n", "sweep.yaml");
+  EXPECT_EQ(config.metric.name, "validation_rmse") << "every alias parse_metric knows";
+}
+
+TEST(SpaceConfig, UnknownNamesListTheAcceptedOnesFromTheirTables) {
+  EXPECT_EQ(error_of(std::string(kHead) + "  lr: {value: 0.1}\nmlptune: {backend: gpu}\n"),
+            "sweep.yaml:5: mlptune.backend: unknown backend 'gpu': use cpu, cuda or auto");
+  EXPECT_EQ(error_of("method: evolution\nrun_cap: 5\nparameters:\n  lr: {value: 0.1}\n"),
+            "sweep.yaml:1: method: unknown method 'evolution': use grid, random, bayes or sobol");
+  EXPECT_EQ(error_of(std::string(kHead) + "  lr: {value: 0.1}\nearly_terminate: {type: pbt}\n"),
+            "sweep.yaml:5: early_terminate.type: unknown early_terminate type 'pbt': use hyperband, median or asha");
+}
+
+TEST(SpaceConfig, UnknownParameterListsEachNameOnceWithItsAliases) {
+  const std::string message = error_of(std::string(kHead) + "  dropout: {value: 0.1}\n");
+  EXPECT_NE(message.find("lr (or learning_rate)"), std::string::npos) << message;
+  EXPECT_EQ(message.find(", learning_rate"), std::string::npos) << message;
 }
 
 TEST(SpaceConfig, LoadNamesAMissingFile) {

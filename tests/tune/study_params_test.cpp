@@ -97,7 +97,9 @@ TEST(Metric, NamesAndAliases) {
   EXPECT_EQ(parse_metric("accuracy"), MetricKind::validation_accuracy);
   EXPECT_EQ(parse_metric("val_accuracy"), MetricKind::validation_accuracy);
   EXPECT_EQ(parse_metric("validation_rmse"), MetricKind::validation_rmse);
-  EXPECT_EQ(parse_metric("loss"), MetricKind::train_loss);
+  EXPECT_EQ(parse_metric("loss"), MetricKind::validation_loss) << "as a study config has always read it";
+  EXPECT_EQ(parse_metric("train_loss"), MetricKind::train_loss);
+  EXPECT_EQ(to_string(MetricKind::validation_accuracy), "validation_accuracy");
   EXPECT_THROW(parse_metric("f1"), ConfigError);
   EpochReport report;
   report.train_loss = 0.5;
@@ -105,6 +107,56 @@ TEST(Metric, NamesAndAliases) {
   report.validation.accuracy = 0.9;
   EXPECT_EQ(metric_value(report, MetricKind::train_loss), 0.5);
   EXPECT_EQ(metric_value(report, MetricKind::validation_accuracy), 0.9);
+}
+
+TEST(Metric, TheListOfNamesHasEachMetricOnceWithItsAliases) {
+  try {
+    parse_metric("f1");
+    FAIL() << "f1 is no metric";
+  } catch (const ConfigError& error) {
+    EXPECT_STREQ(error.what(),
+                 "unknown metric 'f1': use validation_loss (or val_loss, loss), validation_accuracy (or val_accuracy, "
+                 "accuracy), validation_rmse (or val_rmse, rmse) or train_loss");
+  }
+}
+
+TEST(ParamsToSpec, AnOutOfRangeValueNamesTheParameterAsTheStudyConfigDoes) {
+  // A sampled value (a normal distribution's tail, say) reaches params_to_spec unchecked.
+  try {
+    params_to_spec({{"lr", -0.25}}, base_spec());
+    FAIL() << "lr -0.25 accepted";
+  } catch (const ConfigError& error) {
+    const std::string message = error.what();
+    EXPECT_EQ(message.rfind("parameters.lr: must be > 0 and finite (got -0.25)", 0), 0u) << message;
+    EXPECT_EQ(message.find("--lr"), std::string::npos) << message;
+  }
+  try {
+    params_to_spec({{"learning_rate", 0.1}, {"batch_size", std::int64_t(0)}}, base_spec());
+    FAIL() << "batch_size 0 accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_EQ(std::string(error.what()).rfind("parameters.batch_size: must be >= 1 (got 0)", 0), 0u) << error.what();
+  }
+}
+
+TEST(ParamsToSpec, CheckParameterValueNamesTheCanonicalSetting) {
+  EXPECT_NO_THROW(check_parameter_value("learning_rate", 0.1));
+  try {
+    check_parameter_value("learning_rate", -1.0);
+    FAIL() << "learning_rate -1 accepted";
+  } catch (const SettingError& error) {
+    EXPECT_EQ(error.setting(), "lr");
+    EXPECT_EQ(error.requirement(), "must be > 0 and finite (got -1)");
+  }
+  try {
+    check_parameter_value("activation", std::string("swish"));
+    FAIL() << "swish accepted";
+  } catch (const SettingError& error) {
+    EXPECT_EQ(error.setting(), "activation");
+    EXPECT_EQ(error.requirement(), "unknown activation 'swish': use relu, tanh, sigmoid, gelu or identity");
+  }
+  EXPECT_EQ(canonical_parameter_name("learning_rate"), "lr");
+  EXPECT_EQ(canonical_parameter_name("dropout"), std::nullopt);
+  EXPECT_NE(tunable_parameter_list().find("lr (or learning_rate)"), std::string::npos) << tunable_parameter_list();
 }
 
 }  // namespace

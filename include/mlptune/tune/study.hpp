@@ -24,15 +24,24 @@ namespace mlptune::tune {
 // The seed of trial `number`: a pure function of the study seed and the number.
 std::uint64_t trial_seed(std::uint64_t study_seed, int number);
 
-// The parameter names params_to_spec understands.
+// The parameter names params_to_spec understands, aliases (learning_rate) included.
 const std::vector<std::string_view>& tunable_parameter_names();
+// A parameter's canonical name (learning_rate -> lr, lr -> lr); nullopt for a name no trial takes.
+std::optional<std::string> canonical_parameter_name(std::string_view name);
+// The tunable parameters for messages, each once with its aliases: "depth, width, ..., lr (or learning_rate), ...".
+std::string tunable_parameter_list();
 // Throws ConfigError naming a search-space parameter that no trial setting takes, with the list.
 void check_tunable(const SearchSpace& space);
+// Throws SettingError (setting(): the canonical name) when `value` is no valid value of parameter
+// `name` in any trial, e.g. lr -1 ("must be > 0 and finite (got -1)"): for a config's constants and
+// listed choices, checked when the config is read.
+void check_parameter_value(std::string_view name, const ParamValue& value);
 
 // Applies params to `base`: lr (or learning_rate), batch_size, epochs, depth + width (depth hidden
 // layers of width), hidden ("256,128", or one width), activation, optimizer, momentum, beta1, beta2,
 // epsilon, weight_decay, schedule, warmup, step_epochs, step_gamma, init, early_stopping.
-// Throws ConfigError for unknown names, wrong types, or hidden together with depth/width.
+// Throws ConfigError for unknown names, hidden together with depth/width, and values out of range,
+// naming the parameter as a study config does: "parameters.lr: must be > 0 and finite (got -0.04) ...".
 TrialSpec params_to_spec(const Params& params, const TrialSpec& base);
 
 // The base every trial starts from: `mlptune train`'s defaults, shaped to the data.
@@ -50,9 +59,11 @@ std::string train_command_line(const TrialSpec& spec, const DataSource& data, Ba
 // --- Metrics --------------------------------------------------------------------------------------
 
 enum class MetricKind { validation_loss, validation_accuracy, validation_rmse, train_loss };
-// validation_loss | validation_accuracy | validation_rmse | train_loss, and the aliases val_loss,
-// val_accuracy, accuracy, loss, val_rmse, rmse. Throws ConfigError listing them.
+// validation_loss (or val_loss, loss), validation_accuracy (or val_accuracy, accuracy),
+// validation_rmse (or val_rmse, rmse), train_loss. Throws ConfigError listing them, each once.
 MetricKind parse_metric(std::string_view name);
+// The canonical name: "validation_loss".
+std::string_view to_string(MetricKind metric);
 double metric_value(const EpochReport& report, MetricKind metric);
 
 // --- Running a study ------------------------------------------------------------------------------
