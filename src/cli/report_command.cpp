@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "cli/study_file.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/tune/report.hpp"
@@ -82,7 +83,7 @@ Command add_report_command(CLI::App& app) {
   auto options = std::make_shared<ReportCommandOptions>();
   CLI::App* command = app.add_subcommand("report", "Show a study's leaderboard and its best configuration");
   add_study_arguments(*command, *options);
-  command->add_option("--top", options->top, "rows of the leaderboard")->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--top", options->top, "rows of the leaderboard")->check(whole_number(1))->capture_default_str();
   command->add_option("--plots", options->plots_dir,
                       "also write the standard plots (history, hyperparameters, learning curves, parallel "
                       "coordinates) to DIR");

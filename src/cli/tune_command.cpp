@@ -3,18 +3,32 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "cli/text.hpp"
+#include "common/value_range.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/tune/report.hpp"
 #include "mlptune/tune/study.hpp"
+#include "tune/checkpoint_interval.hpp"
 
 namespace mlptune::cli {
 namespace {
+
+// Seconds within `range`, stated as the settings state theirs; CLI11's Range lets NaN through.
+CLI::Validator seconds_in(const Range& range) {
+  return CLI::Validator(
+      [range](std::string& text) -> std::string {
+        if (range.contains(std::strtod(text.c_str(), nullptr))) return "";
+        return "must be a number of seconds " + range.describe() + " (got " + text + ")";
+      },
+      "");
+}
 
 struct TuneCommandOptions {
   std::string config_path;
@@ -23,7 +37,7 @@ struct TuneCommandOptions {
   std::string backend;
   int top = 10;
   bool quiet = false;
-  double checkpoint_every_seconds = tune::StudyOptions{}.checkpoint_every_seconds;
+  std::optional<double> checkpoint_every_seconds;
   bool allow_config_change = false;
 };
 
@@ -74,7 +88,7 @@ int run_tune(const TuneCommandOptions& options) {
   if (!options.storage_path.empty()) study_options.storage_path = options.storage_path;
   if (options.concurrency > 0) study_options.concurrency = options.concurrency;
   if (!options.backend.empty()) study_options.backend = parse_backend_kind(options.backend);
-  study_options.checkpoint_every_seconds = options.checkpoint_every_seconds;
+  if (options.checkpoint_every_seconds) study_options.checkpoint_every_seconds = options.checkpoint_every_seconds;
   study_options.allow_config_change = options.allow_config_change;
 
   // Quiet runs still show warnings (on stderr): they say why a study's result may disappoint.
@@ -113,17 +127,18 @@ Command add_tune_command(CLI::App& app) {
   command->add_option("--storage", options->storage_path,
                       "SQLite study file (default: the config's mlptune.storage, else CONFIG.db)");
   command->add_option("--concurrency", options->concurrency, "trials at once (default: from the hardware)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1));
   command->add_option("--backend", options->backend, "cpu, cuda or auto (overrides the config)")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
-  command->add_option("--top", options->top, "rows of the final leaderboard")->check(CLI::PositiveNumber)
+  command->add_option("--top", options->top, "rows of the final leaderboard")
+      ->check(whole_number(1))
       ->capture_default_str();
   command->add_flag("--quiet,-q", options->quiet, "no live view; only the final report");
   command
       ->add_option("--checkpoint-every", options->checkpoint_every_seconds,
                    "seconds between checkpoints of a running trial, at epoch ends (0: every epoch); a study "
                    "killed and run again continues each trial from its last one")
-      ->check(CLI::Range(0.0, 86400.0))
+      ->check(real_number() & seconds_in(tune::kCheckpointIntervalSeconds))
       ->capture_default_str();
   command->add_flag("--allow-config-change", options->allow_config_change,
                     "continue a study whose search space, metric, pruner or data changed in the configuration "

@@ -214,4 +214,20 @@ std::optional<std::pair<double, double>> natural_range(const Distribution& d) {
   }
 }
 
+std::optional<int> largest_epochs(const SearchSpace& space) {
+  const ParameterSpec* epochs = space.find("epochs");
+  if (!epochs) return std::nullopt;
+  double largest = 0.0;
+  if (epochs->distribution.values.empty()) {
+    if (const auto range = natural_range(epochs->distribution)) largest = std::floor(range->second);
+  } else {
+    for (const ParamValue& value : epochs->distribution.values) {
+      if (const auto* integer = std::get_if<std::int64_t>(&value)) largest = std::max(largest, double(*integer));
+      if (const auto* real = std::get_if<double>(&value)) largest = std::max(largest, std::floor(*real));
+    }
+  }
+  if (!(largest >= 1.0)) return std::nullopt;
+  return int(std::min(largest, double(std::numeric_limits<int>::max())));
+}
+
 }  // namespace mlptune::tune::space

@@ -55,6 +55,11 @@ InternalRange internal_range(const Distribution& distribution);
 // bounds exponentiated), where it has bounds; nullopt for normal and constant/categorical kinds.
 std::optional<std::pair<double, double>> natural_range(const Distribution& distribution);
 
+// The most epochs the space's `epochs` parameter gives a trial (what rung schedules count up to
+// when no max_iter is given): the largest listed value, or the top of its range; nullopt without
+// an epochs parameter (or one that gives no whole number of at least 1).
+std::optional<int> largest_epochs(const SearchSpace& space);
+
 // z (clamped to the internal range; a choice index for categorical) to the parameter value.
 ParamValue value_from_internal(const Distribution& distribution, double z);
 // A value back to z; nullopt where the value cannot come from this distribution (wrong type,

@@ -24,30 +24,6 @@ namespace {
 bool reached(double value, double target, Goal goal) { return goal == Goal::minimize ? value <= target : value >= target; }
 bool better_value(double a, double b, Goal goal) { return goal == Goal::minimize ? a < b : a > b; }
 
-const ParameterSpec* find_parameter(const SearchSpace& space, const std::string& name) {
-  for (const auto& parameter : space.parameters)
-    if (parameter.name == name) return &parameter;
-  return nullptr;
-}
-
-// Widest epochs the space can ask for: what rung schedules count up to when no max_iter is given.
-int largest_epochs_in(const SearchSpace& space, int fallback) {
-  const ParameterSpec* epochs = find_parameter(space, "epochs");
-  if (!epochs) return fallback;
-  const Distribution& distribution = epochs->distribution;
-  if (distribution.values.empty()) {
-    const auto range = space::natural_range(distribution);  // log_uniform's bounds are exponents
-    return range ? std::max(fallback, int(std::floor(range->second))) : fallback;
-  }
-  int largest = 0;
-  for (const auto& value : distribution.values)
-    largest = std::max(largest, std::visit([](auto held) -> int {
-      if constexpr (std::is_arithmetic_v<decltype(held)>) return int(held);
-      return 0;
-    }, value));
-  return largest > 0 ? largest : fallback;
-}
-
 void check_metric_fits_data(MetricKind metric, const std::string& name, const DataSplits& data) {
   const Task task = data.train.task;
   if (metric == MetricKind::validation_accuracy && task == Task::regression)
@@ -129,7 +105,8 @@ class StudyRunner {
     ExecutorOptions executor;
     executor.slots = decide_slots();
     executor.keep_final_state = true;
-    executor.checkpoint_interval_seconds = options_.checkpoint_every_seconds;
+    executor.checkpoint_interval_seconds =
+        options_.checkpoint_every_seconds.value_or(config_.settings.checkpoint_every_seconds);
     ExecutorCallbacks callbacks;
     callbacks.next_job = [this] { return next_job(); };
     callbacks.on_epoch = [this](int number, const EpochReport& report) { return on_epoch(number, report); };
@@ -182,7 +159,7 @@ class StudyRunner {
   }
 
   int trial_epochs() const {
-    int epochs = largest_epochs_in(config_.space, base_spec_.train.epochs);
+    int epochs = space::largest_epochs(config_.space).value_or(base_spec_.train.epochs);
     if (on_cpu_ && config_.settings.cpu_max_epochs) epochs = std::min(epochs, *config_.settings.cpu_max_epochs);
     return epochs;
   }
@@ -314,7 +291,7 @@ class StudyRunner {
     SampledTrial sampled;
     sampled.params = parts_.sampler->sample(config_.space, trials, goal_, number);
     for (const auto& [name, value] : sampled.params)
-      if (const ParameterSpec* parameter = find_parameter(config_.space, name))
+      if (const ParameterSpec* parameter = config_.space.find(name))
         sampled.distributions[name] = parameter->distribution;
     sampled.seed = trial_seed(study_.seed, number);
     sampled.attributes["command"] =

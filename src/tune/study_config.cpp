@@ -13,6 +13,7 @@
 #include "mlptune/tune/study.hpp"
 #include "mlptune/tune/types.hpp"
 #include "nn/name_table.hpp"
+#include "tune/checkpoint_interval.hpp"
 #include "tune/search_space_math.hpp"
 #include "tune/study_config_parameters.hpp"
 #include "tune/study_config_yaml.hpp"
@@ -126,32 +127,12 @@ EarlyTerminate parse_early_terminate(const Reader& reader, const YAML::Node& nod
   return result;
 }
 
-// The epochs Hyperband and ASHA count their rungs up to when max_iter is not given, as the study
-// finds them: the largest listed epochs, or the top of an epochs range (at least the default), or
-// the default epochs without an epochs parameter.
-int rung_epochs(const SearchSpace& space) {
-  const int fallback = TrainConfig{}.epochs;
-  const ParameterSpec* epochs = space.find("epochs");
-  if (!epochs) return fallback;
-  const Distribution& distribution = epochs->distribution;
-  if (distribution.values.empty()) {
-    const auto range = space::natural_range(distribution);
-    return range ? std::max(fallback, int(std::floor(range->second))) : fallback;
-  }
-  int largest = 0;
-  for (const auto& value : distribution.values) {
-    if (const auto* integer = std::get_if<std::int64_t>(&value)) largest = std::max<std::int64_t>(largest, *integer);
-    if (const auto* real = std::get_if<double>(&value)) largest = std::max(largest, int(*real));
-  }
-  return largest > 0 ? largest : fallback;
-}
-
 // A first rung beyond the epochs a trial trains: the schedulers would fail once the study runs.
 void check_first_rung(const Reader& reader, const YAML::Node& node, const StudyConfig& config) {
   const EarlyTerminate& terminate = config.early_terminate;
   const bool has_rungs = terminate.type == PrunerKind::hyperband || terminate.type == PrunerKind::asha;
   if (!has_rungs || terminate.max_iter > 0 || terminate.min_iter == 0) return;
-  const int epochs = rung_epochs(config.space);
+  const int epochs = space::largest_epochs(config.space).value_or(TrainConfig{}.epochs);
   if (terminate.min_iter <= epochs) return;
   reader.fail(node["min_iter"], "early_terminate.min_iter",
               "is " + std::to_string(terminate.min_iter) + ", more than the " + std::to_string(epochs) +
@@ -164,7 +145,7 @@ StudySettings parse_settings(const Reader& reader, const YAML::Node& node) {
   reader.require_map(node, "mlptune");
   reader.check_keys(node, "mlptune",
                     {"dataset", "data", "label_column", "backend", "concurrency", "seed", "storage", "study_name",
-                     "cpu_run_cap", "cpu_max_epochs", "n_startup_trials"});
+                     "cpu_run_cap", "cpu_max_epochs", "n_startup_trials", "checkpoint_every"});
   StudySettings settings;
   const auto text = [&](const char* key, std::string& field) {
     if (const auto value = node[key]) field = reader.text(value, std::string("mlptune.") + key);
@@ -190,6 +171,13 @@ StudySettings parse_settings(const Reader& reader, const YAML::Node& node) {
     settings.cpu_max_epochs = positive_int(reader, epochs, "mlptune.cpu_max_epochs", 1);
   if (const auto startup = node["n_startup_trials"])
     settings.n_startup_trials = positive_int(reader, startup, "mlptune.n_startup_trials", 0);
+  if (const auto every = node["checkpoint_every"]) {
+    settings.checkpoint_every_seconds = reader.real(every, "mlptune.checkpoint_every");
+    if (!kCheckpointIntervalSeconds.contains(settings.checkpoint_every_seconds))
+      reader.fail(every, "mlptune.checkpoint_every",
+                  "seconds between a running trial's checkpoints must be " + kCheckpointIntervalSeconds.describe() +
+                      " (got " + shortest_text(settings.checkpoint_every_seconds) + ")");
+  }
   return settings;
 }
 

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "cli/cli_test_support.hpp"
 
@@ -125,6 +127,21 @@ TEST_F(Cli, AKilledTuneContinuesItsTrialsFromTheirCheckpoints) {
   EXPECT_NE(resumed.output.find("resumed from its checkpoint after epoch"), std::string::npos) << resumed.output;
   EXPECT_NE(resumed.output.find("2 complete"), std::string::npos) << resumed.output;
   EXPECT_EQ(count_checkpoints(), 0) << "finished trials keep no checkpoint";
+}
+
+TEST_F(Cli, TuneFlagsOutOfRangeNameTheFlagAndTheRange) {
+  std::ofstream(path("study.yaml")) << kStudy;
+  const std::string tune = "tune " + path("study.yaml") + " --storage " + path("study.db") + " ";
+  for (const auto& [flags, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--checkpoint-every nan", "--checkpoint-every: must be a number of seconds in [0, 86400] (got nan)"},
+           {"--checkpoint-every -5", "--checkpoint-every: must be a number of seconds in [0, 86400] (got -5)"},
+           {"--concurrency 0", "--concurrency: must be a whole number in [1, 2147483647] (got 0)"},
+           {"--top 99999999999", "--top: must be a whole number in [1, 2147483647] (got 99999999999)"}}) {
+    const ProgramRun run = run_mlptune(tune + flags);
+    EXPECT_EQ(run.status, 2) << flags << "\n" << run.output;
+    EXPECT_NE(run.output.find(message), std::string::npos) << run.output;
+  }
+  EXPECT_FALSE(fs::exists(path("study.db")));
 }
 
 }  // namespace

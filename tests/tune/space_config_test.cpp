@@ -5,6 +5,7 @@
 
 #include "mlptune/error.hpp"
 #include "mlptune/tune/types.hpp"
+#include "tune/search_space_math.hpp"
 
 namespace mlptune::tune {
 namespace {
@@ -387,6 +388,44 @@ TEST(SpaceConfig, NamesOfEnums) {
   EXPECT_EQ(std::stod(to_string(ParamValue(1e-4))), 1e-4);  // shortest text that reads back exactly
   EXPECT_EQ(to_string(ParamValue(0.25)), "0.25");
   EXPECT_EQ(to_string(ParamValue(std::string("256,128"))), "256,128");
+}
+
+// What rung schedules count up to without max_iter: the most epochs the space gives a trial.
+TEST(SpaceConfig, TheLargestEpochsComeFromTheEpochsParameter) {
+  const auto largest = [](const std::string& epochs) {
+    return space::largest_epochs(
+        parse_study_config("method: random\nrun_cap: 2\nparameters:\n  epochs: " + epochs + "\n", "e.yaml").space);
+  };
+  EXPECT_EQ(largest("{values: [4, 12, 8]}"), 12);
+  EXPECT_EQ(largest("{value: 7}"), 7);
+  EXPECT_EQ(largest("{min: 2, max: 5}"), 5) << "the top of a range, not the default 10";
+  EXPECT_EQ(space::largest_epochs(
+                parse_study_config("method: random\nrun_cap: 2\nparameters:\n  lr: {value: 0.1}\n", "e.yaml").space),
+            std::nullopt);
+}
+
+TEST(SpaceConfig, CheckpointEveryIsSecondsFromZeroToADay) {
+  const auto parse = [](const std::string& every) {
+    return parse_study_config(
+        "method: random\nrun_cap: 2\nparameters:\n  lr: {value: 0.1}\nmlptune:\n"
+        "  checkpoint_every: " +
+            every + "\n",
+        "c.yaml");
+  };
+  EXPECT_EQ(parse("0").settings.checkpoint_every_seconds, 0.0);
+  EXPECT_EQ(parse("120").settings.checkpoint_every_seconds, 120.0);
+  EXPECT_EQ(StudySettings{}.checkpoint_every_seconds, 30.0);
+  for (const char* bad : {"-1", "1e9", ".nan"}) {
+    try {
+      parse(bad);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const ConfigError& error) {
+      EXPECT_NE(std::string(error.what()).find("c.yaml:6: mlptune.checkpoint_every: "), std::string::npos)
+          << error.what();
+      if (std::string(bad) != ".nan")
+        EXPECT_NE(std::string(error.what()).find("in [0, 86400]"), std::string::npos) << error.what();
+    }
+  }
 }
 
 }  // namespace

@@ -78,8 +78,9 @@ struct StudyOptions {
   bool allow_config_change = false;
   double stale_after_seconds = 300.0;  // another host's trial with an older heartbeat is abandoned
   // Running trials save their state at an epoch end at most this often (0: every epoch), so that
-  // kill -9 loses at most this much of each; a rerun continues from there.
-  double checkpoint_every_seconds = 30.0;
+  // kill -9 loses at most this much of each; a rerun continues from there. Unset: the config's
+  // settings.checkpoint_every_seconds.
+  std::optional<double> checkpoint_every_seconds;
   double poll_seconds = 0.2;           // waiting for other processes' trials
 };
 

@@ -108,6 +108,7 @@ struct StudySettings {
   std::optional<int> cpu_run_cap;
   std::optional<int> cpu_max_epochs;
   int n_startup_trials = 10;          // TPE
+  double checkpoint_every_seconds = 30.0;  // checkpoint_every: between a running trial's checkpoints
 };
 
 struct StudyConfig {
