@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/counter_rng.hpp"
 #include "common/number_text.hpp"
@@ -83,9 +85,11 @@ ColumnMap identity_map(std::size_t cols) {
   return {std::vector<float>(cols, 1.0f), std::vector<float>(cols, 0.0f)};
 }
 
-// (x - low) / spread as one multiply-add; a zero spread (constant column) maps everything to 0.
+// (x - low) / spread as one multiply-add. A column without a spread float32 can scale (constant,
+// or varying by less than 1 / FLT_MAX, so that 1 / spread overflows) maps everything to 0.
 void set_affine(ColumnMap& map, std::size_t col, double low, double spread) {
-  const double scale = spread > 0 ? 1.0 / spread : 0.0;
+  const double inverse = spread > 0 ? 1.0 / spread : 0.0;
+  const double scale = inverse <= std::numeric_limits<float>::max() ? inverse : 0.0;
   map.scale[col] = static_cast<float>(scale);
   map.offset[col] = static_cast<float>(-low * scale);
 }
@@ -135,12 +139,20 @@ ColumnMap fit_columns(const Dataset& train, Scaling scaling) {
   return identity_map(train.cols);
 }
 
-// Computes every feature with exactly the expression the Dataset contract states.
-void apply_columns(const ColumnMap& map, Dataset& split) {
+// Computes every feature with exactly the expression the Dataset contract states. A value the
+// training split's map sends beyond float32 (far outside the training range of a column that
+// varies little) is refused: it would make every loss NaN.
+void apply_columns(const ColumnMap& map, Dataset& split, std::string_view split_name) {
   for (std::size_t row = 0; row < split.rows; ++row) {
     for (std::size_t col = 0; col < split.cols; ++col) {
       const std::size_t index = row * split.cols + col;
-      split.features[index] = std::fma(source_value(split, index), map.scale[col], map.offset[col]);
+      const float source = source_value(split, index);
+      split.features[index] = std::fma(source, map.scale[col], map.offset[col]);
+      if (!std::isfinite(split.features[index]))
+        throw DataError(split.name + ": column " + std::to_string(col) + " of " + std::string(split_name) + " row " +
+                        std::to_string(row) + " holds " + shortest_text(source) +
+                        ", which the scaling fitted on the training split takes beyond float32's range; the "
+                        "column varies far less in the training rows: try --scaling none, or drop the column");
     }
   }
   split.column_scale = map.scale;
@@ -184,8 +196,9 @@ void scale_splits(DataSplits& splits, const SplitOptions& options) {
   const ColumnMap columns = fit_columns(splits.train, options.scaling);
   const bool scale_targets = options.scale_targets && splits.train.task == Task::regression;
   const TargetMap targets = scale_targets ? fit_targets(splits.train) : TargetMap{};
-  for (Dataset* split : {&splits.train, &splits.validation, &splits.test}) {
-    apply_columns(columns, *split);
+  for (auto [split, name] : {std::pair{&splits.train, "train"}, std::pair{&splits.validation, "validation"},
+                             std::pair{&splits.test, "test"}}) {
+    apply_columns(columns, *split, name);
     if (scale_targets) {
       apply_targets(targets, *split);
     }

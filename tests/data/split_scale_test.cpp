@@ -319,5 +319,38 @@ TEST(SplitAndScale, RejectsATestSetWithOtherColumns) {
   EXPECT_THROW(split_and_scale(train, test, SplitOptions{}), DataError);
 }
 
+// A column that varies by less than float32 can scale (denormals: 1 / spread overflows) is a
+// constant column: it maps to 0, never to Inf or NaN.
+TEST(SplitAndScale, AColumnVaryingBelowFloatRangeScalesToZero) {
+  Dataset data = indexed_set(60);
+  for (std::size_t row = 0; row < data.rows; ++row) data.features[row * 2 + 1] = row % 2 ? 1e-45f : 0.0f;
+  for (const Scaling scaling : {Scaling::minmax, Scaling::standard}) {
+    SplitOptions options = unscaled(3);
+    options.scaling = scaling;
+    const DataSplits splits = split_and_scale(data, options);
+    for (const Dataset* split : {&splits.train, &splits.validation, &splits.test})
+      for (std::size_t row = 0; row < split->rows; ++row) EXPECT_EQ(split->features[row * 2 + 1], 0.0f);
+  }
+}
+
+// A validation or test value that the training split's map takes beyond float32 is refused with
+// its place, instead of every loss turning NaN.
+TEST(SplitAndScale, AValueScaledBeyondFloatRangeIsRefusedWithItsPlace) {
+  Dataset train = indexed_set(100), test = indexed_set(10);
+  for (Dataset* data : {&train, &test})
+    for (std::size_t row = 0; row < data->rows; ++row) data->features[row * 2 + 1] = 1.0f + (row % 2) * 1e-7f;
+  test.features[2 * 4 + 1] = 3e38f;  // far outside the training range of a column that varies by 1e-7
+  SplitOptions options = unscaled(5);
+  options.scaling = Scaling::minmax;
+  try {
+    split_and_scale(train, test, options);
+    FAIL() << "a test value scaled to Inf was accepted";
+  } catch (const DataError& error) {
+    EXPECT_NE(std::string(error.what()).find("indexed: column 1 of test row 4 holds 3e+38"), std::string::npos)
+        << error.what();
+    EXPECT_NE(std::string(error.what()).find("beyond float32's range"), std::string::npos) << error.what();
+  }
+}
+
 }  // namespace
 }  // namespace mlptune
