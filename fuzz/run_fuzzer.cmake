@@ -1,0 +1,23 @@
+# Runs one libFuzzer harness for SECONDS from a fresh copy of its committed corpus (so the run adds
+# nothing to fuzz/corpus/), with crash files and scratch files under WORK. Fails on any finding.
+# cmake -DFUZZER=... -DCORPUS=... -DDICTIONARY=... -DWORK=... -DSECONDS=... -P run_fuzzer.cmake
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK}/corpus ${WORK}/crashes ${WORK}/tmp)
+file(GLOB seeds ${CORPUS}/*)
+if(NOT seeds)
+  message(FATAL_ERROR "${CORPUS}: no seed inputs; the harness would start from nothing")
+endif()
+file(COPY ${seeds} DESTINATION ${WORK}/corpus)
+
+set(arguments -max_total_time=${SECONDS} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+              -artifact_prefix=${WORK}/crashes/)
+if(EXISTS ${DICTIONARY})
+  list(APPEND arguments -dict=${DICTIONARY})
+endif()
+set(ENV{TMPDIR} ${WORK}/tmp)  # where the harness writes the files the loaders read
+execute_process(COMMAND ${FUZZER} ${arguments} ${WORK}/corpus RESULT_VARIABLE status)
+if(NOT status EQUAL 0)
+  file(GLOB findings ${WORK}/crashes/*)
+  message(FATAL_ERROR "${FUZZER} exited with ${status}; the input that failed: ${findings}\n"
+                      "Replay it with: ${FUZZER} <that file>")
+endif()
