@@ -218,7 +218,12 @@ StudyConfig parse_study_config(const std::string& yaml_text, const std::string& 
     throw ConfigError(source_name + ": expected a mapping with method, metric and parameters (a W&B sweep config)");
   StudyConfig config;
   config.source = source_name;
-  parse_top_level(reader, root, config);
+  try {
+    parse_top_level(reader, root, config);
+  } catch (const YAML::Exception& error) {  // a node yaml-cpp cannot convert: a key that is a list, 1e999
+    throw ConfigError(source_name + ":" + std::to_string(error.mark.line + 1) + ": " + error.msg +
+                      " (keys must be plain names and numbers within the range of a double)");
+  }
   fill_defaults(config);
   return config;
 }
