@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -130,17 +131,20 @@ inline bool same_splits(const DataSplits& a, const DataSplits& b) {
 // What every loaded set must satisfy, whatever the file held: the sizes the Dataset contract
 // states, labels inside the class count, and finite features.
 inline void check_dataset(const Dataset& data) {
-  bool ok = data.features.size() == data.rows * data.cols && data.column_scale.size() == data.cols &&
-            data.column_offset.size() == data.cols &&
-            (data.raw_bytes.empty() || data.raw_bytes.size() == data.features.size());
+  require(data.features.size() == data.rows * data.cols && data.column_scale.size() == data.cols &&
+              data.column_offset.size() == data.cols &&
+              (data.raw_bytes.empty() || data.raw_bytes.size() == data.features.size()),
+          "a loaded split's features, raw bytes or column maps disagree with its rows and cols");
   if (data.task == Task::classification) {
-    ok = ok && data.labels.size() == data.rows && data.num_classes > 0;
-    for (const auto label : data.labels) ok = ok && label >= 0 && label < data.num_classes;
+    const auto in_range = [&](std::int32_t label) { return label >= 0 && label < data.num_classes; };
+    require(data.labels.size() == data.rows && std::all_of(data.labels.begin(), data.labels.end(), in_range),
+            "a loaded split has a label count other than its rows, or a label outside [0, num_classes)");
   } else {
-    ok = ok && data.targets.size() == data.rows * std::size_t(data.target_width);
+    require(data.targets.size() == data.rows * std::size_t(data.target_width),
+            "a loaded split has a target count other than rows x target_width");
   }
-  for (const float value : data.features) ok = ok && std::isfinite(value);
-  require(ok, "a loaded split breaks the Dataset contract (sizes, labels below num_classes, finite features)");
+  require(std::all_of(data.features.begin(), data.features.end(), [](float value) { return std::isfinite(value); }),
+          "a loaded split has a feature that is not finite after scaling");
 }
 
 inline void check_splits(const DataSplits& splits) {
