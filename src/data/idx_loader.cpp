@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <limits>
 
 #include "data/input_file.hpp"
 #include "data/numeric_table.hpp"
@@ -97,6 +98,11 @@ IdxImages read_images(const std::filesystem::path& path) {
                                std::to_string(images.image_cols);
   if (images.count == 0 || images.image_rows == 0 || images.image_cols == 0) {
     data::throw_data_error(path, "bytes 4-15: the header declares " + contents + ", which holds no pixels");
+  }
+  // The extents are untrusted: their product must not wrap around (it could then look small).
+  // rows x cols cannot overflow, each being below 2^32.
+  if (images.count > std::numeric_limits<std::size_t>::max() / (images.image_rows * images.image_cols)) {
+    data::throw_data_error(path, "bytes 4-15: the header declares " + contents + ", more pixels than a file can hold");
   }
   images.pixels = read_body(file, images.count * images.image_rows * images.image_cols, contents);
   return images;

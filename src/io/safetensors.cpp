@@ -151,7 +151,7 @@ class SafetensorsReader {
     Json header;
     try {
       header = Json::parse(text);
-    } catch (const Json::parse_error& error) {
+    } catch (const Json::exception& error) {  // parse_error, and out_of_range for a number like 1e999
       fail(path_, std::string("the header is not valid JSON (") + error.what() +
                       "); the file is damaged or not a safetensors file");
     }

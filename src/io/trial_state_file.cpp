@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -40,13 +41,21 @@ std::string model_to_json(const ModelSpec& model) {
   return json.dump();
 }
 
+// get<int> would convert 1e300 (undefined behaviour) and wrap 2^32 + 4 to 4 without a word.
+int width_from_json(const nlohmann::json& width) {
+  if (!width.is_number_integer() || width < std::numeric_limits<int>::min() || width > std::numeric_limits<int>::max())
+    throw ConfigError("layer width " + width.dump() + " is not an integer in int's range");
+  return width.get<int>();
+}
+
 ModelSpec model_from_json(const std::filesystem::path& path, const std::string& text) {
   try {
     nlohmann::json json = nlohmann::json::parse(text);
     ModelSpec model;
-    model.input_width = json.at("input_width").get<int>();
-    model.hidden = json.at("hidden").get<std::vector<int>>();
-    model.output_width = json.at("output_width").get<int>();
+    model.input_width = width_from_json(json.at("input_width"));
+    for (const auto& width : json.at("hidden").get<std::vector<nlohmann::json>>())
+      model.hidden.push_back(width_from_json(width));
+    model.output_width = width_from_json(json.at("output_width"));
     model.activation = parse_activation(json.at("activation").get<std::string>());
     model.loss = parse_loss(json.at("loss").get<std::string>());
     model.init = parse_init(json.at("init").get<std::string>());

@@ -122,7 +122,10 @@ void export_study(Storage& storage, const std::string& study_name, const std::fi
   std::filesystem::create_directories(folder, error);
   if (error) throw StorageError(folder.string() + ": cannot create the export folder (" + error.message() + ")");
   io::write_file_atomically(folder / "trials.csv", trials_csv(trials));
-  io::write_file_atomically(folder / "trials.json", trials_json(trials).dump(2) + "\n");
+  // Messages and names are stored as given and need not be UTF-8 (a path in a failure message):
+  // invalid bytes become U+FFFD rather than failing the export.
+  io::write_file_atomically(folder / "trials.json",
+                            trials_json(trials).dump(2, ' ', false, json::error_handler_t::replace) + "\n");
   io::write_file_atomically(folder / "intermediate.csv", intermediate_csv(trials));
   io::write_file_atomically(folder / "journal.log", optuna_journal(study, trials));
 }

@@ -36,6 +36,14 @@ bool is_log_kind(DistributionKind kind) {
   }
 }
 
+// Optuna's IntDistribution bounds are 64-bit integers; a stored range beyond them (an int_uniform
+// from INT64_MIN to INT64_MAX, whose double rounds up to 2^63) is clamped, since converting an
+// out-of-range double to an integer is undefined.
+std::int64_t int64_bound(double value) {
+  constexpr double kLimit = 9.2e18;  // just below 2^63
+  return std::isnan(value) ? 0 : std::int64_t(std::clamp(value, -kLimit, kLimit));
+}
+
 // One parameter's distribution as Optuna sees it, covering every value the study holds.
 struct OptunaParameter {
   enum class Kind { categorical, integer, real } kind = Kind::categorical;
@@ -51,8 +59,8 @@ struct OptunaParameter {
     }
     if (kind == Kind::integer)
       return json{{"name", "IntDistribution"},
-                  {"attributes", {{"log", log}, {"step", 1}, {"low", std::int64_t(std::floor(low))},
-                                  {"high", std::int64_t(std::ceil(high))}}}}.dump();
+                  {"attributes", {{"log", log}, {"step", 1}, {"low", int64_bound(std::floor(low))},
+                                  {"high", int64_bound(std::ceil(high))}}}}.dump();
     return json{{"name", "FloatDistribution"}, {"attributes", {{"step", nullptr}, {"low", low}, {"high", high}, {"log", log}}}}
         .dump();
   }
@@ -106,7 +114,10 @@ OptunaParameter describe_parameter(const std::string& name, const std::vector<Tr
 
 void append_trial(std::string& text, int trial_id, const TrialRecord& record,
                   const std::map<std::string, OptunaParameter>& parameters) {
-  auto line = [&text](const json& entry) { text += entry.dump() + "\n"; };
+  // Messages need not be UTF-8 (a path in a failure message): invalid bytes become U+FFFD.
+  auto line = [&text](const json& entry) {
+    text += entry.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  };
   const FrozenTrial& trial = record.trial;
   json create = operation(OptunaOp::create_trial);
   create["study_id"] = 0;
@@ -152,7 +163,7 @@ std::string optuna_journal(const StudyInfo& study, const std::vector<TrialRecord
   json create = operation(OptunaOp::create_study);
   create["study_name"] = study.name;
   create["directions"] = json::array({study.direction == Goal::minimize ? 1 : 2});
-  std::string text = create.dump() + "\n";
+  std::string text = create.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";  // names need not be UTF-8
   for (std::size_t i = 0; i < trials.size(); ++i) append_trial(text, int(i), trials[i], parameters);
   return text;
 }

@@ -32,7 +32,8 @@ class GridSampler final : public Sampler {
       if (!space::grid_allowed(parameter.distribution.kind))
         throw ConfigError("parameters." + parameter.name + ": grid search cannot enumerate distribution " +
                           std::string(to_string(parameter.distribution.kind)));
-      points *= space::grid_count(parameter.distribution);
+      if (__builtin_mul_overflow(points, space::grid_count(parameter.distribution), &points))
+        throw ConfigError("the grid has more than 2^63 points; use fewer values, or method random, bayes or sobol");
     }
     return points;
   }

@@ -146,9 +146,16 @@ class Hyperband final : public Scheduler {
   int cycle_size_ = 0;
 };
 
+// Checked before any arithmetic: with eta <= 1 or no epochs the bracket count is not a number.
+void check_schedule(int max_iter, double eta) {
+  if (!(eta > 1.0)) throw ConfigError("early_terminate.eta must be > 1, got " + std::to_string(eta));
+  if (max_iter < 1) throw ConfigError("early_terminate.max_iter must be >= 1 epoch, got " + std::to_string(max_iter));
+}
+
 }  // namespace
 
 int hyperband_s_max(int max_iter, int min_iter, double eta) {
+  check_schedule(max_iter, eta);
   // The small margin keeps exact powers (81 / 1 with eta 3) from flooring to one less.
   return int(std::floor(std::log(double(max_iter) / double(min_iter)) / std::log(eta) + 1e-9));
 }
@@ -169,8 +176,7 @@ std::vector<HyperbandBracket> hyperband_brackets(int max_iter, double eta, int s
 }
 
 std::unique_ptr<Scheduler> make_hyperband(Goal goal, int max_iter, double eta, int s_max, int run_cap) {
-  if (!(eta > 1.0)) throw ConfigError("early_terminate.eta must be > 1, got " + std::to_string(eta));
-  if (max_iter < 1) throw ConfigError("early_terminate.max_iter must be >= 1 epoch, got " + std::to_string(max_iter));
+  check_schedule(max_iter, eta);
   if (s_max < 0) throw ConfigError("early_terminate.s must be >= 0, got " + std::to_string(s_max));
   return std::make_unique<Hyperband>(goal, max_iter, eta, s_max, run_cap);
 }

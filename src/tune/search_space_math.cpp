@@ -10,6 +10,8 @@
 #include <boost/math/distributions/beta.hpp>
 #include <boost/math/distributions/normal.hpp>
 
+#include "mlptune/error.hpp"
+
 namespace mlptune::tune::space {
 namespace {
 
@@ -99,10 +101,19 @@ std::optional<double> choice_index(const Distribution& d, const ParamValue& valu
 }
 
 // q_uniform grid: the multiples k·q in [min, max], k from first to last.
+// A whole number held in a double, as int64: beyond int64's range the cast would be undefined, so
+// a grid that large (min: -1e300, or q: 1e-300) is refused.
+std::int64_t grid_int64(double value) {
+  constexpr double kLimit = 9.2e18;  // just below 2^63
+  if (!(std::fabs(value) < kLimit))
+    throw ConfigError("a grid axis of " + std::to_string(value) +
+                      " points or steps is beyond the 64-bit range; narrow min and max or raise q");
+  return static_cast<std::int64_t>(value);
+}
+
 std::pair<std::int64_t, std::int64_t> q_multiples(const Distribution& d) {
   constexpr double kSlack = 1e-9;  // min/max written as multiples of q must count
-  return {static_cast<std::int64_t>(std::ceil(d.min / d.q - kSlack)),
-          static_cast<std::int64_t>(std::floor(d.max / d.q + kSlack))};
+  return {grid_int64(std::ceil(d.min / d.q - kSlack)), grid_int64(std::floor(d.max / d.q + kSlack))};
 }
 
 }  // namespace
@@ -178,10 +189,10 @@ std::int64_t grid_count(const Distribution& d) {
   switch (d.kind) {
     case K::constant: return 1;
     case K::categorical: return static_cast<std::int64_t>(d.values.size());
-    case K::int_uniform: return static_cast<std::int64_t>(d.max - d.min) + 1;
+    case K::int_uniform: return grid_int64(d.max - d.min + 1);
     case K::q_uniform: {
       const auto [first, last] = q_multiples(d);
-      return std::max<std::int64_t>(0, last - first + 1);
+      return std::max<std::int64_t>(0, grid_int64(double(last) - double(first) + 1));
     }
     default: throw std::invalid_argument("grid over a continuous distribution");
   }

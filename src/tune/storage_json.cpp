@@ -106,10 +106,15 @@ std::string params_to_json_text(const Params& params, const std::map<std::string
 }
 
 void params_from_json_text(const std::string& text, Params& params, std::map<std::string, Distribution>& distributions) {
-  const json stored = json::parse(text);
-  for (const auto& [name, entry] : stored.items()) {
-    params[name] = param_value_from_json(entry.at("value"));
-    if (entry.contains("distribution")) distributions[name] = distribution_from_json(entry.at("distribution"));
+  try {
+    const json stored = json::parse(text);
+    for (const auto& [name, entry] : stored.items()) {
+      params[name] = param_value_from_json(entry.at("value"));
+      if (entry.contains("distribution")) distributions[name] = distribution_from_json(entry.at("distribution"));
+    }
+  } catch (const json::exception& error) {
+    throw StorageError(std::string("stored trial parameters are not the JSON mlptune writes (") + error.what() +
+                       "); the database was written by another program");
   }
 }
 
@@ -117,7 +122,12 @@ std::string string_map_to_json_text(const std::map<std::string, std::string>& ma
 
 std::map<std::string, std::string> string_map_from_json_text(const std::string& text) {
   if (text.empty()) return {};
-  return json::parse(text).get<std::map<std::string, std::string>>();
+  try {
+    return json::parse(text).get<std::map<std::string, std::string>>();
+  } catch (const json::exception& error) {
+    throw StorageError(std::string("stored trial attributes are not a JSON object of strings (") + error.what() +
+                       "); the database was written by another program");
+  }
 }
 
 }  // namespace mlptune::tune

@@ -247,7 +247,12 @@ StudyConfig parse_study_config(const std::string& yaml_text, const std::string& 
   }
   StudyConfig config;
   config.source = source_name;
-  parse_top_level(reader, root, config);
+  try {
+    parse_top_level(reader, root, config);
+  } catch (const YAML::Exception& error) {  // a node yaml-cpp cannot convert: a key that is a list, 1e999
+    throw ConfigError(source_name + ":" + std::to_string(error.mark.line + 1) + ": " + error.msg +
+                      " (keys must be plain names and numbers within the range of a double)");
+  }
   fill_defaults(config);
   return config;
 }

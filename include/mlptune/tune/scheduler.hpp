@@ -72,7 +72,8 @@ struct HyperbandBracket {
 };
 // The schedule of one Hyperband cycle, brackets in the order they run (s_max first).
 std::vector<HyperbandBracket> hyperband_brackets(int max_iter, double eta, int s_max);
-// floor(log_eta(max_iter / min_iter)), the most aggressive bracket for that range.
+// floor(log_eta(max_iter / min_iter)), the most aggressive bracket for that range. Throws
+// ConfigError for eta <= 1 or max_iter < 1, where it is not a number.
 int hyperband_s_max(int max_iter, int min_iter, double eta);
 
 // From the configuration's early_terminate (W&B: {type: hyperband, min_iter | (max_iter and s), eta}).
