@@ -11,6 +11,7 @@
 #include <string>
 
 #include "mlptune/error.hpp"
+#include "thrown_message.hpp"
 
 namespace mlptune::test {
 
@@ -55,13 +56,7 @@ class TempFolder {
 // The message of the DataError that `load` throws; a test failure when it throws none.
 template <typename Load>
 std::string data_error_message(Load&& load) {
-  try {
-    load();
-  } catch (const DataError& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected a DataError";
-  return "";
+  return testing::thrown_message<DataError>(std::forward<Load>(load));
 }
 
 // For EXPECT_PRED_FORMAT2(contains, text, piece): prints both on failure.

@@ -16,6 +16,7 @@
 
 #include "io/temp_dir.hpp"
 #include "mlptune/error.hpp"
+#include "thrown_message.hpp"
 
 namespace mlptune::io {
 namespace {
@@ -34,14 +35,9 @@ std::size_t entries_in(const fs::path& folder) {
   return std::size_t(std::distance(fs::directory_iterator(folder), fs::directory_iterator()));
 }
 
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "no Error thrown";
-  return "";
+template <class Action>
+std::string message_of(Action&& action) {
+  return mlptune::testing::thrown_message<Error>(std::forward<Action>(action));
 }
 
 TEST(OutputFile, WritesAndReplacesAWholeFile) {

@@ -12,6 +12,7 @@
 #include "io/temp_dir.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/safetensors.hpp"
+#include "thrown_message.hpp"
 
 namespace mlptune {
 namespace {
@@ -89,13 +90,7 @@ void expect_same_counters(const TrialState& actual, const TrialState& expected) 
 // The message of the DataError that `action` throws, or a failure.
 template <class Action>
 std::string data_error_message(Action&& action) {
-  try {
-    action();
-  } catch (const DataError& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected DataError";
-  return "";
+  return testing::thrown_message<DataError>(std::forward<Action>(action));
 }
 
 TEST(TrialStateFile, RoundTripsExactlyWithOptimizerState) {
