@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "common/process.hpp"
+#include "io/output_file.hpp"
 #include "mlptune/tune/storage.hpp"
 #include "tune/storage_json.hpp"
 #include "tune/storage_sqlite_connection.hpp"
@@ -306,6 +307,7 @@ class SqliteStorage final : public Storage {
         requeued.push_back(record.trial.number);
       }
     });
+    io::remove_abandoned_temporaries(checkpoint_folder(study_id));  // of checkpoints killed mid-write
     return requeued;
   }
 

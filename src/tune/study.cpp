@@ -100,8 +100,8 @@ class StudyRunner {
   StudyResult run() {
     const std::vector<int> requeued =
         storage_->requeue_abandoned_trials(study_.id, owner_, options_.stale_after_seconds);
-    for (const auto& folder : {storage_->checkpoint_path_for(study_.id, 0).parent_path(), storage_path_.parent_path()})
-      io::remove_abandoned_temporaries(folder.empty() ? "." : folder);  // of a run killed mid-write
+    const std::filesystem::path best = std::filesystem::absolute(best_weights_path(storage_path_));
+    io::remove_abandoned_temporaries(best.parent_path(), best.filename().string());  // a run killed mid-write
     ExecutorOptions executor;
     executor.slots = decide_slots();
     executor.keep_final_state = true;

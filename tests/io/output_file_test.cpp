@@ -129,5 +129,27 @@ TEST(OutputFile, ThreadsWritingOneFileNeverSeeEachOthersTemporaries) {
   EXPECT_EQ(entries_in(file.parent_path()), 1u);
 }
 
+// kill -9 in the middle of a write leaves a temporary file: a later run removes those of
+// writers no longer running, and nothing else.
+TEST(OutputFile, TemporariesOfDeadWritersAreRemovedAndNothingElse) {
+  TempDir folder;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);  // a pid no process has now
+  const std::string dead = std::to_string(child), alive = std::to_string(getpid());
+  const std::vector<std::string> names = {".model.safetensors.tmp-" + dead + "-0", ".best.tmp-" + dead + "-3",
+                                          ".model.safetensors.tmp-" + alive + "-1", "model.tmp-" + dead + "-0",
+                                          "notes.txt"};
+  for (const std::string& name : names) write_file_atomically(folder.file(name), "x");
+  remove_abandoned_temporaries(folder.file(""), "model.safetensors");
+  EXPECT_FALSE(fs::exists(folder.file(names[0])));
+  EXPECT_TRUE(fs::exists(folder.file(names[1]))) << "another target's, when one target is named";
+  remove_abandoned_temporaries(folder.file(""));
+  EXPECT_FALSE(fs::exists(folder.file(names[1])));
+  for (std::size_t kept = 2; kept < names.size(); ++kept)
+    EXPECT_TRUE(fs::exists(folder.file(names[kept]))) << names[kept] << ": a live writer's, or not a temporary";
+}
+
 }  // namespace
 }  // namespace mlptune::io
