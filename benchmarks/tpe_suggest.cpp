@@ -5,13 +5,12 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "common/counter_rng.hpp"
-#include "mlptune/tune/types.hpp"
+#include "mlptune/tune/study_config.hpp"
 
 namespace {
 

@@ -45,6 +45,7 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;  // "cpu" or "cuda:0 (NVIDIA H100 ...)"
+  virtual BackendKind kind() const = 0;  // cpu or cuda, never automatic
   // Trainers made here share `data`: a device backend uploads it once per backend.
   // Parameters are initialised from spec.train.seed. Throws ConfigError for a spec that does
   // not fit the data (input or output width), DeviceError when the device has no room.

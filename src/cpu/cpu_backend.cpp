@@ -423,6 +423,7 @@ class CpuBackend final : public Backend {
     if (threads_per_trial > 0) openblas_set_num_threads(threads_per_trial);  // process-wide
   }
 
+  BackendKind kind() const override { return BackendKind::cpu; }
   std::string name() const override {
     const int threads = openblas_get_num_threads();
     return "cpu (OpenBLAS, " + std::to_string(threads) + (threads == 1 ? " thread" : " threads") + " per trial)";

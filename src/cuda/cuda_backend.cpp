@@ -47,6 +47,7 @@ class CudaBackend final : public Backend {
   }
 
   std::string name() const override { return name_; }
+  BackendKind kind() const override { return BackendKind::cuda; }
   int recommended_concurrency() const override { return concurrency_; }
 
   std::unique_ptr<Trainer> make_trainer(const TrialSpec& spec, std::shared_ptr<const DataSplits> data) override {

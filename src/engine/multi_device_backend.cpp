@@ -56,6 +56,7 @@ class MultiDeviceBackend final : public Backend {
     load_->live.assign(devices_.size(), 0);
   }
 
+  BackendKind kind() const override { return devices_.front()->kind(); }
   std::string name() const override {
     std::string text;
     for (const auto& device : devices_) {

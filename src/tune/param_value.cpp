@@ -2,7 +2,7 @@
 #include <string>
 
 #include "common/number_text.hpp"
-#include "mlptune/tune/types.hpp"
+#include "mlptune/tune/search_space.hpp"
 
 namespace mlptune::tune {
 namespace {

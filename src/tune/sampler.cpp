@@ -1,7 +1,8 @@
 // Choosing a sampler by method, and the names of trial states.
+#include "mlptune/tune/sampler.hpp"
+
 #include <array>
 
-#include "mlptune/tune/types.hpp"
 #include "tune/sampler_internal.hpp"
 
 namespace mlptune::tune {

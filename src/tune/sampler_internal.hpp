@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "common/counter_rng.hpp"
-#include "mlptune/tune/types.hpp"
+#include "mlptune/tune/sampler.hpp"
 
 namespace mlptune::tune::sampling {
 

@@ -5,7 +5,7 @@
 #include <span>
 #include <vector>
 
-#include "mlptune/tune/types.hpp"
+#include "mlptune/tune/frozen_trial.hpp"
 
 namespace mlptune::tune {
 

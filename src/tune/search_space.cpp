@@ -1,7 +1,8 @@
 // Distribution kind names, and looking a parameter up in a search space.
+#include "mlptune/tune/search_space.hpp"
+
 #include <string_view>
 
-#include "mlptune/tune/types.hpp"
 #include "tune/search_space_math.hpp"
 
 namespace mlptune::tune {

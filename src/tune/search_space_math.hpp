@@ -18,7 +18,7 @@
 #include <string_view>
 #include <utility>
 
-#include "mlptune/tune/types.hpp"
+#include "mlptune/tune/search_space.hpp"
 
 namespace mlptune::tune::space {
 

@@ -84,7 +84,7 @@ class StudyRunner {
         goal_(config.metric.goal) {
     check_tunable(config.space);
     check_metric_fits_data(metric_, config.metric.name, *parts_.data);
-    on_cpu_ = parts_.backend->name().rfind("cpu", 0) == 0;
+    on_cpu_ = parts_.backend->kind() == BackendKind::cpu;
     run_cap_ = decide_run_cap();
     base_spec_ = default_trial_spec(*parts_.data);
     scheduler_ = make_scheduler(capped_early_terminate(), goal_, run_cap_, trial_epochs());
@@ -295,7 +295,7 @@ class StudyRunner {
         sampled.distributions[name] = parameter->distribution;
     sampled.seed = trial_seed(study_.seed, number);
     sampled.attributes["command"] =
-        train_command_line(spec_for(sampled.params, sampled.seed, number), data_source_, parts_.backend_kind);
+        train_command_line(spec_for(sampled.params, sampled.seed, number), data_source_, parts_.backend->kind());
     return sampled;
   }
 
@@ -546,7 +546,6 @@ StudyParts make_study_parts(const StudyConfig& config, const StudyOptions& optio
   backend.threads_per_trial = requested > 0 ? std::max(1, cores / requested) : 1;
   backend.device = kAllDevices;  // on GPUs, every visible one
   parts.backend = make_backend(backend);
-  parts.backend_kind = parts.backend->name().rfind("cuda", 0) == 0 ? BackendKind::cuda : BackendKind::cpu;
   SamplerOptions sampler;
   sampler.seed = config.settings.seed;
   sampler.n_startup_trials = config.settings.n_startup_trials;

@@ -1,4 +1,6 @@
 // The study config: a W&B Sweeps YAML file plus mlptune's own `mlptune:` section, parsed and validated.
+#include "mlptune/tune/study_config.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -11,7 +13,6 @@
 #include "mlptune/error.hpp"
 #include "mlptune/train_config.hpp"
 #include "mlptune/tune/study.hpp"
-#include "mlptune/tune/types.hpp"
 #include "nn/name_table.hpp"
 #include "tune/checkpoint_interval.hpp"
 #include "tune/search_space_math.hpp"

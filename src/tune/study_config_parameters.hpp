@@ -3,7 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "mlptune/tune/types.hpp"
+#include "mlptune/tune/search_space.hpp"
 #include "tune/study_config_yaml.hpp"
 
 namespace mlptune::tune::config_yaml {

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "mlptune/tune/types.hpp"
+#include "mlptune/tune/search_space.hpp"
 
 namespace mlptune::tune::config_yaml {
 

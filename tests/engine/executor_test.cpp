@@ -119,6 +119,7 @@ class FakeBackend : public Backend {
  public:
   explicit FakeBackend(FakeScript script = {}) : script_(std::move(script)) {}
   std::string name() const override { return "fake"; }
+  BackendKind kind() const override { return BackendKind::cpu; }
   std::unique_ptr<Trainer> make_trainer(const TrialSpec& spec, std::shared_ptr<const DataSplits>) override {
     if (script_.throw_in_make_trainer.contains(spec.trial_number))
       throw ConfigError("input width 3 does not match the data's 4 columns");

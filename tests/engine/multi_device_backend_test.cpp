@@ -30,6 +30,7 @@ class FakeDevice final : public Backend {
   };
 
   std::string name() const override { return "fake:" + std::to_string(ordinal_); }
+  BackendKind kind() const override { return BackendKind::cuda; }
   std::unique_ptr<Trainer> make_trainer(const TrialSpec& spec, std::shared_ptr<const DataSplits>) override {
     if (out_of_memory) throw DeviceError("out of memory on fake:" + std::to_string(ordinal_));
     return std::make_unique<FakeTrainer>(ordinal_, spec);

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "mlptune/tune/types.hpp"
+#include "mlptune/tune/study_config.hpp"
 
 namespace mlptune::tune::testing {
 

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "mlptune/error.hpp"
-#include "mlptune/tune/types.hpp"
+#include "mlptune/tune/study_config.hpp"
 #include "tune/search_space_math.hpp"
 
 namespace mlptune::tune {

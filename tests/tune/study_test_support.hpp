@@ -144,6 +144,7 @@ class FakeBackend final : public Backend {
   explicit FakeBackend(int sleep_ms_per_epoch = 2, int concurrency = 3)
       : sleep_ms_(sleep_ms_per_epoch), concurrency_(concurrency) {}
   std::string name() const override { return "fake"; }
+  BackendKind kind() const override { return BackendKind::cpu; }
   std::unique_ptr<Trainer> make_trainer(const TrialSpec& spec, std::shared_ptr<const DataSplits>) override {
     ++trainers_made;
     return std::make_unique<FakeTrainer>(spec, sleep_ms_, *epochs_trained);
@@ -235,7 +236,6 @@ inline StudyParts fake_parts(int epochs, int sleep_ms = 2, int concurrency = 3, 
   parts.backend = std::move(backend);
   parts.data = tiny_data();
   parts.sampler = std::make_unique<ConstantEpochsSampler>(epochs, max_lr);
-  parts.backend_kind = BackendKind::cpu;
   return parts;
 }
 

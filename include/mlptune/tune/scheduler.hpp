@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "mlptune/engine.hpp"
-#include "mlptune/tune/types.hpp"
+#include "mlptune/tune/study_config.hpp"
 
 namespace mlptune::tune {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "mlptune/error.hpp"
-#include "mlptune/tune/types.hpp"
+#include "mlptune/tune/frozen_trial.hpp"
 
 namespace mlptune::tune {
 

@@ -15,7 +15,7 @@
 #include "mlptune/data.hpp"
 #include "mlptune/trial.hpp"
 #include "mlptune/tune/storage.hpp"
-#include "mlptune/tune/types.hpp"
+#include "mlptune/tune/study_config.hpp"
 
 namespace mlptune::tune {
 
@@ -118,7 +118,6 @@ struct StudyParts {
   std::unique_ptr<Backend> backend;
   std::shared_ptr<const DataSplits> data;
   std::unique_ptr<Sampler> sampler;
-  BackendKind backend_kind = BackendKind::cpu;  // for the reproducing command line
 };
 StudyParts make_study_parts(const StudyConfig& config, const StudyOptions& options);
 

@@ -1,6 +1,6 @@
 # Benchmark: a 40-trial TPE search on digits, run by `mlptune tune` and by Optuna with a NumPy MLP.
 #
-# Both sides search the same space (experiments/bench/digits_search.yaml), train Adam ReLU MLPs
+# Both sides search the same space (benchmarks/digits_search.yaml), train Adam ReLU MLPs
 # for the same epochs on the same kind of split, evaluate validation accuracy after every epoch,
 # run the same number of trials at once (one per core, each single-threaded), and record the last
 # epoch's validation accuracy as the trial's value. Printed: wall seconds, best validation
@@ -26,8 +26,8 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import optuna  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "experiments/bench/digits_search.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "benchmarks/digits_search.yaml"
 DIGITS = ROOT / "datasets/sklearn/digits.csv.gz"
 TRIALS = 40  # the config's run_cap
 EPOCHS = 10  # the config's epochs
