@@ -42,5 +42,16 @@ MLPTUNE_HOST_DEVICE inline float normal(std::uint64_t bits_a, std::uint64_t bits
 // Streams used by the backends; distinct constants keep the sequences independent.
 inline constexpr std::uint64_t kShuffleStream = 0x53485546464C45ull;  // + epoch
 inline constexpr std::uint64_t kInitStream = 0x494E4954ull;           // + 2 * layer (+1 for the second normal word)
+inline constexpr std::uint64_t kDropoutStream = 0x44524F504F5554ull;  // + hidden layer
+
+// Whether dropout at `rate` keeps element `element` (row-major in the (batch, width) output) of
+// hidden layer `layer` at the optimizer step that follows `steps_taken` steps: a pure function of
+// (trial seed, step, layer, element), so every backend draws the same mask and a trial repeats
+// bit for bit. The chance of keeping is 1 - rate exactly at the 24-bit resolution of uniform01.
+MLPTUNE_HOST_DEVICE inline bool dropout_keeps(std::uint64_t seed, std::int64_t steps_taken, int layer,
+                                              std::uint64_t element, float rate) {
+  const std::uint64_t step_seed = hash(seed, kDropoutStream + std::uint64_t(layer), std::uint64_t(steps_taken));
+  return uniform01(mix64(step_seed ^ mix64(element))) >= rate;
+}
 
 }  // namespace mlptune::rng

@@ -288,17 +288,57 @@ std::vector<Tensor> initial_parameters(const ModelSpec& model, std::uint64_t see
   return tensors;
 }
 
-#define MLPTUNE_INSTANTIATE_REFERENCE(T)                                                      \
-  template T activate<T>(Activation, T);                                                      \
-  template T activate_derivative<T>(Activation, T);                                           \
-  template void linear_forward<T>(const T*, const T*, const T*, T*, int, int, int);           \
-  template void linear_backward<T>(const T*, const T*, const T*, T*, T*, T*, int, int, int);  \
-  template void bias_activation_forward<T>(Activation, const T*, const T*, T*, T*, int, int); \
-  template void activation_backward<T>(Activation, const T*, const T*, T*, std::size_t);      \
-  template void bias_gradient<T>(const T*, T*, int, int);                                     \
-  template void softmax_cross_entropy<T>(const T*, const std::int32_t*, T*, T*, int, int);    \
-  template void mean_squared_error<T>(const T*, const T*, T*, T*, int, int);                  \
-  template void optimizer_update<T>(const OptimizerStep&, T*, const T*, T*, T*, std::size_t);
+namespace {
+
+// out (n) = in · 1/(1 - rate) where the mask keeps the element, else 0: dropout's forward and
+// backward are the same map.
+template <class T>
+void apply_dropout_mask(const T* in, T* out, std::size_t count, float rate, std::uint64_t seed,
+                        std::int64_t steps_taken, int layer) {
+  const T scale = T(1) / (T(1) - T(rate));
+  for (std::size_t e = 0; e < count; ++e)
+    out[e] = rng::dropout_keeps(seed, steps_taken, layer, e, rate) ? in[e] * scale : T(0);
+}
+
+}  // namespace
+
+template <class T>
+void dropout_forward(const T* x, T* out, std::size_t count, float rate, std::uint64_t seed, std::int64_t steps_taken,
+                     int layer) {
+  apply_dropout_mask(x, out, count, rate, seed, steps_taken, layer);
+}
+
+template <class T>
+void dropout_backward(const T* grad_out, T* grad_x, std::size_t count, float rate, std::uint64_t seed,
+                      std::int64_t steps_taken, int layer) {
+  apply_dropout_mask(grad_out, grad_x, count, rate, seed, steps_taken, layer);
+}
+
+template <class T>
+double clip_gradient_norm(T* gradients, std::size_t count, double max_norm) {
+  double squares = 0.0;
+  for (std::size_t i = 0; i < count; ++i) squares += double(gradients[i]) * double(gradients[i]);
+  const double norm = std::sqrt(squares);
+  const double factor = max_norm / (norm + 1e-6);  // torch's clip_coef
+  if (factor < 1.0)
+    for (std::size_t i = 0; i < count; ++i) gradients[i] = T(double(gradients[i]) * factor);
+  return norm;
+}
+
+#define MLPTUNE_INSTANTIATE_REFERENCE(T)                                                                 \
+  template T activate<T>(Activation, T);                                                                 \
+  template T activate_derivative<T>(Activation, T);                                                      \
+  template void linear_forward<T>(const T*, const T*, const T*, T*, int, int, int);                      \
+  template void linear_backward<T>(const T*, const T*, const T*, T*, T*, T*, int, int, int);             \
+  template void bias_activation_forward<T>(Activation, const T*, const T*, T*, T*, int, int);            \
+  template void activation_backward<T>(Activation, const T*, const T*, T*, std::size_t);                 \
+  template void bias_gradient<T>(const T*, T*, int, int);                                                \
+  template void softmax_cross_entropy<T>(const T*, const std::int32_t*, T*, T*, int, int);               \
+  template void mean_squared_error<T>(const T*, const T*, T*, T*, int, int);                             \
+  template void optimizer_update<T>(const OptimizerStep&, T*, const T*, T*, T*, std::size_t);            \
+  template void dropout_forward<T>(const T*, T*, std::size_t, float, std::uint64_t, std::int64_t, int);  \
+  template void dropout_backward<T>(const T*, T*, std::size_t, float, std::uint64_t, std::int64_t, int); \
+  template double clip_gradient_norm<T>(T*, std::size_t, double);
 
 MLPTUNE_INSTANTIATE_REFERENCE(float)
 MLPTUNE_INSTANTIATE_REFERENCE(double)

@@ -69,6 +69,23 @@ template <class T>
 void optimizer_update(const OptimizerStep& update, T* parameters, const T* gradients, T* first, T* second,
                       std::size_t count);
 
+// Inverted dropout on a hidden layer's activations (torch.nn.Dropout in training): out (n) = x /
+// (1 - rate) where rng::dropout_keeps(seed, steps_taken, layer, e, rate) for element e, else 0.
+// `out` may alias `x`. Evaluation applies none.
+template <class T>
+void dropout_forward(const T* x, T* out, std::size_t count, float rate, std::uint64_t seed, std::int64_t steps_taken,
+                     int layer);
+// grad_x (n) = grad_out / (1 - rate) where the same mask kept the element, else 0. May alias.
+template <class T>
+void dropout_backward(const T* grad_out, T* grad_x, std::size_t count, float rate, std::uint64_t seed,
+                      std::int64_t steps_taken, int layer);
+
+// torch.nn.utils.clip_grad_norm_ over every gradient at once (one block of n): norm = sqrt(Σ g²)
+// in double; when max_norm / (norm + 1e-6) < 1 every gradient is multiplied by that factor.
+// Returns the norm before clipping. Runs before the optimizer adds weight decay.
+template <class T>
+double clip_gradient_norm(T* gradients, std::size_t count, double max_norm);
+
 // Which optimizer slots an optimizer keeps: 0 (sgd), 1 (momentum, nesterov), 2 (adam, adamw).
 int optimizer_slot_count(Optimizer optimizer);
 

@@ -31,6 +31,10 @@ struct DeviceTrial {
   double weight_decay = 0.0;
   std::int32_t optimizer = 0;   // DeviceOptimizer
   std::int32_t batch_size = 0;  // rows of a full batch
+  std::uint64_t seed = 0;       // the trial's seed: dropout masks derive from it (rng::dropout_keeps)
+  float dropout = 0.0f;         // rate after each hidden activation (0: none)
+  float padding = 0.0f;
+  double clip_norm = 0.0;  // gradients' largest global L2 norm (0: no clipping)
 
   // Written by the host at the start of each epoch.
   std::int64_t epoch_first_step = 0;  // global step (0-based) of the epoch's first batch
@@ -47,6 +51,7 @@ struct DeviceTrial {
   float adam_inverse_sqrt_correction2 = 1.0f; // 1 / sqrt(1 - β2^t)
   float decoupled_keep = 1.0f;                // adamw: 1 - lr·wd; else 1
   std::int64_t batch_first_row = 0;  // position in the epoch permutation of this batch's first row
+  double gradient_squares = 0.0;     // Σ g² over every gradient of the step, where clip_norm > 0
 
   // The epoch's training metrics (reset by the host each epoch, read back once at its end).
   // train.nonfinite is the divergence flag: the update and step-end kernels skip once it is set.
