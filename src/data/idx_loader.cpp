@@ -17,6 +17,7 @@ namespace {
 constexpr std::uint32_t kImagesMagic = 0x00000803;
 constexpr std::uint32_t kLabelsMagic = 0x00000801;
 constexpr std::size_t kBodyChunkBytes = std::size_t{64} << 20;
+constexpr std::size_t kFirstBodyChunkBytes = std::size_t{1} << 20;
 
 std::string hex_word(std::uint32_t word) {
   char text[11];
@@ -65,9 +66,11 @@ std::vector<std::uint8_t> read_body(data::InputFile& file, std::size_t body_byte
   const std::uint64_t header_bytes = file.position();
   const std::string total = std::to_string(header_bytes + body_bytes);
   std::vector<std::uint8_t> body;
+  std::size_t next_chunk = kFirstBodyChunkBytes;  // doubling: a false claim costs about what the file holds
   while (body.size() < body_bytes) {
     const std::size_t filled = body.size();
-    const std::size_t chunk = std::min(body_bytes - filled, kBodyChunkBytes);
+    const std::size_t chunk = std::min(body_bytes - filled, next_chunk);
+    next_chunk = std::min(next_chunk * 2, kBodyChunkBytes);
     body.resize(filled + chunk);
     if (file.read(body.data() + filled, chunk) < chunk) {
       data::throw_data_error(file.path(), "truncated at byte " + std::to_string(file.position()) + " of " + total +
