@@ -12,15 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "io/shape_text.hpp"
+#include "common/shape_text.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/model.hpp"
 #include "mlptune/safetensors.hpp"
 
 namespace mlptune {
 namespace {
-
-using io::shape_text;
 
 constexpr const char* kModelKey = "mlptune.model";
 constexpr const char* kStepKey = "mlptune.step";
