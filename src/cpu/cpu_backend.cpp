@@ -18,20 +18,13 @@
 #include "cpu/reference.hpp"
 #include "mlptune/error.hpp"
 #include "nn/early_stopping.hpp"
+#include "nn/parameter_layout.hpp"
 #include "nn/spec_check.hpp"
 
 namespace mlptune {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Where one tensor lives in the flat parameter arrays: layers.0.weight, layers.0.bias, layers.1.weight, ...
-struct TensorSlot {
-  std::string name;
-  std::vector<std::int64_t> shape;
-  std::size_t offset = 0;
-  std::size_t count = 0;
-};
 
 std::vector<TensorSlot> tensor_layout(const std::vector<LayerShape>& layers) {
   std::vector<TensorSlot> slots;
@@ -96,7 +89,7 @@ class CpuTrainer final : public Trainer {
         batch_size_(spec.train.batch_size),
         steps_per_epoch_((static_cast<std::int64_t>(data_->train.rows) + batch_size_ - 1) / batch_size_) {
     allocate_buffers();
-    const std::vector<Tensor> initial = ref::initial_parameters(spec_.model, spec_.train.seed);
+    const std::vector<Tensor> initial = ref::initialize_weights(spec_.model, spec_.train.seed);
     for (std::size_t t = 0; t < slots_.size(); ++t)
       std::copy(initial[t].data.begin(), initial[t].data.end(), parameters_.begin() + slots_[t].offset);
     if (!spec_.train.shuffle) std::iota(order_.begin(), order_.end(), 0u);
@@ -155,7 +148,7 @@ void CpuTrainer::allocate_buffers() {
   const std::size_t batch = static_cast<std::size_t>(batch_size_);
   parameters_.assign(parameter_count, 0.0f);
   gradients_.assign(parameter_count, 0.0f);
-  const int slot_count = ref::optimizer_slot_count(spec_.train.optimizer);
+  const int slot_count = optimizer_slot_count(spec_.train.optimizer);
   first_moment_.assign(slot_count >= 1 ? parameter_count : 0, 0.0f);
   second_moment_.assign(slot_count >= 2 ? parameter_count : 0, 0.0f);
   batch_features_.assign(batch * spec_.model.input_width, 0.0f);
@@ -356,7 +349,7 @@ std::vector<float> CpuTrainer::predict(const Dataset& data) {
 TrialState CpuTrainer::state() const {
   TrialState state;
   state.model = spec_.model;
-  const int slot_count = ref::optimizer_slot_count(spec_.train.optimizer);
+  const int slot_count = optimizer_slot_count(spec_.train.optimizer);
   auto tensor_at = [](const TensorSlot& slot, const std::vector<float>& flat) {
     return Tensor{slot.name, slot.shape,
                   std::vector<float>(flat.begin() + slot.offset, flat.begin() + slot.offset + slot.count)};
@@ -399,7 +392,7 @@ void CpuTrainer::load_state(const TrialState& state) {
     throw ConfigError("trial state: the saved model has " + std::to_string(state.model.layers().size()) +
                       " layers; this trial's has " + std::to_string(layers_.size()));
   if (state.step < 0 || state.epoch < 0) throw ConfigError("trial state: negative step or epoch counter");
-  const int slot_count = ref::optimizer_slot_count(spec_.train.optimizer);
+  const int slot_count = optimizer_slot_count(spec_.train.optimizer);
   load_tensors(slots_, state.parameters, "parameters", false, parameters_);
   if (slot_count >= 1) load_tensors(slots_, state.first_moment, "first_moment", true, first_moment_);
   if (slot_count >= 2) load_tensors(slots_, state.second_moment, "second_moment", true, second_moment_);

@@ -133,7 +133,7 @@ class CudaTrainer final : public Trainer {
     float* sample_loss = nullptr;    // (rows_capacity)
     std::int32_t* correct = nullptr; // (rows_capacity)
     DeviceTrial* trial = nullptr;
-    DeviceMetrics* evaluation = nullptr;
+    MetricSums* evaluation = nullptr;
     double* learning_rates = nullptr;  // (steps_per_epoch): this epoch's schedule
     std::uint32_t* order = nullptr;   // (train rows): this epoch's permutation
     void* shuffle_workspace = nullptr;
@@ -172,7 +172,7 @@ class CudaTrainer final : public Trainer {
   float* bias_gradient(std::size_t layer) const { return views_.gradients + bias_offset_[layer]; }
   std::int64_t* trial_field_batch_first_row() const;
   std::int64_t* trial_field_step() const;
-  DeviceMetrics* trial_field_train() const;
+  MetricSums* trial_field_train() const;
 
   TrialSpec spec_;
   TrainerOptions options_;
@@ -199,7 +199,7 @@ class CudaTrainer final : public Trainer {
   Views views_;
   std::optional<CublasHandle> cublas_;
   PinnedBuffer host_record_;       // DeviceTrial
-  PinnedBuffer host_metrics_;      // DeviceMetrics
+  PinnedBuffer host_metrics_;      // MetricSums
   PinnedBuffer host_learning_rates_;  // double (steps_per_epoch)
   StepGraph full_step_;
   StepGraph last_step_;
@@ -235,7 +235,7 @@ CudaTrainer::CudaTrainer(const TrialSpec& spec, std::shared_ptr<const DataSplits
                                                            ? CUBLAS_TF32_TENSOR_OP_MATH
                                                            : CUBLAS_DEFAULT_MATH));
   host_record_ = PinnedBuffer(sizeof(DeviceTrial));
-  host_metrics_ = PinnedBuffer(sizeof(DeviceMetrics));
+  host_metrics_ = PinnedBuffer(sizeof(MetricSums));
   host_learning_rates_ = PinnedBuffer(std::size_t(steps_per_epoch_) * sizeof(double));
   initialize_parameters();
   if (!spec_.train.shuffle) kernels::identity_permutation(views_.order, train_rows_, stream_.get());
@@ -264,7 +264,7 @@ std::size_t CudaTrainer::plan_arena(ArenaPlan& plan, std::vector<std::size_t>& o
   offsets.push_back(plan.reserve<float>(capacity));                                // 9 sample_loss
   offsets.push_back(plan.reserve<std::int32_t>(capacity));                         // 10 correct
   offsets.push_back(plan.reserve<DeviceTrial>(1));                                 // 11 trial
-  offsets.push_back(plan.reserve<DeviceMetrics>(1));                               // 12 evaluation
+  offsets.push_back(plan.reserve<MetricSums>(1));                                  // 12 evaluation
   offsets.push_back(plan.reserve<double>(std::size_t(steps_per_epoch_)));          // 13 learning rates
   offsets.push_back(plan.reserve<std::uint32_t>(train_rows_));                     // 14 order
   const std::size_t shuffle_bytes = spec_.train.shuffle ? kernels::shuffle_workspace_bytes(train_rows_) : 0;
@@ -315,7 +315,7 @@ void CudaTrainer::allocate_arena() {
   views_.sample_loss = static_cast<float*>(at(9));
   views_.correct = static_cast<std::int32_t*>(at(10));
   views_.trial = static_cast<DeviceTrial*>(at(11));
-  views_.evaluation = static_cast<DeviceMetrics*>(at(12));
+  views_.evaluation = static_cast<MetricSums*>(at(12));
   views_.learning_rates = static_cast<double*>(at(13));
   views_.order = static_cast<std::uint32_t*>(at(14));
   views_.shuffle_workspace = at(15);
@@ -364,9 +364,8 @@ std::int64_t* CudaTrainer::trial_field_step() const {
   return reinterpret_cast<std::int64_t*>(reinterpret_cast<unsigned char*>(views_.trial) + offsetof(DeviceTrial, step));
 }
 
-DeviceMetrics* CudaTrainer::trial_field_train() const {
-  return reinterpret_cast<DeviceMetrics*>(reinterpret_cast<unsigned char*>(views_.trial) +
-                                          offsetof(DeviceTrial, train));
+MetricSums* CudaTrainer::trial_field_train() const {
+  return reinterpret_cast<MetricSums*>(reinterpret_cast<unsigned char*>(views_.trial) + offsetof(DeviceTrial, train));
 }
 
 // --- the training step ----------------------------------------------------------------------------
@@ -561,7 +560,7 @@ void CudaTrainer::end_of_epoch(EpochReport& report) {
 
 Metrics CudaTrainer::evaluate_resident(const DeviceDataset& data, double target_scale) {
   const cudaStream_t stream = stream_.get();
-  MLPTUNE_CUDA_CHECK(cudaMemsetAsync(views_.evaluation, 0, sizeof(DeviceMetrics), stream));
+  MLPTUNE_CUDA_CHECK(cudaMemsetAsync(views_.evaluation, 0, sizeof(MetricSums), stream));
   for (std::size_t first = 0; first < data.rows(); first += std::size_t(rows_capacity_)) {
     const int rows = int(std::min<std::size_t>(std::size_t(rows_capacity_), data.rows() - first));
     gather_batch(data, kernels::RowSelection{nullptr, nullptr, std::int64_t(first)}, rows);
@@ -572,8 +571,8 @@ Metrics CudaTrainer::evaluate_resident(const DeviceDataset& data, double target_
     kernels::accumulate_metrics(views_.sample_loss, data.task() == Task::classification ? views_.correct : nullptr,
                                 rows, views_.evaluation, nullptr, stream);
   }
-  auto* result = host_metrics_.as<DeviceMetrics>();
-  MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(result, views_.evaluation, sizeof(DeviceMetrics), cudaMemcpyDeviceToHost, stream));
+  auto* result = host_metrics_.as<MetricSums>();
+  MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(result, views_.evaluation, sizeof(MetricSums), cudaMemcpyDeviceToHost, stream));
   stream_.synchronize();
   Metrics metrics;
   metrics.samples = result->samples;

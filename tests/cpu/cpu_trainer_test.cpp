@@ -229,7 +229,7 @@ TEST(CpuTrainer, EpochWithALastPartialBatchMatchesReferenceSteps) {
   const EpochReport report = trainer->train_epoch();
   EXPECT_EQ(report.step, 3);
 
-  test::Parameters<double> parameters = test::to_parameters<double>(ref::initial_parameters(spec.model, 0));
+  test::Parameters<double> parameters = test::to_parameters<double>(ref::initialize_weights(spec.model, 0));
   test::Parameters<double> velocity = parameters;
   for (auto& tensor : velocity) std::fill(tensor.begin(), tensor.end(), 0.0);
   const std::vector<double> x(train.features.begin(), train.features.end());
