@@ -1,14 +1,16 @@
 // ParameterLayout: the flat order every backend stores parameters in, its tensor names and shapes,
-// and the checks that refuse a trial state of another model.
+// and the checks that refuse a trial state of another model; to_metrics from a pass's sums.
 #include "nn/parameter_layout.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "mlptune/error.hpp"
+#include "nn/trainer_core.hpp"
 #include "thrown_message.hpp"
 
 namespace mlptune {
@@ -64,6 +66,24 @@ TEST(OptimizerSlots, CountPerOptimizer) {
   EXPECT_EQ(optimizer_slot_count(Optimizer::nesterov), 1);
   EXPECT_EQ(optimizer_slot_count(Optimizer::adam), 2);
   EXPECT_EQ(optimizer_slot_count(Optimizer::adamw), 2);
+}
+
+TEST(ToMetrics, LossAndAccuracyOrRmseFromTheSums) {
+  MetricSums sums;
+  sums.loss_sum = 6.0;
+  sums.correct = 3;
+  sums.samples = 4;
+  const Metrics classification = to_metrics(sums, Task::classification, 1.0);
+  EXPECT_EQ(classification.samples, 4);
+  EXPECT_EQ(classification.loss, 1.5);
+  EXPECT_EQ(classification.accuracy, 0.75);
+  EXPECT_TRUE(std::isnan(classification.rmse));
+  const Metrics regression = to_metrics(sums, Task::regression, 2.0);
+  EXPECT_EQ(regression.rmse, 2.0 * std::sqrt(1.5));  // in the file's units
+  EXPECT_TRUE(std::isnan(regression.accuracy));
+  const Metrics empty = to_metrics(MetricSums{}, Task::classification, 1.0);
+  EXPECT_EQ(empty.samples, 0);
+  EXPECT_TRUE(std::isnan(empty.loss));
 }
 
 }  // namespace
