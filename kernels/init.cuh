@@ -1,4 +1,4 @@
-// Launcher of parameter initialisation from the seed (the same values as ref::initial_parameters).
+// Launcher of parameter initialisation from the seed (its CPU twin: ref::initialize_weights).
 #pragma once
 
 #include <cuda_runtime.h>

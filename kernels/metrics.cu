@@ -25,7 +25,7 @@ static __global__ void count_correct_kernel(const float* __restrict__ scores, co
 // partial sums in a fixed order, so the result does not depend on scheduling.
 static __global__ void accumulate_metrics_kernel(const float* __restrict__ sample_loss,
                                                  const std::int32_t* __restrict__ correct, int batch,
-                                                 cuda::DeviceMetrics* __restrict__ metrics,
+                                                 MetricSums* __restrict__ metrics,
                                                  const std::int64_t* __restrict__ step_counter) {
   __shared__ double loss_partial[kReduceThreads];
   __shared__ long long correct_partial[kReduceThreads];
@@ -63,7 +63,7 @@ static __global__ void accumulate_metrics_kernel(const float* __restrict__ sampl
 
 // Grid-stride over the values; the first thread to find a bad one claims the flag.
 static __global__ void flag_nonfinite_values_kernel(const float* __restrict__ values, std::size_t count,
-                                                    cuda::DeviceMetrics* __restrict__ metrics,
+                                                    MetricSums* __restrict__ metrics,
                                                     const std::int64_t* __restrict__ step_counter) {
   for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < count;
        i += std::size_t(gridDim.x) * blockDim.x) {
@@ -75,7 +75,7 @@ static __global__ void flag_nonfinite_values_kernel(const float* __restrict__ va
 
 }  // namespace
 
-void flag_nonfinite_values(const float* values, std::size_t count, cuda::DeviceMetrics* metrics,
+void flag_nonfinite_values(const float* values, std::size_t count, MetricSums* metrics,
                            const std::int64_t* step_counter, cudaStream_t stream) {
   if (count == 0) return;
   flag_nonfinite_values_kernel<<<cuda::grid_stride_blocks(count), cuda::kBlockSize, 0, stream>>>(values, count, metrics,
@@ -91,8 +91,8 @@ void count_correct(const float* scores, const std::int32_t* labels, std::int32_t
   MLPTUNE_CUDA_CHECK_LAUNCH(count_correct_kernel);
 }
 
-void accumulate_metrics(const float* sample_loss, const std::int32_t* correct, int batch,
-                        cuda::DeviceMetrics* metrics, const std::int64_t* step_counter, cudaStream_t stream) {
+void accumulate_metrics(const float* sample_loss, const std::int32_t* correct, int batch, MetricSums* metrics,
+                        const std::int64_t* step_counter, cudaStream_t stream) {
   if (batch <= 0) return;
   accumulate_metrics_kernel<<<1, kReduceThreads, 0, stream>>>(sample_loss, correct, batch, metrics, step_counter);
   MLPTUNE_CUDA_CHECK_LAUNCH(accumulate_metrics_kernel);

@@ -6,11 +6,13 @@
 #include <cstring>
 #include <experimental/simd>
 #include <limits>
+#include <numeric>
 #include <string>
 #include <utility>
 
 #include "common/counter_rng.hpp"
 #include "cpu/activation_functions.hpp"
+#include "nn/parameter_layout.hpp"
 
 namespace mlptune::ref {
 
@@ -227,18 +229,38 @@ void optimizer_update(const OptimizerStep& update, T* parameters, const T* gradi
   }
 }
 
-int optimizer_slot_count(Optimizer optimizer) {
-  switch (optimizer) {
-    case Optimizer::sgd:
-      return 0;
-    case Optimizer::momentum:
-    case Optimizer::nesterov:
-      return 1;
-    case Optimizer::adam:
-    case Optimizer::adamw:
-      return 2;
+void count_correct(const float* scores, const std::int32_t* labels, std::int32_t* correct, int batch, int classes) {
+  for (int b = 0; b < batch; ++b) {
+    const float* row = scores + std::size_t(b) * classes;  // (C)
+    correct[b] = (std::max_element(row, row + classes) - row) == labels[b] ? 1 : 0;
   }
-  return 0;
+}
+
+void accumulate_metrics(const float* sample_loss, const std::int32_t* correct, int batch, MetricSums* metrics,
+                        const std::int64_t* step_counter) {
+  double loss = 0.0;
+  std::int64_t right = 0;
+  bool bad = false;
+  for (int i = 0; i < batch; ++i) {
+    loss += double(sample_loss[i]);
+    bad = bad || !std::isfinite(sample_loss[i]);
+    if (correct != nullptr) right += correct[i];
+  }
+  metrics->loss_sum += loss;
+  metrics->correct += right;
+  metrics->samples += batch;
+  if (bad && metrics->nonfinite == 0) {
+    metrics->nonfinite = 1;
+    metrics->first_nonfinite_step = step_counter != nullptr ? *step_counter + 1 : 0;
+  }
+}
+
+void flag_nonfinite_values(const float* values, std::size_t count, MetricSums* metrics,
+                           const std::int64_t* step_counter) {
+  if (metrics->nonfinite != 0) return;
+  if (std::all_of(values, values + count, [](float value) { return std::isfinite(value); })) return;
+  metrics->nonfinite = 1;
+  metrics->first_nonfinite_step = *step_counter;
 }
 
 std::vector<std::uint32_t> epoch_permutation(std::uint64_t seed, int epoch, std::size_t rows) {
@@ -251,41 +273,59 @@ std::vector<std::uint32_t> epoch_permutation(std::uint64_t seed, int epoch, std:
   return order;
 }
 
+std::vector<std::uint32_t> identity_permutation(std::size_t rows) {
+  std::vector<std::uint32_t> order(rows);
+  std::iota(order.begin(), order.end(), 0u);
+  return order;
+}
+
 void gather_rows(const float* src, const std::uint32_t* order, std::size_t first, int batch, std::size_t cols,
                  float* dst) {
   for (int b = 0; b < batch; ++b)
     std::memcpy(dst + std::size_t(b) * cols, src + std::size_t(order[first + b]) * cols, cols * sizeof(float));
 }
 
+void gather_scaled_bytes(const std::uint8_t* raw, const float* column_scale, const float* column_offset,
+                         const std::uint32_t* order, std::size_t first, int batch, std::size_t cols, float* dst) {
+  for (int b = 0; b < batch; ++b) {
+    const std::uint8_t* row = raw + std::size_t(order[first + b]) * cols;  // (cols)
+    float* out = dst + std::size_t(b) * cols;                              // (cols)
+    for (std::size_t c = 0; c < cols; ++c) out[c] = std::fma(float(row[c]), column_scale[c], column_offset[c]);
+  }
+}
+
+void gather_labels(const std::int32_t* labels, const std::uint32_t* order, std::size_t first, int batch,
+                   std::int32_t* dst) {
+  for (int b = 0; b < batch; ++b) dst[b] = labels[order[first + b]];
+}
+
 namespace {
 
-// Weight element j of layer `layer` for the model's initialisation (biases are zero).
-float initial_weight(Init init, std::uint64_t seed, std::size_t layer, const LayerShape& shape, std::uint64_t j) {
-  const std::uint64_t stream = rng::kInitStream + 2 * layer;
+// Weight element j of a layer (in, out) from its two hash streams (biases are zero).
+float initial_weight(Init init, std::uint64_t seed, std::uint64_t stream, int in, int out, std::uint64_t j) {
   if (init == Init::he) {
-    const float scale = static_cast<float>(std::sqrt(2.0 / shape.in));
+    const float scale = static_cast<float>(std::sqrt(2.0 / in));
     return scale * rng::normal(rng::hash(seed, stream, j), rng::hash(seed, stream + 1, j));
   }
-  const float limit = static_cast<float>(std::sqrt(6.0 / (shape.in + shape.out)));
+  const float limit = static_cast<float>(std::sqrt(6.0 / (in + out)));
   return limit * (2.0f * rng::uniform01(rng::hash(seed, stream, j)) - 1.0f);
 }
 
 }  // namespace
 
-std::vector<Tensor> initial_parameters(const ModelSpec& model, std::uint64_t seed) {
-  std::vector<Tensor> tensors;
+void initialize_weights(Init init, std::uint64_t seed, int layer, int in, int out, float* weight) {
+  const std::uint64_t stream = rng::kInitStream + 2 * std::uint64_t(layer);
+  const std::size_t count = std::size_t(in) * std::size_t(out);
+  for (std::size_t j = 0; j < count; ++j) weight[j] = initial_weight(init, seed, stream, in, out, j);
+}
+
+std::vector<Tensor> initialize_weights(const ModelSpec& model, std::uint64_t seed) {
+  const ParameterLayout layout(model);
   const std::vector<LayerShape> layers = model.layers();
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    const LayerShape& shape = layers[i];
-    Tensor weight{"layers." + std::to_string(i) + ".weight", {shape.out, shape.in}, {}};
-    weight.data.resize(static_cast<std::size_t>(shape.weight_count()));
-    for (std::size_t j = 0; j < weight.data.size(); ++j) weight.data[j] = initial_weight(model.init, seed, i, shape, j);
-    tensors.push_back(std::move(weight));
-    tensors.push_back(Tensor{"layers." + std::to_string(i) + ".bias",
-                             {shape.out},
-                             std::vector<float>(static_cast<std::size_t>(shape.out), 0.0f)});
-  }
-  return tensors;
+  std::vector<float> flat(layout.parameter_count(), 0.0f);
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    initialize_weights(model.init, seed, int(i), layers[i].in, layers[i].out, flat.data() + layout.weight(i).offset);
+  return layout.to_tensors(flat);
 }
 
 namespace {

@@ -6,20 +6,12 @@
 
 #include <cstdint>
 
+#include "nn/metric_sums.hpp"
+
 namespace mlptune::cuda {
 
 // Optimizer codes as stored on the device (the values of mlptune::Optimizer).
 enum class DeviceOptimizer : std::int32_t { sgd = 0, momentum = 1, nesterov = 2, adam = 3, adamw = 4 };
-
-// Metrics summed on the device over one epoch (training) or one evaluation pass.
-struct DeviceMetrics {
-  double loss_sum = 0.0;             // Σ per-sample loss
-  std::int64_t correct = 0;          // classification: samples whose argmax equals the label
-  std::int64_t samples = 0;          // samples summed
-  std::int32_t nonfinite = 0;        // 1 once a per-sample loss was NaN or ±Inf
-  std::int32_t padding = 0;
-  std::int64_t first_nonfinite_step = 0;  // training: 1-based global step of the first bad loss
-};
 
 struct DeviceTrial {
   // Constant for the trial's life (written by the host when it is made or loaded). Doubles, as
@@ -55,7 +47,7 @@ struct DeviceTrial {
 
   // The epoch's training metrics (reset by the host each epoch, read back once at its end).
   // train.nonfinite is the divergence flag: the update and step-end kernels skip once it is set.
-  DeviceMetrics train;
+  MetricSums train;
 };
 
 }  // namespace mlptune::cuda

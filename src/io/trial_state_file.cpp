@@ -12,15 +12,14 @@
 #include <string>
 #include <vector>
 
-#include "io/shape_text.hpp"
+#include "common/shape_text.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/model.hpp"
 #include "mlptune/safetensors.hpp"
+#include "nn/parameter_layout.hpp"
 
 namespace mlptune {
 namespace {
-
-using io::shape_text;
 
 constexpr const char* kModelKey = "mlptune.model";
 constexpr const char* kStepKey = "mlptune.step";
@@ -133,18 +132,6 @@ void append_moments(const std::filesystem::path& path, const std::string& prefix
     tensors.push_back({prefix + parameters[i].name, moments[i].shape, moments[i].data});
 }
 
-// The tensors a model's parameters must be, in order: layers.{i}.weight (out, in), layers.{i}.bias (out).
-std::vector<Tensor> expected_parameters(const ModelSpec& model) {
-  std::vector<Tensor> expected;
-  std::vector<LayerShape> layers = model.layers();
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    std::string layer = "layers." + std::to_string(i);
-    expected.push_back({layer + ".weight", {layers[i].out, layers[i].in}, {}});
-    expected.push_back({layer + ".bias", {layers[i].out}, {}});
-  }
-  return expected;
-}
-
 // Takes the tensor `name` out of `tensors` (checking its shape), or nothing when it is absent.
 std::optional<Tensor> take_tensor(const std::filesystem::path& path, std::map<std::string, Tensor>& tensors,
                                   const std::string& name, const std::vector<std::int64_t>& shape) {
@@ -162,10 +149,11 @@ std::optional<Tensor> take_tensor(const std::filesystem::path& path, std::map<st
 enum class GroupPresence { required, all_or_none };
 
 std::vector<Tensor> take_group(const std::filesystem::path& path, std::map<std::string, Tensor>& tensors,
-                               const std::vector<Tensor>& expected, const std::string& prefix, GroupPresence presence) {
+                               const std::vector<TensorSlot>& expected, const std::string& prefix,
+                               GroupPresence presence) {
   std::vector<Tensor> group;
   std::vector<std::string> missing;
-  for (const Tensor& wanted : expected) {
+  for (const TensorSlot& wanted : expected) {
     std::optional<Tensor> tensor = take_tensor(path, tensors, prefix + wanted.name, wanted.shape);
     if (tensor)
       group.push_back({wanted.name, std::move(tensor->shape), std::move(tensor->data)});
@@ -210,7 +198,9 @@ TrialState load_trial_state(const std::filesystem::path& path) {
 
   std::map<std::string, Tensor> tensors;
   for (Tensor& tensor : file.tensors) tensors.emplace(tensor.name, std::move(tensor));
-  std::vector<Tensor> expected = expected_parameters(state.model);
+  // The tensors the model's parameters must be, in order: layers.{i}.weight (out, in), layers.{i}.bias (out).
+  const ParameterLayout layout(state.model);
+  const std::vector<TensorSlot>& expected = layout.tensors();
   state.parameters = take_group(path, tensors, expected, "", GroupPresence::required);
   state.first_moment = take_group(path, tensors, expected, kFirstMomentPrefix, GroupPresence::all_or_none);
   state.second_moment = take_group(path, tensors, expected, kSecondMomentPrefix, GroupPresence::all_or_none);

@@ -1,6 +1,8 @@
 // Checks every backend makes before training a trial, in the same words on every backend.
 #include "nn/spec_check.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "mlptune/error.hpp"
@@ -8,6 +10,37 @@
 namespace mlptune {
 
 Loss loss_for(Task task) { return task == Task::classification ? Loss::softmax_cross_entropy : Loss::mse; }
+
+void check_split_arrays(const Dataset& split, const char* role) {
+  const std::string where = std::string(role) + " split '" + split.name + "'";
+  if (split.features.size() != split.rows * split.cols)
+    throw DataError(where + ": " + std::to_string(split.features.size()) + " feature values for " +
+                    std::to_string(split.rows) + " rows x " + std::to_string(split.cols) + " columns");
+  if (split.task == Task::regression) {
+    if (split.targets.size() != split.rows * std::size_t(std::max(split.target_width, 0)))
+      throw DataError(where + ": " + std::to_string(split.targets.size()) + " target values for " +
+                      std::to_string(split.rows) + " rows x " + std::to_string(split.target_width) + " targets");
+    return;
+  }
+  if (split.labels.size() != split.rows)
+    throw DataError(where + ": " + std::to_string(split.labels.size()) + " labels for " + std::to_string(split.rows) +
+                    " rows");
+  for (std::size_t r = 0; r < split.rows; ++r)
+    if (split.labels[r] < 0 || split.labels[r] >= split.num_classes)
+      throw DataError(where + ": label " + std::to_string(split.labels[r]) + " at row " + std::to_string(r) +
+                      " is outside [0, " + std::to_string(split.num_classes) + ")");
+}
+
+void check_split_fits_model(const ModelSpec& model, const Dataset& split, SplitUse use) {
+  if (split.cols != std::size_t(model.input_width))
+    throw ConfigError("split '" + split.name + "' has " + std::to_string(split.cols) +
+                      " feature columns; the model takes " + std::to_string(model.input_width));
+  if (use == SplitUse::inputs) return;
+  if (loss_for(split.task) != model.loss || split.output_width() != model.output_width)
+    throw ConfigError("split '" + split.name + "' has " + std::to_string(split.output_width()) + " " +
+                      (split.task == Task::classification ? "classes" : "targets") + "; the model has " +
+                      std::to_string(model.output_width) + " outputs with loss " + std::string(to_string(model.loss)));
+}
 
 void check_trial_fits_data(const TrialSpec& spec, const DataSplits& data) {
   spec.model.validate();
@@ -27,6 +60,11 @@ void check_trial_fits_data(const TrialSpec& spec, const DataSplits& data) {
   if (spec.train.early_stopping_patience > 0 && data.validation.rows == 0)
     throw ConfigError("--early-stopping needs a validation split, but '" + train.name +
                       "' has no validation rows: set --early-stopping 0 or a validation fraction > 0");
+  if (train.rows > std::size_t(UINT32_MAX))
+    throw ConfigError("the training split has " + std::to_string(train.rows) + " rows; at most 2^32 - 1 fit");
+  check_split_arrays(train, "training");
+  check_split_arrays(data.validation, "validation");
+  check_split_arrays(data.test, "test");
 }
 
 }  // namespace mlptune

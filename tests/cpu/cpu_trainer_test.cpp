@@ -4,89 +4,22 @@
 
 #include <cmath>
 #include <random>
-#include <regex>
 
 #include "cpu/cpu_backend.hpp"
 #include "cpu/reference.hpp"
 #include "mlptune/error.hpp"
 #include "reference_mlp.hpp"
+#include "trainer_test_support.hpp"
 
 namespace mlptune {
 namespace {
 
-// y = slope·x + intercept + noise·N(0, 1), x uniform in [-1, 1]; one feature, one target.
-Dataset line_dataset(std::size_t rows, double slope, double intercept, double noise, std::uint32_t seed) {
-  Dataset set;
-  set.name = "line";
-  set.task = Task::regression;
-  set.rows = rows;
-  set.cols = 1;
-  set.target_width = 1;
-  std::mt19937 engine(seed);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const float x = uniform(engine);
-    set.features.push_back(x);
-    set.targets.push_back(float(slope * x + intercept + noise * normal(engine)));
-  }
-  return set;
-}
-
-// Three Gaussian blobs in 4-D, one per class, centred at ±1 on different axes.
-Dataset blobs_dataset(std::size_t rows, std::uint32_t seed) {
-  Dataset set;
-  set.name = "blobs";
-  set.task = Task::classification;
-  set.rows = rows;
-  set.cols = 4;
-  set.num_classes = 3;
-  std::mt19937 engine(seed);
-  std::normal_distribution<float> normal(0.0f, 0.7f);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const int label = int(r % 3);
-    set.labels.push_back(label);
-    for (int c = 0; c < 4; ++c) set.features.push_back(normal(engine) + (c == label ? 1.5f : 0.0f));
-  }
-  return set;
-}
-
-std::shared_ptr<const DataSplits> splits(Dataset train, Dataset validation, Dataset test = {}) {
-  auto data = std::make_shared<DataSplits>();
-  data->train = std::move(train);
-  data->validation = std::move(validation);
-  data->test = std::move(test);
-  return data;
-}
-
-TrialSpec line_spec() {
-  TrialSpec spec;
-  spec.model = {1, {}, 1, Activation::identity, Loss::mse, Init::xavier};
-  spec.train.optimizer = Optimizer::sgd;
-  spec.train.learning_rate = 0.1;
-  spec.train.batch_size = 16;
-  spec.train.epochs = 30;
-  spec.train.schedule = Schedule::cosine;  // anneals the SGD noise away
-  return spec;
-}
-
-TrialSpec blobs_spec() {
-  TrialSpec spec;
-  spec.model = {4, {16, 8}, 3, Activation::tanh, Loss::softmax_cross_entropy, Init::he};
-  spec.train.optimizer = Optimizer::adam;
-  spec.train.learning_rate = 1e-2;
-  spec.train.batch_size = 32;
-  spec.train.epochs = 5;
-  spec.train.seed = 17;
-  return spec;
-}
-
-std::vector<EpochReport> train_all(Trainer& trainer) {
-  std::vector<EpochReport> reports;
-  do reports.push_back(trainer.train_epoch());
-  while (reports.back().status == TrialStatus::running);
-  return reports;
-}
+using test::blobs_dataset;
+using test::blobs_spec;
+using test::line_dataset;
+using test::line_spec;
+using test::splits;
+using test::train_all;
 
 TEST(CpuTrainer, LinearRegressionRecoversSlopeAndIntercept) {
   auto backend = make_cpu_backend(1);
@@ -114,17 +47,8 @@ TEST(CpuTrainer, HugeLearningRateDivergesWithEpochAndStepAndFiniteParameters) {
   spec.train.schedule = Schedule::constant;
   auto trainer = backend->make_trainer(spec, splits(line_dataset(256, 2.0, 1.0, 0.1, 3), {}));
   const std::vector<EpochReport> reports = train_all(*trainer);
-  const EpochReport& last = reports.back();
-  ASSERT_EQ(last.status, TrialStatus::diverged);
-  std::smatch match;
-  ASSERT_TRUE(std::regex_match(last.message, match, std::regex("diverged at epoch (\\d+), step (\\d+)")))
-      << last.message;
-  EXPECT_EQ(std::stoi(match[1]), last.epoch);
-  EXPECT_EQ(std::stoll(match[2]), last.step + 1);  // the step that was not applied
-  EXPECT_FALSE(std::isfinite(last.train_loss));
-  for (const Tensor& tensor : trainer->state().parameters)
-    for (float value : tensor.data) EXPECT_TRUE(std::isfinite(value)) << tensor.name;
-  EXPECT_EQ(trainer->state().step, last.step);
+  test::expect_diverged_before_an_update(reports.back(), trainer->state());
+  if (HasFatalFailure()) return;
   EXPECT_THROW(trainer->train_epoch(), Error);  // terminal
 }
 
@@ -229,7 +153,7 @@ TEST(CpuTrainer, EpochWithALastPartialBatchMatchesReferenceSteps) {
   const EpochReport report = trainer->train_epoch();
   EXPECT_EQ(report.step, 3);
 
-  test::Parameters<double> parameters = test::to_parameters<double>(ref::initial_parameters(spec.model, 0));
+  test::Parameters<double> parameters = test::to_parameters<double>(ref::initialize_weights(spec.model, 0));
   test::Parameters<double> velocity = parameters;
   for (auto& tensor : velocity) std::fill(tensor.begin(), tensor.end(), 0.0);
   const std::vector<double> x(train.features.begin(), train.features.end());

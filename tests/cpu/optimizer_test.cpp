@@ -117,14 +117,6 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(to_string(info.param.optimizer)) + (info.param.weight_decay > 0 ? "_weight_decay" : "");
     });
 
-TEST(OptimizerSlots, CountPerOptimizer) {
-  EXPECT_EQ(ref::optimizer_slot_count(Optimizer::sgd), 0);
-  EXPECT_EQ(ref::optimizer_slot_count(Optimizer::momentum), 1);
-  EXPECT_EQ(ref::optimizer_slot_count(Optimizer::nesterov), 1);
-  EXPECT_EQ(ref::optimizer_slot_count(Optimizer::adam), 2);
-  EXPECT_EQ(ref::optimizer_slot_count(Optimizer::adamw), 2);
-}
-
 TEST(OptimizerSlots, AdamFirstStepMovesEachParameterByTheLearningRate) {
   // With bias correction, step 1 gives m̂ = g and v̂ = g², so each parameter moves by lr·g/(|g| + ε).
   TrainConfig config;

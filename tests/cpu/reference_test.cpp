@@ -1,5 +1,5 @@
 // The reference math: gradients against central differences in double precision, forward values
-// against formulas, the epoch permutation and the initial parameters.
+// against formulas, the permutations, gathers, metrics and the initial parameters.
 #include "cpu/reference.hpp"
 
 #include <gtest/gtest.h>
@@ -189,7 +189,7 @@ TEST(ReferenceMlp, WholeNetworkGradientMatchesCentralDifferences) {
   for (Loss loss : {Loss::softmax_cross_entropy, Loss::mse})
     for (Activation activation : {Activation::tanh, Activation::sigmoid, Activation::gelu, Activation::relu}) {
       ModelSpec model{4, {6, 5}, 3, activation, loss, Init::xavier};
-      test::Parameters<double> parameters = test::to_parameters<double>(ref::initial_parameters(model, 3));
+      test::Parameters<double> parameters = test::to_parameters<double>(ref::initialize_weights(model, 3));
       // Non-zero biases so the bias paths matter; relu's kink is hit with probability 0.
       for (std::size_t t = 1; t < parameters.size(); t += 2)
         parameters[t] = random_values(parameters[t].size(), 16 + t);
@@ -239,9 +239,90 @@ TEST(ReferenceGather, CopiesTheRowsInOrder) {
   EXPECT_EQ(dst, (std::vector<float>{0, 1, 20, 21}));
 }
 
-TEST(ReferenceInit, NamesShapesAndZeroBiases) {
+TEST(ReferenceShuffle, IdentityPermutationCountsUp) {
+  EXPECT_EQ(ref::identity_permutation(5), (std::vector<std::uint32_t>{0, 1, 2, 3, 4}));
+  EXPECT_TRUE(ref::identity_permutation(0).empty());
+}
+
+TEST(ReferenceGather, GatherLabelsFollowsTheOrder) {
+  const std::vector<std::int32_t> labels = {7, 8, 9, 6};
+  const std::vector<std::uint32_t> order = {3, 0, 2, 1};
+  std::vector<std::int32_t> dst(3, -1);
+  ref::gather_labels(labels.data(), order.data(), 1, 3, dst.data());
+  EXPECT_EQ(dst, (std::vector<std::int32_t>{7, 9, 8}));
+}
+
+// Dataset's invariant: features = fma(byte, column_scale, column_offset), so the two gathers agree exactly.
+TEST(ReferenceGather, GatherScaledBytesEqualsGatherRowsOfTheScaledFeatures) {
+  const std::size_t rows = 5, cols = 3;
+  const std::vector<std::uint8_t> raw = {0, 1, 2, 255, 128, 7, 9, 10, 11, 200, 100, 50, 3, 4, 5};
+  const std::vector<float> scale = {1.0f / 255.0f, 0.5f, 0.003f};
+  const std::vector<float> offset = {-0.5f, 0.25f, -1.0f};
+  std::vector<float> features(rows * cols);
+  for (std::size_t i = 0; i < features.size(); ++i)
+    features[i] = std::fma(float(raw[i]), scale[i % cols], offset[i % cols]);
+  const std::vector<std::uint32_t> order = {4, 1, 3, 0, 2};
+  std::vector<float> from_rows(4 * cols), from_bytes(4 * cols, NAN);
+  ref::gather_rows(features.data(), order.data(), 1, 4, cols, from_rows.data());
+  ref::gather_scaled_bytes(raw.data(), scale.data(), offset.data(), order.data(), 1, 4, cols, from_bytes.data());
+  EXPECT_EQ(from_bytes, from_rows);
+  EXPECT_EQ(from_bytes[0], std::fma(255.0f, scale[0], offset[0]));  // row 1, column 0
+}
+
+TEST(ReferenceMetrics, CountCorrectTakesTheFirstMaximum) {
+  // (4, 3): a clear winner, a tie won by the first index, a tie the label loses, all equal.
+  const std::vector<float> scores = {0.1f, 0.9f, 0.3f, 2.0f, 2.0f, 1.0f, 1.0f, 3.0f, 3.0f, 5.0f, 5.0f, 5.0f};
+  const std::vector<std::int32_t> labels = {1, 0, 2, 0};
+  std::vector<std::int32_t> correct(4, -1);
+  ref::count_correct(scores.data(), labels.data(), correct.data(), 4, 3);
+  EXPECT_EQ(correct, (std::vector<std::int32_t>{1, 1, 0, 1}));
+}
+
+TEST(ReferenceMetrics, AccumulateMetricsSumsInDoubleAndFlagsTheFirstNonFiniteStep) {
+  const std::vector<float> losses = {0.5f, 0.25f, 1e-8f};
+  const std::vector<std::int32_t> correct = {1, 0, 1};
+  MetricSums sums;
+  const std::int64_t step = 41;
+  ref::accumulate_metrics(losses.data(), correct.data(), 3, &sums, &step);
+  ref::accumulate_metrics(losses.data(), nullptr, 3, &sums, &step);
+  EXPECT_EQ(sums.loss_sum, 2 * (0.75 + double(1e-8f)));  // exact: the float losses summed in double
+  EXPECT_EQ(sums.correct, 2);
+  EXPECT_EQ(sums.samples, 6);
+  EXPECT_EQ(sums.nonfinite, 0);
+
+  const std::vector<float> bad = {0.5f, NAN, INFINITY};
+  ref::accumulate_metrics(bad.data(), nullptr, 3, &sums, &step);
+  const std::int64_t later = 99;
+  ref::accumulate_metrics(bad.data(), nullptr, 3, &sums, &later);
+  EXPECT_EQ(sums.nonfinite, 1);
+  EXPECT_EQ(sums.first_nonfinite_step, 42) << "the step the bad loss belongs to, kept by later bad steps";
+  EXPECT_EQ(sums.samples, 12);
+
+  MetricSums evaluation;
+  ref::accumulate_metrics(bad.data(), nullptr, 3, &evaluation, nullptr);
+  EXPECT_EQ(evaluation.nonfinite, 1);
+  EXPECT_EQ(evaluation.first_nonfinite_step, 0) << "no step counter: no step";
+}
+
+TEST(ReferenceMetrics, FlagNonfiniteValuesFlagsTheCurrentStepOnce) {
+  std::vector<float> values = {1.0f, -2.0f, 3.0f};
+  MetricSums sums;
+  std::int64_t step = 7;
+  ref::flag_nonfinite_values(values.data(), values.size(), &sums, &step);
+  EXPECT_EQ(sums.nonfinite, 0) << "all finite: no flag";
+  values.back() = -INFINITY;  // the last element: the bounds matter
+  ref::flag_nonfinite_values(values.data(), values.size(), &sums, &step);
+  step = 8;
+  values[0] = NAN;
+  ref::flag_nonfinite_values(values.data(), values.size(), &sums, &step);
+  EXPECT_EQ(sums.nonfinite, 1);
+  EXPECT_EQ(sums.first_nonfinite_step, 7) << "the first flagging step stays";
+  EXPECT_EQ(sums.samples, 0) << "a check, not a pass: nothing is counted";
+}
+
+TEST(ReferenceInit, InitializeWeightsGivesNamesShapesAndZeroBiases) {
   const ModelSpec model{5, {7}, 3, Activation::relu, Loss::softmax_cross_entropy, Init::he};
-  const std::vector<Tensor> tensors = ref::initial_parameters(model, 1);
+  const std::vector<Tensor> tensors = ref::initialize_weights(model, 1);
   ASSERT_EQ(tensors.size(), 4u);
   EXPECT_EQ(tensors[0].name, "layers.0.weight");
   EXPECT_EQ(tensors[0].shape, (std::vector<std::int64_t>{7, 5}));
@@ -254,11 +335,11 @@ TEST(ReferenceInit, NamesShapesAndZeroBiases) {
     for (float value : tensor.data) EXPECT_EQ(value, 0.0f);
 }
 
-TEST(ReferenceInit, WeightsFollowTheDocumentedFormula) {
+TEST(ReferenceInit, InitializeWeightsFollowsTheDocumentedFormula) {
   const std::uint64_t seed = 9;
   for (Init init : {Init::he, Init::xavier}) {
     const ModelSpec model{6, {4}, 2, Activation::relu, Loss::softmax_cross_entropy, init};
-    const std::vector<Tensor> tensors = ref::initial_parameters(model, seed);
+    const std::vector<Tensor> tensors = ref::initialize_weights(model, seed);
     const std::uint64_t stream = rng::kInitStream + 2 * 1;  // layer 1: (2, 4)
     for (std::uint64_t j = 0; j < 8; ++j) {
       const float expected =
@@ -268,13 +349,13 @@ TEST(ReferenceInit, WeightsFollowTheDocumentedFormula) {
       // float products of the same factors, rounded in a possibly different order: 1 ulp.
       EXPECT_NEAR(tensors[2].data[j], expected, 1e-6f * std::abs(expected)) << to_string(init) << " element " << j;
     }
-    EXPECT_NE(tensors[0].data, ref::initial_parameters(model, seed + 1)[0].data);
+    EXPECT_NE(tensors[0].data, ref::initialize_weights(model, seed + 1)[0].data);
   }
 }
 
 TEST(ReferenceInit, HeWeightsHaveTheirStandardDeviation) {
   const ModelSpec model{784, {}, 256, Activation::relu, Loss::softmax_cross_entropy, Init::he};
-  const std::vector<Tensor> tensors = ref::initial_parameters(model, 5);
+  const std::vector<Tensor> tensors = ref::initialize_weights(model, 5);
   const std::vector<float>& weights = tensors[0].data;
   double sum = 0, squares = 0;
   for (float w : weights) {

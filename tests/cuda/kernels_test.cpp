@@ -1,4 +1,5 @@
-// Every CUDA kernel and cuBLAS product against the ref:: function of the same name, over odd shapes.
+// Every CUDA launcher against its ref:: twin of the same name (and the cuBLAS products against
+// ref::linear_forward and ref::linear_backward), over odd shapes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include "init.cuh"
 #include "loss.cuh"
 #include "metrics.cuh"
+#include "nn/parameter_layout.hpp"
 #include "optimizer.cuh"
 #include "shuffle.cuh"
 
@@ -44,9 +46,9 @@ std::string label(Activation activation, int batch, int width) {
 // pre = z + bias is one float addition on both sides: exact. f(pre): CUDA's tanhf/expf are within
 // 2 ulp and glibc's within 1 (each ≈ 1.2e-7 relative), and gelu/sigmoid compose a few such
 // operations: 4e-6 relative; 1e-6 absolute where gelu's 1 + tanh cancels near its minimum.
-class BiasActivationTest : public GpuTest {};
+class ActivationTest : public GpuTest {};
 
-TEST_F(BiasActivationTest, ForwardMatchesReference) {
+TEST_F(ActivationTest, BiasActivationForwardMatchesReference) {
   for (const Activation activation : kActivations) {
     for (const auto& [batch, width] : kShapes) {
       SCOPED_TRACE(label(activation, batch, width));
@@ -64,7 +66,7 @@ TEST_F(BiasActivationTest, ForwardMatchesReference) {
   }
 }
 
-TEST_F(BiasActivationTest, OutputLayerWritesPreOnly) {
+TEST_F(ActivationTest, BiasActivationForwardOnTheOutputLayerWritesPreOnly) {
   const int batch = 33, width = 10;
   const std::vector<float> z = test::random_floats(static_cast<std::size_t>(batch) * width, 3);
   const std::vector<float> bias = test::random_floats(static_cast<std::size_t>(width), 4);
@@ -78,7 +80,7 @@ TEST_F(BiasActivationTest, OutputLayerWritesPreOnly) {
 
 // f'(pre)·grad: the derivatives combine 2-3 transcendental results (see above) and one product:
 // 1e-5 relative, 2e-6 absolute near the zeros of gelu's derivative.
-TEST_F(BiasActivationTest, BackwardMatchesReference) {
+TEST_F(ActivationTest, ActivationBackwardMatchesReference) {
   for (const Activation activation : kActivations) {
     for (const auto& [batch, width] : kShapes) {
       SCOPED_TRACE(label(activation, batch, width));
@@ -180,15 +182,12 @@ TEST_F(LossTest, MeanSquaredErrorMatchesReference) {
 
 class MetricsTest : public GpuTest {};
 
-TEST_F(MetricsTest, CountCorrectTakesTheFirstMaximum) {
+TEST_F(MetricsTest, CountCorrectMatchesReferenceAtTies) {
   const int batch = 509, classes = 10;
   std::vector<float> scores = test::random_integers(static_cast<std::size_t>(batch) * classes, 13, -3, 3);  // many ties
   const std::vector<std::int32_t> labels = test::random_labels(static_cast<std::size_t>(batch), classes, 14);
   std::vector<std::int32_t> expected(static_cast<std::size_t>(batch));
-  for (int b = 0; b < batch; ++b) {
-    const float* row = scores.data() + static_cast<std::size_t>(b) * classes;
-    expected[static_cast<std::size_t>(b)] = (std::max_element(row, row + classes) - row) == labels[static_cast<std::size_t>(b)] ? 1 : 0;
-  }
+  ref::count_correct(scores.data(), labels.data(), expected.data(), batch, classes);
   DeviceArray<float> device_scores(scores);
   DeviceArray<std::int32_t> device_labels(labels), correct(static_cast<std::size_t>(batch));
   kernels::count_correct(device_scores.get(), device_labels.get(), correct.get(), batch, classes, stream());
@@ -196,7 +195,7 @@ TEST_F(MetricsTest, CountCorrectTakesTheFirstMaximum) {
 }
 
 // The sum runs in double over float losses: any order agrees to ~1e-15 relative.
-TEST_F(MetricsTest, AccumulateSumsAndFlagsTheFirstNonFiniteStep) {
+TEST_F(MetricsTest, AccumulateMetricsSumsAndFlagsTheFirstNonFiniteStep) {
   for (const int batch : {1, 31, 33, 509, 4097}) {
     SCOPED_TRACE(batch);
     const std::vector<float> losses = test::random_floats(static_cast<std::size_t>(batch), 15, 0.0f, 3.0f);
@@ -209,13 +208,13 @@ TEST_F(MetricsTest, AccumulateSumsAndFlagsTheFirstNonFiniteStep) {
     }
     DeviceArray<float> device_losses(losses);
     DeviceArray<std::int32_t> device_correct(correct);
-    DeviceArray<cuda::DeviceMetrics> metrics(std::vector<cuda::DeviceMetrics>(1));
+    DeviceArray<MetricSums> metrics(std::vector<MetricSums>(1));
     DeviceArray<std::int64_t> step(std::vector<std::int64_t>{41});
     // Twice: the sums accumulate.
     for (int repeat = 0; repeat < 2; ++repeat)
       kernels::accumulate_metrics(device_losses.get(), device_correct.get(), batch, metrics.get(), step.get(),
                                   stream());
-    const cuda::DeviceMetrics result = metrics.download()[0];
+    const MetricSums result = metrics.download()[0];
     EXPECT_NEAR(result.loss_sum, 2 * expected_loss, 1e-12 * expected_loss);
     EXPECT_EQ(result.correct, 2 * expected_correct);
     EXPECT_EQ(result.samples, 2 * batch);
@@ -230,18 +229,18 @@ TEST_F(MetricsTest, AccumulateSumsAndFlagsTheFirstNonFiniteStep) {
     bad[0] = std::numeric_limits<float>::infinity();
     device_losses.upload(bad);
     kernels::accumulate_metrics(device_losses.get(), nullptr, batch, metrics.get(), step.get(), stream());
-    const cuda::DeviceMetrics flagged = metrics.download()[0];
+    const MetricSums flagged = metrics.download()[0];
     EXPECT_EQ(flagged.nonfinite, 1);
     EXPECT_EQ(flagged.first_nonfinite_step, 42);
   }
 }
 
-TEST_F(MetricsTest, NonFiniteValuesFlagTheCurrentStepOnce) {
+TEST_F(MetricsTest, FlagNonfiniteValuesFlagsTheCurrentStepOnce) {
   for (const std::size_t count : {std::size_t(1), std::size_t(31), std::size_t(33), std::size_t(509), std::size_t(269322)}) {
     SCOPED_TRACE(count);
     std::vector<float> values = test::random_floats(count, 17, -3.0f, 3.0f);
     DeviceArray<float> device_values(values);
-    DeviceArray<cuda::DeviceMetrics> metrics(std::vector<cuda::DeviceMetrics>(1));
+    DeviceArray<MetricSums> metrics(std::vector<MetricSums>(1));
     DeviceArray<std::int64_t> step(std::vector<std::int64_t>{7});
     kernels::flag_nonfinite_values(device_values.get(), count, metrics.get(), step.get(), stream());
     EXPECT_EQ(metrics.download()[0].nonfinite, 0) << "all finite: no flag";
@@ -252,9 +251,63 @@ TEST_F(MetricsTest, NonFiniteValuesFlagTheCurrentStepOnce) {
     kernels::flag_nonfinite_values(device_values.get(), count, metrics.get(), step.get(), stream());
     step.upload({8});
     kernels::flag_nonfinite_values(device_values.get(), count, metrics.get(), step.get(), stream());
-    const cuda::DeviceMetrics flagged = metrics.download()[0];
+    const MetricSums flagged = metrics.download()[0];
     EXPECT_EQ(flagged.nonfinite, 1);
     EXPECT_EQ(flagged.first_nonfinite_step, 7) << "the first flagging step stays";
+  }
+}
+
+// The kernels and their ref:: twins on the same calls. Counts and flags are exact; the loss sums
+// run in double over the same float losses in another order: 1e-12 relative.
+TEST_F(MetricsTest, AccumulateMetricsAndFlagNonfiniteValuesMatchReference) {
+  for (const int batch : {1, 31, 33, 509, 4097}) {
+    SCOPED_TRACE(batch);
+    const std::size_t count = static_cast<std::size_t>(batch);
+    std::vector<float> losses = test::random_floats(count, 27, 0.0f, 3.0f);
+    const std::vector<std::int32_t> correct = test::random_labels(count, 2, 28);
+    DeviceArray<float> device_losses(losses);
+    DeviceArray<std::int32_t> device_correct(correct);
+    DeviceArray<MetricSums> metrics(std::vector<MetricSums>(1));
+    MetricSums expected;
+    std::int64_t step = 4;
+    DeviceArray<std::int64_t> device_step(std::vector<std::int64_t>{step});
+    ref::accumulate_metrics(losses.data(), correct.data(), batch, &expected, &step);
+    kernels::accumulate_metrics(device_losses.get(), device_correct.get(), batch, metrics.get(), device_step.get(),
+                                stream());
+    const MetricSums clean = metrics.download()[0];
+    EXPECT_NEAR(clean.loss_sum, expected.loss_sum, 1e-12 * expected.loss_sum);
+    EXPECT_EQ(clean.correct, expected.correct);
+    EXPECT_EQ(clean.samples, expected.samples);
+    EXPECT_EQ(clean.nonfinite, 0);
+    EXPECT_EQ(expected.nonfinite, 0);
+
+    // A NaN loss at step counter 5 flags step 6 on both; a later infinite value does not move it.
+    losses[count / 2] = std::numeric_limits<float>::quiet_NaN();
+    device_losses.upload(losses);
+    step = 5;
+    device_step.upload({step});
+    ref::accumulate_metrics(losses.data(), nullptr, batch, &expected, &step);
+    kernels::accumulate_metrics(device_losses.get(), nullptr, batch, metrics.get(), device_step.get(), stream());
+    std::vector<float> values = test::random_floats(count, 29);
+    values[count - 1] = std::numeric_limits<float>::infinity();
+    DeviceArray<float> device_values(values);
+    step = 9;
+    device_step.upload({step});
+    ref::flag_nonfinite_values(values.data(), count, &expected, &step);
+    kernels::flag_nonfinite_values(device_values.get(), count, metrics.get(), device_step.get(), stream());
+    const MetricSums flagged = metrics.download()[0];
+    EXPECT_EQ(flagged.nonfinite, expected.nonfinite);
+    EXPECT_EQ(flagged.first_nonfinite_step, expected.first_nonfinite_step);
+    EXPECT_EQ(expected.first_nonfinite_step, 6);
+    EXPECT_EQ(flagged.samples, expected.samples);
+
+    // On fresh sums the infinite value flags the current step itself, on both.
+    MetricSums fresh_expected;
+    DeviceArray<MetricSums> fresh(std::vector<MetricSums>(1));
+    ref::flag_nonfinite_values(values.data(), count, &fresh_expected, &step);
+    kernels::flag_nonfinite_values(device_values.get(), count, fresh.get(), device_step.get(), stream());
+    EXPECT_EQ(fresh.download()[0].first_nonfinite_step, fresh_expected.first_nonfinite_step);
+    EXPECT_EQ(fresh_expected.first_nonfinite_step, 9);
   }
 }
 
@@ -282,7 +335,7 @@ cuda::DeviceTrial record_for(const TrainConfig& config, std::int64_t steps_taken
 // slots; 1e-7 absolute for elements near zero.
 class OptimizerTest : public GpuTest {};
 
-TEST_F(OptimizerTest, UpdateMatchesReferenceForEveryRule) {
+TEST_F(OptimizerTest, OptimizerUpdateMatchesReferenceForEveryRule) {
   for (const Optimizer optimizer : kOptimizers) {
     for (const std::size_t count : {std::size_t(1), std::size_t(31), std::size_t(33), std::size_t(509),
                                     std::size_t(269322)}) {
@@ -309,7 +362,7 @@ TEST_F(OptimizerTest, UpdateMatchesReferenceForEveryRule) {
 
         ref::optimizer_update(ref::optimizer_step(config, learning_rate, step), parameters.data(), gradients.data(),
                               first.data(), second.data(), count);
-        const int slots = ref::optimizer_slot_count(optimizer);
+        const int slots = optimizer_slot_count(optimizer);
         EXPECT_TRUE(all_close(device_parameters.download(), parameters, 1e-7, 4e-7));
         if (slots >= 1) EXPECT_TRUE(all_close(device_first.download(), first, 1e-7, 4e-7));
         if (slots >= 2) EXPECT_TRUE(all_close(device_second.download(), second, 1e-9, 4e-7));
@@ -359,7 +412,7 @@ TEST_F(OptimizerTest, NothingMovesOnceDiverged) {
 // documents; 1e-7 absolute for weights that land next to zero.
 class InitTest : public GpuTest {};
 
-TEST_F(InitTest, WeightsMatchReferenceInitialParameters) {
+TEST_F(InitTest, InitializeWeightsMatchesReference) {
   for (const Init init : {Init::he, Init::xavier}) {
     SCOPED_TRACE(std::string(to_string(init)));
     ModelSpec model;
@@ -368,12 +421,13 @@ TEST_F(InitTest, WeightsMatchReferenceInitialParameters) {
     model.output_width = 10;
     model.init = init;
     const std::uint64_t seed = 20251123;
-    const std::vector<Tensor> expected = ref::initial_parameters(model, seed);
     const std::vector<LayerShape> layers = model.layers();
     for (std::size_t l = 0; l < layers.size(); ++l) {
+      std::vector<float> expected(std::size_t(layers[l].weight_count()));
+      ref::initialize_weights(init, seed, int(l), layers[l].in, layers[l].out, expected.data());
       DeviceArray<float> weight(std::size_t(layers[l].weight_count()));
       kernels::initialize_weights(init, seed, int(l), layers[l].in, layers[l].out, weight.get(), stream());
-      EXPECT_TRUE(all_close(weight.download(), expected[2 * l].data, 1e-7, 1e-6)) << "layer " << l;
+      EXPECT_TRUE(all_close(weight.download(), expected, 1e-7, 1e-6)) << "layer " << l;
     }
   }
 }
@@ -382,7 +436,7 @@ TEST_F(InitTest, WeightsMatchReferenceInitialParameters) {
 
 class ShuffleTest : public GpuTest {};
 
-TEST_F(ShuffleTest, DevicePermutationEqualsReference) {
+TEST_F(ShuffleTest, EpochPermutationEqualsReference) {
   for (const std::size_t rows : {std::size_t(1), std::size_t(31), std::size_t(33), std::size_t(509), std::size_t(60000)}) {
     for (const int epoch : {0, 3}) {
       for (const std::uint64_t seed : {std::uint64_t(0), std::uint64_t(42)}) {
@@ -398,19 +452,17 @@ TEST_F(ShuffleTest, DevicePermutationEqualsReference) {
   }
 }
 
-TEST_F(ShuffleTest, IdentityPermutation) {
+TEST_F(ShuffleTest, IdentityPermutationEqualsReference) {
   const std::size_t rows = 509;
   DeviceArray<std::uint32_t> order(rows);
   kernels::identity_permutation(order.get(), rows, stream());
-  std::vector<std::uint32_t> expected(rows);
-  for (std::size_t i = 0; i < rows; ++i) expected[i] = std::uint32_t(i);
-  EXPECT_EQ(order.download(), expected);
+  EXPECT_EQ(order.download(), ref::identity_permutation(rows));
 }
 
 // Gathers copy or compute with the host's exact expression: equality.
 class GatherTest : public GpuTest {};
 
-TEST_F(GatherTest, FloatAndByteRowsMatchReference) {
+TEST_F(GatherTest, GatherRowsAndGatherScaledBytesMatchReference) {
   const std::size_t rows = 509;
   for (const std::size_t cols : {std::size_t(1), std::size_t(31), std::size_t(784)}) {
     for (const auto& [first, batch] : {std::pair<std::int64_t, int>{0, 1}, {5, 33}, {381, 128}}) {
@@ -428,6 +480,9 @@ TEST_F(GatherTest, FloatAndByteRowsMatchReference) {
         features[i] = std::fma(float(raw[i]), scale[i % cols], offset[i % cols]);
       std::vector<float> expected(static_cast<std::size_t>(batch) * cols);
       ref::gather_rows(features.data(), order.data(), static_cast<std::size_t>(first), batch, cols, expected.data());
+      std::vector<float> expected_from_bytes(expected.size());
+      ref::gather_scaled_bytes(raw.data(), scale.data(), offset.data(), order.data(), static_cast<std::size_t>(first),
+                               batch, cols, expected_from_bytes.data());
 
       DeviceArray<std::uint32_t> device_order(order);
       DeviceArray<float> device_features(features), device_scale(scale), device_offset(offset);
@@ -442,18 +497,19 @@ TEST_F(GatherTest, FloatAndByteRowsMatchReference) {
                                    from_bytes.get(), stream());
       EXPECT_TRUE(all_close(from_floats.download(), expected, 0.0, 0.0));
       EXPECT_TRUE(all_close(from_bytes.download(), expected, 0.0, 0.0));
+      EXPECT_TRUE(all_close(from_bytes.download(), expected_from_bytes, 0.0, 0.0));
     }
   }
 }
 
-TEST_F(GatherTest, LabelsFollowThePermutation) {
+TEST_F(GatherTest, GatherLabelsFollowsThePermutationAsTheReference) {
   const std::size_t rows = 509;
   const std::vector<std::int32_t> labels = test::random_labels(rows, 10, 26);
   const std::vector<std::uint32_t> order = ref::epoch_permutation(3, 0, rows);
   const int batch = 128;
   const std::int64_t first = 256;
   std::vector<std::int32_t> expected(static_cast<std::size_t>(batch));
-  for (int b = 0; b < batch; ++b) expected[static_cast<std::size_t>(b)] = labels[order[static_cast<std::size_t>(first) + static_cast<std::size_t>(b)]];
+  ref::gather_labels(labels.data(), order.data(), static_cast<std::size_t>(first), batch, expected.data());
   DeviceArray<std::int32_t> device_labels(labels), gathered(static_cast<std::size_t>(batch));
   DeviceArray<std::uint32_t> device_order(order);
   kernels::gather_labels(device_labels.get(), kernels::RowSelection{device_order.get(), nullptr, first}, batch,

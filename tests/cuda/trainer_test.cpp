@@ -148,7 +148,7 @@ TEST_F(CudaTrainerTest, BackendDescribesTheDevice) {
   EXPECT_GT(cuda_devices()[0].total_memory, 0u);
 }
 
-// Device initialisation equals ref::initial_parameters (what the CPU backend starts from) within the
+// Device initialisation equals ref::initialize_weights (what the CPU backend starts from) within the
 // 1e-6 relative that host and device libm allow.
 TEST_F(CudaTrainerTest, InitialParametersMatchTheCpuBackend) {
   const auto data = classification_splits();

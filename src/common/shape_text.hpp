@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace mlptune::io {
+namespace mlptune {
 
 inline std::string shape_text(const std::vector<std::int64_t>& shape) {
   std::string text = "[";
@@ -13,4 +13,4 @@ inline std::string shape_text(const std::vector<std::int64_t>& shape) {
   return text + "]";
 }
 
-}  // namespace mlptune::io
+}  // namespace mlptune
