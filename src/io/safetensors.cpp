@@ -13,14 +13,12 @@
 #include <system_error>
 #include <vector>
 
+#include "common/shape_text.hpp"
 #include "io/output_file.hpp"
-#include "io/shape_text.hpp"
 #include "mlptune/error.hpp"
 
 namespace mlptune {
 namespace {
-
-using io::shape_text;
 
 // Tensors are written and read with memcpy, which is the file's byte order only on such hosts.
 static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");

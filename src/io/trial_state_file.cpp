@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <map>
@@ -12,15 +11,14 @@
 #include <string>
 #include <vector>
 
-#include "io/shape_text.hpp"
+#include "common/number_text.hpp"
+#include "common/shape_text.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/model.hpp"
 #include "mlptune/safetensors.hpp"
 
 namespace mlptune {
 namespace {
-
-using io::shape_text;
 
 constexpr const char* kModelKey = "mlptune.model";
 constexpr const char* kStepKey = "mlptune.step";
@@ -68,13 +66,6 @@ ModelSpec model_from_json(const std::filesystem::path& path, const std::string& 
   }
 }
 
-// Doubles as the shortest text that reads back to the same value ("inf" for an unset best loss).
-std::string exact_text(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.17g", value);
-  return buffer;
-}
-
 const std::string& required_entry(const std::filesystem::path& path, const std::map<std::string, std::string>& metadata,
                                   const std::string& key) {
   auto found = metadata.find(key);
@@ -112,7 +103,7 @@ std::map<std::string, std::string> state_metadata(const std::filesystem::path& p
       {kModelKey, model_to_json(state.model)},
       {kStepKey, std::to_string(state.step)},
       {kEpochKey, std::to_string(state.epoch)},
-      {kBestValidationLossKey, exact_text(state.best_validation_loss)},
+      {kBestValidationLossKey, shortest_text(state.best_validation_loss)},
       {kEpochsSinceBestKey, std::to_string(state.epochs_since_best)}};
   for (const auto& [key, value] : extra_metadata) {
     if (key.starts_with("mlptune.") && metadata.contains(key))

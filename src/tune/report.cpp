@@ -1,9 +1,11 @@
 // The leaderboard of a study and its best configuration as a `mlptune train` line.
+#include "mlptune/tune/report.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <set>
 
-#include "mlptune/tune/report.hpp"
+#include "common/text_list.hpp"
 
 namespace mlptune::tune {
 namespace {
@@ -46,8 +48,7 @@ void count(StudyReport& report, RunState state) {
 
 StudyInfo find_report_study(Storage& storage, const std::string& study_name) {
   const auto studies = storage.studies();
-  std::string names;
-  for (const auto& study : studies) names += (names.empty() ? "" : ", ") + study.name;
+  const std::string names = join(studies, ", ", &StudyInfo::name);
   if (study_name.empty() && studies.size() == 1) return studies.front();
   for (const auto& study : studies)
     if (study.name == study_name) return study;

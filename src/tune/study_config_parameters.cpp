@@ -6,6 +6,7 @@
 #include <numeric>
 #include <regex>
 
+#include "common/text_list.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/tune/study.hpp"
 #include "tune/search_space_math.hpp"
@@ -16,9 +17,7 @@ namespace {
 const std::regex kNamePattern(R"([A-Za-z_][A-Za-z0-9_.-]*)");
 
 std::string kind_names_text() {
-  std::string text;
-  for (const auto& kind : space::kind_table()) text += (text.empty() ? "" : ", ") + std::string(kind.name);
-  return text;
+  return join(space::kind_table(), ", ", &space::KindInfo::name);
 }
 
 std::string canonical_name(const Reader& reader, const YAML::Node& name_node) {
@@ -86,8 +85,7 @@ class ParameterParser {
 
   void check_keys_apply(const space::KindInfo& kind) const {
     const auto allowed = keys_of(kind);
-    std::string allowed_text;
-    for (const auto name : allowed) allowed_text += (allowed_text.empty() ? "" : ", ") + std::string(name);
+    const std::string allowed_text = join(allowed, ", ");
     for (const auto& entry : spec_) {
       const std::string name = entry.first.as<std::string>();
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
@@ -127,9 +125,9 @@ class ParameterParser {
   ParamValue read_value(const YAML::Node& node, const std::string& where, bool is_hidden) const {
     if (!node) reader_.fail(name_node_, where, "missing");
     if (is_hidden && node.IsSequence()) {
-      std::string widths;
-      for (const auto& width : node) widths += (widths.empty() ? "" : ",") + std::to_string(reader_.integer(width, where));
-      return widths;
+      std::vector<std::int64_t> widths;
+      for (const auto& width : node) widths.push_back(reader_.integer(width, where));
+      return join(widths, ",");
     }
     if (is_hidden) return reader_.text(node, where);
     if (node.IsSequence()) reader_.fail(node, where, "a list is a value only for `hidden`; write one value");
