@@ -92,7 +92,7 @@ std::string format_report(const StudyReport& report) {
   for (const auto& record : report.leaderboard) {
     const FrozenTrial& trial = record.trial;
     text += padded(std::to_string(rank++), 6) + padded(std::to_string(trial.number), 7) +
-            padded(value_text(*trial.value), 14) + padded(trial.state == RunState::complete ? "complete" : "pruned", 10) +
+            padded(value_text(*trial.value), 14) + padded(std::string(to_string(trial.state)), 10) +
             padded(std::to_string(trial.intermediate.size()), 9);
     for (const auto& name : names) {
       const auto found = trial.params.find(name);
