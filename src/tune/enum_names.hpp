@@ -4,6 +4,7 @@
 
 #include "mlptune/tune/frozen_trial.hpp"
 #include "mlptune/tune/sampler.hpp"
+#include "mlptune/tune/study.hpp"
 #include "mlptune/tune/study_config.hpp"
 #include "nn/name_table.hpp"
 
@@ -27,5 +28,20 @@ inline constexpr detail::NameTable<RunState, 5> kRunStateNames{"trial state",
                                                                  {RunState::pruned, "pruned"},
                                                                  {RunState::failed, "failed"},
                                                                  {RunState::waiting, "waiting"}}}};
+
+// What the engine reports, each with the other names a config may use ("loss" is the validation
+// loss, the one a study should watch).
+inline constexpr detail::NameTable<MetricKind, 10> kMetricNames{
+    "metric",
+    {{{MetricKind::validation_loss, "validation_loss"},
+      {MetricKind::validation_loss, "val_loss"},
+      {MetricKind::validation_loss, "loss"},
+      {MetricKind::validation_accuracy, "validation_accuracy"},
+      {MetricKind::validation_accuracy, "val_accuracy"},
+      {MetricKind::validation_accuracy, "accuracy"},
+      {MetricKind::validation_rmse, "validation_rmse"},
+      {MetricKind::validation_rmse, "val_rmse"},
+      {MetricKind::validation_rmse, "rmse"},
+      {MetricKind::train_loss, "train_loss"}}}};
 
 }  // namespace mlptune::tune
