@@ -36,6 +36,7 @@ struct ModelSpec {
   std::int64_t parameter_count() const;
   // Throws ConfigError naming the bad field (width 0, no input, ...).
   void validate() const;
+  bool operator==(const ModelSpec&) const = default;
 };
 
 std::string_view to_string(Activation);

@@ -46,6 +46,7 @@ struct TrainConfig {
 
   // Throws SettingError naming the setting and the accepted range ("--lr must be > 0 and finite (got -1)").
   void validate() const;
+  bool operator==(const TrainConfig&) const = default;
 };
 
 // The smallest value validate() accepts for a count: batch_size, epochs, step_epochs or early_stopping

@@ -7,6 +7,7 @@
 #include "cli/text.hpp"
 #include "io/output_file.hpp"
 #include "mlptune/error.hpp"
+#include "nn/settings.hpp"
 
 namespace mlptune::cli {
 namespace {
@@ -26,36 +27,10 @@ std::string csv_text(const std::string& text) {
 }  // namespace
 
 nlohmann::json to_json(const TrialSpec& spec) {
-  const ModelSpec& model = spec.model;
-  const TrainConfig& train = spec.train;
-  return {
-      {"model",
-       {{"input_width", model.input_width},
-        {"hidden", model.hidden},
-        {"output_width", model.output_width},
-        {"activation", to_string(model.activation)},
-        {"loss", to_string(model.loss)},
-        {"init", to_string(model.init)},
-        {"parameter_count", model.parameter_count()}}},
-      {"train",
-       {{"optimizer", to_string(train.optimizer)},
-        {"lr", train.learning_rate},
-        {"momentum", train.momentum},
-        {"beta1", train.beta1},
-        {"beta2", train.beta2},
-        {"epsilon", train.epsilon},
-        {"weight_decay", train.weight_decay},
-        {"schedule", to_string(train.schedule)},
-        {"warmup", train.warmup_epochs},
-        {"step_epochs", train.step_epochs},
-        {"step_gamma", train.step_gamma},
-        {"batch_size", train.batch_size},
-        {"epochs", train.epochs},
-        {"shuffle", train.shuffle},
-        {"early_stopping", train.early_stopping_patience},
-        {"seed", train.seed},
-        {"precision", to_string(train.precision)}}},
-  };
+  // Keys sorted (nlohmann::json), as these files have always had them.
+  nlohmann::json model = to_json(spec.model);
+  model["parameter_count"] = spec.model.parameter_count();
+  return {{"model", model}, {"train", nlohmann::json(to_json(spec.train))}};
 }
 
 nlohmann::json to_json(const Metrics& metrics) {

@@ -2,9 +2,15 @@
 #include "cli/options.hpp"
 
 #include <charconv>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
 
+#include "common/text_list.hpp"
 #include "data/split_fraction.hpp"
+#include "engine/backend_names.hpp"
 #include "mlptune/error.hpp"
+#include "nn/settings.hpp"
 
 namespace mlptune::cli {
 
@@ -23,11 +29,7 @@ CLI::Validator real_number() {
 
 void add_data_options(CLI::App& app, DataOptions& options) {
   auto* group = app.add_option_group("Data");
-  std::string names;
-  for (const auto& set : bundled_datasets()) {
-    if (!names.empty()) names += ", ";
-    names += set.name;
-  }
+  const std::string names = join(bundled_datasets(), ", ", &BundledDataset::name);
   group->add_option("--dataset", options.dataset, "bundled or generated set: " + names)->capture_default_str();
   group->add_option("--data", options.data_path,
                     "a file of your own instead: .csv[.gz], .npy (FEATURES.npy,LABELS.npy) or IDX (IMAGES,LABELS)");
@@ -53,73 +55,94 @@ void add_data_options(CLI::App& app, DataOptions& options) {
       ->capture_default_str();
 }
 
+namespace {
+
+// The value a flag shows in --help, and what its text must be before the setting reads it:
+// CLI11's own conversion errors name neither the problem nor the range.
+void describe_value(CLI::Option& option, const SettingInfo& setting) {
+  switch (setting.kind) {
+    case SettingKind::real:
+      option.type_name("FLOAT")->check(real_number());
+      return;
+    case SettingKind::count:
+      option.type_name("INT")->check(whole_number(setting.minimum));
+      return;
+    case SettingKind::seed:
+      option.type_name("UINT")->check(whole_number<std::uint64_t>(0));
+      return;
+    case SettingKind::on_off:
+    case SettingKind::choice:
+    case SettingKind::widths:
+      option.type_name("TEXT");  // the setting reads these, naming the accepted forms
+      return;
+  }
+}
+
+// One flag per setting that has one, with its help and its default (`defaults`' value, or the word
+// that leaves it to the data); what the command line gives lands in `given`.
+template <class Owner>
+void add_setting_flags(CLI::App& group, const std::vector<Setting<Owner>>& table, const Owner& defaults,
+                       GivenSettings& given) {
+  for (const auto& setting : table) {
+    if (!setting.has_flag()) continue;
+    const std::string name(setting.name);
+    if (setting.kind == SettingKind::on_off) {
+      group.add_flag_callback(
+          setting.flag(), [&given, name] { given[name] = "false"; }, setting.help);
+      continue;
+    }
+    const auto keep = [&given, name](const std::string& text) { given[name] = text; };
+    CLI::Option* option = group.add_option_function<std::string>(setting.flag(), keep, setting.help);
+    option->default_str(setting.unset.empty() ? setting.text_of(defaults) : std::string(setting.unset));
+    describe_value(*option, setting);
+  }
+}
+
+// The given flags over `owner`'s values, in table order; a setting's `unset` word leaves its value.
+template <class Owner>
+void read_given(const std::vector<Setting<Owner>>& table, const GivenSettings& given, Owner& owner) {
+  for (const auto& setting : table) {
+    const auto text = given.find(setting.name);
+    if (text == given.end() || (!setting.unset.empty() && text->second == setting.unset)) continue;
+    setting.set(owner, nlohmann::json(text->second));
+  }
+}
+
+}  // namespace
+
 void add_model_options(CLI::App& app, ModelOptions& options) {
   auto* group = app.add_option_group("Model");
-  group
-      ->add_option("--hidden", options.hidden,
-                   "hidden layer widths, e.g. 256,256 (\"\" for none: linear/logistic regression)")
-      ->each([&options](const std::string&) { options.hidden_given = true; })
-      ->capture_default_str();
+  add_setting_flags(*group, model_settings(), model_defaults(), options.given);
   group->add_option("--depth", options.depth, "number of hidden layers of --width (instead of --hidden)")
       ->check(whole_number(0));
   group->add_option("--width", options.width, "width of each hidden layer, with --depth")->check(whole_number(1));
-  group->add_option("--activation", options.activation, "relu, tanh, sigmoid, gelu, identity")->capture_default_str();
-  group->add_option("--loss", options.loss, "auto (cross-entropy for classes, mse for regression), cross_entropy, mse")
-      ->capture_default_str();
-  group->add_option("--init", options.init, "he or xavier")->capture_default_str();
 }
 
 void add_train_options(CLI::App& app, TrainOptions& options) {
-  auto* group = app.add_option_group("Training");
-  group->add_option("--optimizer", options.optimizer, "sgd, momentum, nesterov, adam, adamw")->capture_default_str();
-  group->add_option("--lr", options.learning_rate, "learning rate")->check(real_number())->capture_default_str();
-  group->add_option("--momentum", options.momentum, "momentum, nesterov: momentum factor")
-      ->check(real_number())
-      ->capture_default_str();
-  group->add_option("--beta1", options.beta1, "adam, adamw: first-moment decay")
-      ->check(real_number())
-      ->capture_default_str();
-  group->add_option("--beta2", options.beta2, "adam, adamw: second-moment decay")
-      ->check(real_number())
-      ->capture_default_str();
-  group->add_option("--epsilon", options.epsilon, "adam, adamw: denominator epsilon")
-      ->check(real_number())
-      ->capture_default_str();
-  group->add_option("--weight-decay", options.weight_decay, "L2 penalty (decoupled for adamw)")
-      ->check(real_number())
-      ->capture_default_str();
-  group->add_option("--schedule", options.schedule, "learning-rate schedule: constant, step, cosine")->capture_default_str();
-  group->add_option("--warmup", options.warmup_epochs, "linear warm-up, in epochs (fractions allowed)")
-      ->check(real_number())
-      ->capture_default_str();
-  group->add_option("--step-epochs", options.step_epochs, "step schedule: epochs between decays")
-      ->check(whole_number(smallest_count("step_epochs")))
-      ->capture_default_str();
-  group->add_option("--step-gamma", options.step_gamma, "step schedule: factor at each decay")
-      ->check(real_number())
-      ->capture_default_str();
-  group->add_option("--batch-size", options.batch_size, "samples per step (the last batch of an epoch may be smaller)")
-      ->check(whole_number(smallest_count("batch_size")))
-      ->capture_default_str();
-  group->add_option("--epochs", options.epochs, "passes over the training split")
-      ->check(whole_number(smallest_count("epochs")))
-      ->capture_default_str();
-  group->add_option("--seed", options.seed, "seed of initialisation and shuffling")
-      ->check(whole_number<std::uint64_t>(0))
-      ->capture_default_str();
-  group->add_flag("--no-shuffle", options.no_shuffle, "keep the data order every epoch");
-  group
-      ->add_option("--early-stopping", options.early_stopping,
-                   "stop after this many epochs without a better validation loss (0: off)")
-      ->check(whole_number(smallest_count("early_stopping")))
-      ->capture_default_str();
-  group->add_option("--precision", options.precision, "fp32, or tf32 (CUDA tensor cores)")->capture_default_str();
+  add_setting_flags(*app.add_option_group("Training"), train_settings(), TrainConfig{}, options.given);
+}
+
+std::string backend_help(const std::string& what) {
+  return what + ": " + kBackendNames.accepted_names() + " (auto: cuda when a GPU is seen)";
+}
+
+CLI::Validator backend_check() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        try {
+          parse_backend_kind(text);
+          return "";
+        } catch (const ConfigError& error) {
+          return error.what();
+        }
+      },
+      "");
 }
 
 void add_runtime_options(CLI::App& app, RuntimeOptions& options) {
   auto* group = app.add_option_group("Runtime");
-  group->add_option("--backend", options.backend, "cpu, cuda, or auto (cuda when a GPU is seen)")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+  group->add_option("--backend", options.backend, backend_help("where it runs"))
+      ->check(backend_check())
       ->capture_default_str();
   group->add_option("--device", options.device, "CUDA device ordinal")->check(whole_number(0))->capture_default_str();
   const int most_threads = max_cpu_threads_per_trial();
@@ -129,24 +152,6 @@ void add_runtime_options(CLI::App& app, RuntimeOptions& options) {
                        " (the most this OpenBLAS build runs)")
       ->check(whole_number(0, most_threads))
       ->capture_default_str();
-}
-
-std::vector<int> parse_hidden(const std::string& text) {
-  std::vector<int> widths;
-  if (text.empty() || text == "none") return widths;
-  std::size_t begin = 0;
-  while (begin <= text.size()) {
-    const std::size_t end = std::min(text.find(',', begin), text.size());
-    const std::string_view item(text.data() + begin, end - begin);
-    int width = 0;
-    const auto [rest, error] = std::from_chars(item.data(), item.data() + item.size(), width);
-    if (error != std::errc() || rest != item.data() + item.size())
-      throw ConfigError("--hidden: '" + std::string(item) + "' is not a width; write widths like 256,128");
-    if (width < 1) throw ConfigError("--hidden: every width must be at least 1 (got " + std::to_string(width) + ")");
-    widths.push_back(width);
-    begin = end + 1;
-  }
-  return widths;
 }
 
 DataSplits load_data(const DataOptions& options) {
@@ -168,66 +173,47 @@ DataSplits load_data(const DataOptions& options) {
 namespace {
 
 // --hidden with --depth/--width: one of them would be ignored, so neither is taken.
-void refuse_two_shapes(const ModelOptions& options) {
-  std::string given = "--hidden " + (options.hidden.empty() ? std::string("\"\"") : options.hidden) + " and";
+[[noreturn]] void refuse_two_shapes(const ModelOptions& options) {
+  const std::string& hidden = options.given.at("hidden");
+  std::string given = "--hidden " + (hidden.empty() ? std::string("\"\"") : hidden) + " and";
   if (options.depth >= 0) given += " --depth " + std::to_string(options.depth);
   if (options.width >= 0) given += " --width " + std::to_string(options.width);
   std::string fix = "write the layers either as --hidden W1,W2,... or as --depth D --width W, not both";
   constexpr int kLayersWrittenOut = 8;  // a longer --hidden list is no help to read
   if (options.depth >= 0 && options.depth <= kLayersWrittenOut && options.width >= 1) {
-    std::string widths;
-    for (int layer = 0; layer < options.depth; ++layer)
-      widths += (widths.empty() ? "" : ",") + std::to_string(options.width);
+    const std::string widths = join(std::vector<int>(std::size_t(options.depth), options.width), ",");
     fix = "write the layers either as --depth " + std::to_string(options.depth) + " --width " +
           std::to_string(options.width) + " or as --hidden " + (widths.empty() ? "\"\"" : widths) + ", not both";
   }
   throw ConfigError(given + " both give the hidden layers; " + fix);
 }
 
+// The hidden layers --depth and --width give; nullopt when neither is given.
+std::optional<std::vector<int>> layers_of_depth_and_width(const ModelOptions& options) {
+  if (options.depth < 0 && options.width < 0) return std::nullopt;
+  if (options.given.contains("hidden")) refuse_two_shapes(options);
+  if (options.depth < 0 || options.width < 1)
+    throw ConfigError("--depth and --width go together: --depth >= 0 hidden layers of --width >= 1 units");
+  return std::vector<int>(std::size_t(options.depth), options.width);
+}
+
 }  // namespace
 
 ModelSpec make_model(const ModelOptions& options, int input_width, int output_width, Task task) {
-  ModelSpec model;
+  const auto layers = layers_of_depth_and_width(options);
+  ModelSpec model = model_defaults();
   model.input_width = input_width;
   model.output_width = output_width;
-  if (options.depth >= 0 || options.width >= 0) {
-    if (options.hidden_given) refuse_two_shapes(options);
-    if (options.depth < 0 || options.width < 1)
-      throw ConfigError("--depth and --width go together: --depth >= 0 hidden layers of --width >= 1 units");
-    model.hidden.assign(std::size_t(options.depth), options.width);
-  } else {
-    model.hidden = parse_hidden(options.hidden);
-  }
-  model.activation = parse_activation(options.activation);
-  model.init = parse_init(options.init);
-  if (options.loss == "auto") {
-    model.loss = task == Task::classification ? Loss::softmax_cross_entropy : Loss::mse;
-  } else {
-    model.loss = parse_loss(options.loss == "cross_entropy" ? "softmax_cross_entropy" : options.loss);
-  }
+  model.loss = task == Task::classification ? Loss::softmax_cross_entropy : Loss::mse;  // --loss auto
+  read_given(model_settings(), options.given, model);
+  if (layers) model.hidden = *layers;
   model.validate();
   return model;
 }
 
 TrainConfig make_train_config(const TrainOptions& options) {
   TrainConfig config;
-  config.optimizer = parse_optimizer(options.optimizer);
-  config.learning_rate = options.learning_rate;
-  config.momentum = options.momentum;
-  config.beta1 = options.beta1;
-  config.beta2 = options.beta2;
-  config.epsilon = options.epsilon;
-  config.weight_decay = options.weight_decay;
-  config.schedule = parse_schedule(options.schedule);
-  config.warmup_epochs = options.warmup_epochs;
-  config.step_epochs = options.step_epochs;
-  config.step_gamma = options.step_gamma;
-  config.batch_size = options.batch_size;
-  config.epochs = options.epochs;
-  config.seed = options.seed;
-  config.shuffle = !options.no_shuffle;
-  config.early_stopping_patience = options.early_stopping;
-  config.precision = parse_precision(options.precision);
+  read_given(train_settings(), options.given, config);
   config.validate();
   return config;
 }

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <limits>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -14,45 +15,31 @@
 
 namespace mlptune::cli {
 
+// The flags' defaults are DataSpec's (`mlptune train` trains on mnist; a study's default is
+// StudySettings's, digits).
 struct DataOptions {
-  std::string dataset = "mnist";
+  std::string dataset = DataSpec{}.dataset;
   std::string data_path;
   std::string label_column;
   std::string task = "classification";
   std::string scaling = "auto";
-  double validation_fraction = 0.1;
-  double test_fraction = 0.2;
-  std::uint64_t split_seed = 0;
+  double validation_fraction = DataSpec{}.validation_fraction;
+  double test_fraction = DataSpec{}.test_fraction;
+  std::uint64_t split_seed = DataSpec{}.split_seed;
 };
 
+// The settings' flags as given, as text by canonical name (a flag not given is absent): make_model
+// and make_train_config read them through the setting tables, so every default is the field's own.
+using GivenSettings = std::map<std::string, std::string, std::less<>>;
+
 struct ModelOptions {
-  std::string hidden = "256";
-  bool hidden_given = false;  // --hidden was on the command line (its default does not count)
-  int depth = -1;             // with width: depth hidden layers of `width` (instead of --hidden)
+  GivenSettings given;  // hidden, activation, loss, init
+  int depth = -1;       // with width: depth hidden layers of `width` (instead of --hidden)
   int width = -1;
-  std::string activation = "relu";
-  std::string loss = "auto";
-  std::string init = "he";
 };
 
 struct TrainOptions {
-  std::string optimizer = "adam";
-  double learning_rate = 1e-3;
-  double momentum = 0.9;
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double epsilon = 1e-8;
-  double weight_decay = 0.0;
-  std::string schedule = "constant";
-  double warmup_epochs = 0.0;
-  int step_epochs = 10;
-  double step_gamma = 0.1;
-  int batch_size = 128;
-  int epochs = 10;
-  std::uint64_t seed = 0;
-  bool no_shuffle = false;
-  int early_stopping = 0;
-  std::string precision = "fp32";
+  GivenSettings given;
 };
 
 struct RuntimeOptions {
@@ -87,14 +74,15 @@ void add_data_options(CLI::App& app, DataOptions& options);
 void add_model_options(CLI::App& app, ModelOptions& options);
 void add_train_options(CLI::App& app, TrainOptions& options);
 void add_runtime_options(CLI::App& app, RuntimeOptions& options);
-
-// Parses "256,128" (or "" for no hidden layer); throws ConfigError naming --hidden.
-std::vector<int> parse_hidden(const std::string& text);
+// --backend's help, "WHAT: cpu, cuda or auto (...)", and its check, both from the backend names.
+std::string backend_help(const std::string& what);
+CLI::Validator backend_check();
 
 DataSplits load_data(const DataOptions& options);
 // The model for data with `input_width` features and `output_width` outputs. --hidden given
 // together with --depth/--width is refused: one of them would be ignored.
 ModelSpec make_model(const ModelOptions& options, int input_width, int output_width, Task task);
+// Throws SettingError naming the flag, or ConfigError listing an enum's names.
 TrainConfig make_train_config(const TrainOptions& options);
 BackendOptions make_backend_options(const RuntimeOptions& options);
 

@@ -2,6 +2,7 @@
 #include "cli/summary.hpp"
 
 #include "cli/text.hpp"
+#include "common/text_list.hpp"
 
 namespace mlptune::cli {
 namespace {
@@ -32,11 +33,7 @@ void print_parameters(std::ostream& out, const ModelSpec& model) {
 }
 
 void print_hyperparameters(std::ostream& out, const ModelSpec& model, const TrainConfig& train) {
-  std::string hidden;
-  for (int width : model.hidden) {
-    if (!hidden.empty()) hidden += ',';
-    hidden += std::to_string(width);
-  }
+  const std::string hidden = join(model.hidden, ",");
   const auto row = [&out](const char* name, const std::string& value) {
     out << format("  %-16s %s\n", name, value.c_str());
   };

@@ -9,6 +9,7 @@
 #include "cli/text.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/safetensors.hpp"
+#include "nn/settings.hpp"
 
 namespace mlptune::cli {
 namespace {
@@ -20,17 +21,28 @@ struct SummaryCommandOptions {
   TrainOptions train;
 };
 
+TrainConfig saved_train_config(const std::string& path, const std::string& spec_text) {
+  // Parsed into a named object: at() looks inside it.
+  const nlohmann::json saved = nlohmann::json::parse(spec_text, nullptr, /*allow_exceptions=*/false);
+  if (!saved.is_object() || !saved.contains("train"))
+    throw DataError(path + ": the 'mlptune.spec' metadata is not the JSON object `mlptune train --save` writes");
+  try {
+    return train_config_from_json(saved.at("train"));
+  } catch (const ConfigError& error) {
+    throw DataError(path + ": the 'mlptune.spec' metadata: train." + error.what());
+  }
+}
+
 int summarise_file(const std::string& path) {
   const TrialState state = load_trial_state(path);
   print_summary(std::cout, state.model, std::nullopt, path);
   const SafetensorsFile file = read_safetensors(path);
   if (const auto spec = file.metadata.find("mlptune.spec"); spec != file.metadata.end()) {
-    // Parsed into a named object: the loop below iterates inside it.
-    const nlohmann::json saved = nlohmann::json::parse(spec->second, nullptr, /*allow_exceptions=*/false);
-    if (!saved.is_object() || !saved.contains("train") || !saved["train"].is_object())
-      throw DataError(path + ": the 'mlptune.spec' metadata is not the JSON object `mlptune train --save` writes");
+    // Read back into a TrainConfig (so a file whose settings would not train is refused), printed
+    // by name in sorted order.
+    const nlohmann::json saved(to_json(saved_train_config(path, spec->second)));
     std::cout << "Hyperparameters (as saved)\n";
-    for (const auto& [name, value] : saved["train"].items())
+    for (const auto& [name, value] : saved.items())
       std::cout << format("  %-16s %s\n", name.c_str(), value.dump().c_str());
   }
   if (const auto result = file.metadata.find("mlptune.result"); result != file.metadata.end())

@@ -126,12 +126,12 @@ void check_output_paths(const TrainCommandOptions& options) {
 }
 
 // Early stopping watches the validation loss: without validation rows it could never act.
-void check_early_stopping(const TrainCommandOptions& options, const DataSplits& data) {
-  if (options.train.early_stopping > 0 && data.validation.rows == 0)
+void check_early_stopping(const TrainCommandOptions& options, const TrainConfig& train, const DataSplits& data) {
+  if (train.early_stopping_patience > 0 && data.validation.rows == 0)
     throw ConfigError(
         format("--early-stopping %d watches the validation loss, but there is %s: give "
                "--validation-fraction above 0, or leave --early-stopping out",
-               options.train.early_stopping,
+               train.early_stopping_patience,
                no_split_text("validation", "--validation-fraction", options.data.validation_fraction).c_str()));
 }
 
@@ -142,7 +142,7 @@ int run_train(const TrainCommandOptions& options) {
   TrialSpec spec;
   spec.model = make_model(options.model, int(train.cols), train.output_width(), train.task);
   spec.train = make_train_config(options.train);
-  check_early_stopping(options, *data);
+  check_early_stopping(options, spec.train, *data);
   auto backend = make_backend(make_backend_options(options.runtime));
   auto trainer = backend->make_trainer(spec, data);
   if (!options.init_from.empty()) initialise_from_file(*trainer, options.init_from, train);

@@ -128,8 +128,8 @@ Command add_tune_command(CLI::App& app) {
                       "SQLite study file (default: the config's mlptune.storage, else CONFIG.db)");
   command->add_option("--concurrency", options->concurrency, "trials at once (default: from the hardware)")
       ->check(whole_number(1));
-  command->add_option("--backend", options->backend, "cpu, cuda or auto (overrides the config)")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  command->add_option("--backend", options->backend, backend_help("overrides the config's mlptune.backend"))
+      ->check(backend_check());
   command->add_option("--top", options->top, "rows of the final leaderboard")
       ->check(whole_number(1))
       ->capture_default_str();

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "common/shape_text.hpp"
 #include "data/input_file.hpp"
 #include "data/numeric_table.hpp"
 #include "data/text_table.hpp"
@@ -161,14 +162,6 @@ class NpyHeaderParser {
   std::size_t position_ = 0;
 };
 
-std::string shape_text(const std::vector<std::size_t>& shape) {
-  std::string text = "(";
-  for (std::size_t axis = 0; axis < shape.size(); ++axis) {
-    text += (axis > 0 ? ", " : "") + std::to_string(shape[axis]);
-  }
-  return text + (shape.size() == 1 ? ",)" : ")");
-}
-
 // One array: its dtype, shape, and where its data start in the file's bytes.
 struct NpyArray {
   std::string bytes;  // the whole file
@@ -230,13 +223,13 @@ void check_data_size(const std::filesystem::path& path, const NpyArray& array) {
   std::size_t elements = 1;
   for (const auto extent : array.shape) {
     if (extent != 0 && elements > (array.bytes.size() / array.dtype->item_bytes) / extent)
-      data::throw_data_error(path, "shape " + shape_text(array.shape) + " of '" + std::string(array.dtype->descr) +
+      data::throw_data_error(path, "shape " + tuple_text(array.shape) + " of '" + std::string(array.dtype->descr) +
                                        "' needs more bytes than the file's " + std::to_string(array.bytes.size()));
     elements *= extent;
   }
   const std::size_t expected_end = array.data_offset + elements * array.dtype->item_bytes;
   const std::string what = "expected " + std::to_string(elements * array.dtype->item_bytes) + " data bytes for shape " +
-                           shape_text(array.shape) + " of '" + std::string(array.dtype->descr) + "'";
+                           tuple_text(array.shape) + " of '" + std::string(array.dtype->descr) + "'";
   if (array.bytes.size() < expected_end) {
     data::throw_data_error(path, "truncated at byte " + std::to_string(array.bytes.size()) + " of " +
                                      std::to_string(expected_end) + " (" + what + ")");
@@ -261,7 +254,7 @@ NpyArray read_npy(const std::filesystem::path& path, std::size_t expected_dimens
                            "(numpy.ascontiguousarray)");
   }
   if (header.shape.size() != expected_dimensions) {
-    data::throw_data_error(path, "shape " + shape_text(header.shape) + " has " + std::to_string(header.shape.size()) +
+    data::throw_data_error(path, "shape " + tuple_text(header.shape) + " has " + std::to_string(header.shape.size()) +
                                      " dimensions, expected " + std::to_string(expected_dimensions) +
                                      (expected_dimensions == 2 ? " (rows, columns)" : " (one value per row)"));
   }

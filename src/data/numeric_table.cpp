@@ -8,19 +8,12 @@
 #include <optional>
 
 #include "common/number_text.hpp"
+#include "common/text_list.hpp"
 #include "mlptune/error.hpp"
 
 namespace mlptune::data {
 
 namespace {
-
-std::string join(const std::vector<std::string>& names) {
-  std::string joined;
-  for (const auto& name : names) {
-    joined += (joined.empty() ? "" : ", ") + name;
-  }
-  return joined;
-}
 
 std::optional<long long> parse_integer(const std::string& text) {
   long long value = 0;
@@ -52,7 +45,7 @@ std::size_t resolve_name(const NumericTable& table, const std::string& name) {
       return col;
     }
   }
-  throw DataError(table.source + ": no column named '" + name + "' (columns: " + join(table.column_names) + ")");
+  throw DataError(table.source + ": no column named '" + name + "' (columns: " + join(table.column_names, ", ") + ")");
 }
 
 std::size_t label_column_of(const NumericTable& table, const LoadOptions& options) {
@@ -99,7 +92,7 @@ std::int32_t checked_label(const NumericTable& table, std::size_t row, std::size
   if (declared > 0 && static_cast<std::size_t>(label) >= declared) {
     throw DataError(table.describe_cell(row, col) + ": label " + std::to_string(label) +
                     " is out of range: the header names " + std::to_string(declared) + " classes (" +
-                    join(table.class_names) + ")");
+                    join(table.class_names, ", ") + ")");
   }
   return label;
 }

@@ -1,8 +1,10 @@
 // The bundled and generated sets by name, the datasets folder, and loading a user's file by its
 // extension.
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 
+#include "common/text_list.hpp"
 #include "data/numeric_table.hpp"
 #include "data/text_table.hpp"
 #include "mlptune/data.hpp"
@@ -114,13 +116,11 @@ const std::vector<BundledEntry>& bundled_entries() {
 }
 
 const BundledEntry& find_entry(const std::string& name) {
-  std::string known;
-  for (const auto& entry : bundled_entries()) {
-    if (entry.info.name == name) {
-      return entry;
-    }
-    known += (known.empty() ? "" : ", ") + entry.info.name;
-  }
+  const auto& entries = bundled_entries();
+  const auto found =
+      std::find_if(entries.begin(), entries.end(), [&name](const auto& entry) { return entry.info.name == name; });
+  if (found != entries.end()) return *found;
+  const std::string known = join(entries, ", ", [](const auto& entry) { return entry.info.name; });
   throw ConfigError("unknown dataset '" + name + "'; known datasets: " + known +
                     " (or give a file: .csv, .csv.gz, .npy, IMAGES,LABELS for IDX)");
 }

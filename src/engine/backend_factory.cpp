@@ -3,16 +3,12 @@
 
 #include "cpu/cpu_backend.hpp"
 #include "cuda/cuda_backend.hpp"
+#include "engine/backend_names.hpp"
 #include "engine/multi_device_backend.hpp"
 #include "mlptune/backend.hpp"
 #include "mlptune/error.hpp"
-#include "nn/name_table.hpp"
 
 namespace mlptune {
-namespace {
-constexpr detail::NameTable<BackendKind, 3> kBackendNames{
-    "backend", {{{BackendKind::cpu, "cpu"}, {BackendKind::cuda, "cuda"}, {BackendKind::automatic, "auto"}}}};
-}  // namespace
 
 std::string_view to_string(BackendKind kind) {
   return kBackendNames.name_of(kind);

@@ -3,20 +3,20 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
-#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/number_text.hpp"
 #include "common/shape_text.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/model.hpp"
 #include "mlptune/safetensors.hpp"
 #include "nn/parameter_layout.hpp"
+#include "nn/settings.hpp"
 
 namespace mlptune {
 namespace {
@@ -33,45 +33,14 @@ const std::string kSecondMomentPrefix = "optimizer.second.";
   throw DataError(path.string() + ": " + problem);
 }
 
-std::string model_to_json(const ModelSpec& model) {
-  nlohmann::ordered_json json = {{"input_width", model.input_width},   {"hidden", model.hidden},
-                                 {"output_width", model.output_width}, {"activation", to_string(model.activation)},
-                                 {"loss", to_string(model.loss)},      {"init", to_string(model.init)}};
-  return json.dump();
-}
-
-// get<int> would convert 1e300 (undefined behaviour) and wrap 2^32 + 4 to 4 without a word.
-int width_from_json(const nlohmann::json& width) {
-  if (!width.is_number_integer() || width < std::numeric_limits<int>::min() || width > std::numeric_limits<int>::max())
-    throw ConfigError("layer width " + width.dump() + " is not an integer in int's range");
-  return width.get<int>();
-}
-
-ModelSpec model_from_json(const std::filesystem::path& path, const std::string& text) {
+ModelSpec model_entry(const std::filesystem::path& path, const std::string& text) {
   try {
-    nlohmann::json json = nlohmann::json::parse(text);
-    ModelSpec model;
-    model.input_width = width_from_json(json.at("input_width"));
-    for (const auto& width : json.at("hidden").get<std::vector<nlohmann::json>>())
-      model.hidden.push_back(width_from_json(width));
-    model.output_width = width_from_json(json.at("output_width"));
-    model.activation = parse_activation(json.at("activation").get<std::string>());
-    model.loss = parse_loss(json.at("loss").get<std::string>());
-    model.init = parse_init(json.at("init").get<std::string>());
-    model.validate();
-    return model;
+    return model_from_json(nlohmann::json::parse(text));
   } catch (const nlohmann::json::exception& error) {
     fail(path, std::string(kModelKey) + " metadata is not a model description: " + error.what());
   } catch (const ConfigError& error) {
     fail(path, std::string(kModelKey) + " metadata: " + error.what());
   }
-}
-
-// Doubles as the shortest text that reads back to the same value ("inf" for an unset best loss).
-std::string exact_text(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.17g", value);
-  return buffer;
 }
 
 const std::string& required_entry(const std::filesystem::path& path, const std::map<std::string, std::string>& metadata,
@@ -108,10 +77,10 @@ std::map<std::string, std::string> state_metadata(const std::filesystem::path& p
                                                   const std::map<std::string, std::string>& extra_metadata) {
   std::map<std::string, std::string> metadata = {
       {"format", "pt"},  // what safetensors.torch writes; some PyTorch tools look for it
-      {kModelKey, model_to_json(state.model)},
+      {kModelKey, to_json(state.model).dump()},
       {kStepKey, std::to_string(state.step)},
       {kEpochKey, std::to_string(state.epoch)},
-      {kBestValidationLossKey, exact_text(state.best_validation_loss)},
+      {kBestValidationLossKey, shortest_text(state.best_validation_loss)},
       {kEpochsSinceBestKey, std::to_string(state.epochs_since_best)}};
   for (const auto& [key, value] : extra_metadata) {
     if (key.starts_with("mlptune.") && metadata.contains(key))
@@ -190,7 +159,7 @@ void save_trial_state(const std::filesystem::path& path, const TrialState& state
 TrialState load_trial_state(const std::filesystem::path& path) {
   SafetensorsFile file = read_safetensors(path);
   TrialState state;
-  state.model = model_from_json(path, required_entry(path, file.metadata, kModelKey));
+  state.model = model_entry(path, required_entry(path, file.metadata, kModelKey));
   state.step = integer_entry<std::int64_t>(path, file.metadata, kStepKey);
   state.epoch = integer_entry<int>(path, file.metadata, kEpochKey);
   state.best_validation_loss = double_entry(path, file.metadata, kBestValidationLossKey);

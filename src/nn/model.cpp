@@ -5,22 +5,10 @@
 #include <string>
 
 #include "mlptune/error.hpp"
-#include "nn/name_table.hpp"
+#include "nn/enum_names.hpp"
 
 namespace mlptune {
 namespace {
-
-constexpr detail::NameTable<Activation, 5> kActivationNames{"activation",
-                                                            {{{Activation::relu, "relu"},
-                                                              {Activation::tanh, "tanh"},
-                                                              {Activation::sigmoid, "sigmoid"},
-                                                              {Activation::gelu, "gelu"},
-                                                              {Activation::identity, "identity"}}}};
-
-constexpr detail::NameTable<Loss, 2> kLossNames{
-    "loss", {{{Loss::softmax_cross_entropy, "softmax_cross_entropy"}, {Loss::mse, "mse"}}}};
-
-constexpr detail::NameTable<Init, 2> kInitNames{"init", {{{Init::he, "he"}, {Init::xavier, "xavier"}}}};
 
 void require_width_at_least(const std::string& field, int width, int minimum) {
   if (width < minimum)
@@ -63,23 +51,23 @@ void ModelSpec::validate() const {
 }
 
 std::string_view to_string(Activation activation) {
-  return kActivationNames.name_of(activation);
+  return detail::kActivationNames.name_of(activation);
 }
 std::string_view to_string(Loss loss) {
-  return kLossNames.name_of(loss);
+  return detail::kLossNames.name_of(loss);
 }
 std::string_view to_string(Init init) {
-  return kInitNames.name_of(init);
+  return detail::kInitNames.name_of(init);
 }
 
 Activation parse_activation(std::string_view text) {
-  return kActivationNames.parse(text);
+  return detail::kActivationNames.parse(text);
 }
 Loss parse_loss(std::string_view text) {
-  return kLossNames.parse(text);
+  return detail::kLossNames.parse(text);
 }
 Init parse_init(std::string_view text) {
-  return kInitNames.parse(text);
+  return detail::kInitNames.parse(text);
 }
 
 }  // namespace mlptune

@@ -6,7 +6,9 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/text_list.hpp"
 #include "mlptune/error.hpp"
 
 namespace mlptune::detail {
@@ -34,33 +36,47 @@ struct NameTable {
     return "?";
   }
 
-  // Throws ConfigError: "unknown activation 'foo': use relu, tanh, sigmoid, gelu or identity".
-  Enum parse(std::string_view text) const {
-    for (const auto& entry : entries) {
-      if (entry.name != text) continue;
-      if (entry.use == NameUse::reserved)
-        throw ConfigError(std::string(what) + " " + std::string(text) + " is not supported yet: use " +
-                          accepted_names());
-      return entry.value;
-    }
-    throw ConfigError("unknown " + std::string(what) + " '" + std::string(text) + "': use " + accepted_names());
+  // The entry named `text`, reserved or not; nullptr for a name the table does not hold.
+  const NameEntry<Enum>* find(std::string_view text) const {
+    for (const auto& entry : entries)
+      if (entry.name == text) return &entry;
+    return nullptr;
   }
 
-  // Each accepted value once, by its canonical name, with its aliases after it:
+  // Throws ConfigError: "unknown activation 'foo': use relu, tanh, sigmoid, gelu or identity".
+  Enum parse(std::string_view text) const {
+    const NameEntry<Enum>* entry = find(text);
+    if (entry == nullptr)
+      throw ConfigError("unknown " + std::string(what) + " '" + std::string(text) + "': use " + accepted_names());
+    if (entry->use == NameUse::reserved)
+      throw ConfigError(std::string(what) + " " + std::string(text) + " is not supported yet: use " + accepted_names());
+    return entry->value;
+  }
+
+  // Each accepted value once, by its canonical name: "validation_loss", "validation_accuracy", ...
+  std::vector<std::string_view> canonical_names() const {
+    std::vector<std::string_view> names;
+    for (std::size_t i = 0; i < N; ++i)
+      if (entries[i].use == NameUse::accepted && is_canonical(i)) names.push_back(entries[i].name);
+    return names;
+  }
+
+  // The canonical names, each with its aliases after it, as a choice:
   // "validation_loss (or val_loss), validation_accuracy (or val_accuracy, accuracy) or train_loss".
   std::string accepted_names() const {
-    std::array<std::string, N> items;
-    std::size_t count = 0;
-    for (std::size_t i = 0; i < N; ++i) {
-      if (entries[i].use != NameUse::accepted || !is_canonical(i)) continue;
-      items[count++] = std::string(entries[i].name) + aliases_of(i);
-    }
-    std::string list;
-    for (std::size_t i = 0; i < count; ++i) {
-      if (i > 0) list += (i + 1 == count) ? " or " : ", ";
-      list += items[i];
-    }
-    return list;
+    std::vector<std::string> items;
+    for (std::size_t i = 0; i < N; ++i)
+      if (entries[i].use == NameUse::accepted && is_canonical(i))
+        items.push_back(std::string(entries[i].name) + aliases_of(i));
+    return join_or(items);
+  }
+
+  // The canonical names of the reserved values ("bf16"), which validation refuses by name.
+  std::vector<std::string_view> reserved_names() const {
+    std::vector<std::string_view> names;
+    for (const auto& entry : entries)
+      if (entry.use == NameUse::reserved) names.push_back(entry.name);
+    return names;
   }
 
  private:
@@ -72,11 +88,11 @@ struct NameTable {
 
   // " (or val_loss, loss)" for the aliases that follow the canonical entry `index`; "" if none.
   std::string aliases_of(std::size_t index) const {
-    std::string aliases;
+    std::vector<std::string_view> aliases;
     for (std::size_t i = index + 1; i < N; ++i)
       if (entries[i].value == entries[index].value && entries[i].use == NameUse::accepted)
-        aliases += (aliases.empty() ? "" : ", ") + std::string(entries[i].name);
-    return aliases.empty() ? "" : " (or " + aliases + ")";
+        aliases.push_back(entries[i].name);
+    return aliases.empty() ? "" : " (or " + join(aliases, ", ") + ")";
   }
 };
 

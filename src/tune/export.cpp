@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/number_text.hpp"
 #include "io/output_file.hpp"
 #include "mlptune/tune/report.hpp"
 #include "tune/export_time.hpp"
@@ -31,18 +32,6 @@ std::string csv_field(const std::string& text) {
   return quoted + "\"";
 }
 
-std::string number_text(double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), "%.17g", value);
-  return buffer;
-}
-
-std::string param_text(const ParamValue& value) {
-  if (const auto* text = std::get_if<std::string>(&value)) return *text;
-  if (const auto* integer = std::get_if<std::int64_t>(&value)) return std::to_string(*integer);
-  return number_text(std::get<double>(value));
-}
-
 std::string time_text(double unix_seconds) { return unix_seconds > 0 ? iso8601_utc(unix_seconds, true) : ""; }
 
 std::optional<double> duration_of(const FrozenTrial& trial) {
@@ -65,13 +54,13 @@ std::string trials_csv(const std::vector<TrialRecord>& trials) {
   for (const auto& record : trials) {
     const FrozenTrial& trial = record.trial;
     const auto duration = duration_of(trial);
-    text += std::to_string(trial.number) + "," + (trial.value ? number_text(*trial.value) : "") + "," +
+    text += std::to_string(trial.number) + "," + (trial.value ? shortest_text(*trial.value) : "") + "," +
             time_text(trial.started_at) + "," + time_text(trial.finished_at) + "," +
-            (duration ? number_text(*duration) : "");
+            (duration ? shortest_text(*duration) : "");
     for (const auto& name : names) {
       const auto found = trial.params.find(name);
       text += ',';
-      if (found != trial.params.end()) text += csv_field(param_text(found->second));
+      if (found != trial.params.end()) text += csv_field(to_string(found->second));
     }
     text += ',';
     text += optuna_state_name(trial.state);
@@ -108,7 +97,7 @@ std::string intermediate_csv(const std::vector<TrialRecord>& trials) {
   std::string text = "number,epoch,value,state\n";
   for (const auto& record : trials)
     for (const auto& [epoch, value] : record.trial.intermediate)
-      text += std::to_string(record.trial.number) + "," + std::to_string(epoch) + "," + number_text(value) + "," +
+      text += std::to_string(record.trial.number) + "," + std::to_string(epoch) + "," + shortest_text(value) + "," +
               optuna_state_name(record.trial.state) + "\n";
   return text;
 }

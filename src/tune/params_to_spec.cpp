@@ -1,180 +1,113 @@
 // Sampled params to trial settings, trial seeds, and the `mlptune train` line that reproduces a trial.
-#include <algorithm>
-#include <array>
-#include <charconv>
-#include <cmath>
-#include <functional>
-#include <limits>
-#include <map>
 #include <optional>
-#include <utility>
+#include <string>
+#include <vector>
 
 #include "common/counter_rng.hpp"
-#include "common/number_text.hpp"
+#include "common/text_list.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/tune/study.hpp"
-#include "nn/name_table.hpp"
+#include "nn/settings.hpp"
+#include "tune/enum_names.hpp"
+#include "tune/storage_json.hpp"
 
 namespace mlptune::tune {
 namespace {
 
 constexpr std::uint64_t kTrialSeedStream = 0x545249414C534545ull;  // "TRIALSEE"
 
-// What the engine reports, each with the other names a config may use ("loss" is the validation
-// loss, the one a study should watch).
-constexpr detail::NameTable<MetricKind, 10> kMetricNames{"metric",
-                                                         {{{MetricKind::validation_loss, "validation_loss"},
-                                                           {MetricKind::validation_loss, "val_loss"},
-                                                           {MetricKind::validation_loss, "loss"},
-                                                           {MetricKind::validation_accuracy, "validation_accuracy"},
-                                                           {MetricKind::validation_accuracy, "val_accuracy"},
-                                                           {MetricKind::validation_accuracy, "accuracy"},
-                                                           {MetricKind::validation_rmse, "validation_rmse"},
-                                                           {MetricKind::validation_rmse, "val_rmse"},
-                                                           {MetricKind::validation_rmse, "rmse"},
-                                                           {MetricKind::train_loss, "train_loss"}}}};
+// depth and width are no fields of a model: together they are another way to write hidden (depth
+// layers of width), and either alone keeps the base's other half, so they are applied after the
+// settings, by apply_depth_and_width.
+constexpr const char* kDepth = "depth";
+constexpr const char* kWidth = "width";
 
-std::string describe(const ParamValue& value) {
-  if (const auto* text = std::get_if<std::string>(&value)) return "'" + *text + "'";
-  return to_string(value);
+// The study parameter `name` sets (by canonical name or alias), in the model's table or the
+// training's; nullptr for none.
+template <class Owner>
+const Setting<Owner>* find_parameter(const std::vector<Setting<Owner>>& table, std::string_view name) {
+  const Setting<Owner>* setting = find_setting(table, name);
+  return setting != nullptr && setting->is_parameter() ? setting : nullptr;
 }
 
-// Every failure below is a SettingError under the parameter's canonical name: a study config
-// reports it at the parameter's YAML key, params_to_spec as "parameters.NAME: ...".
-double as_number(const std::string& name, const ParamValue& value) {
-  if (const auto* integer = std::get_if<std::int64_t>(&value)) return double(*integer);
-  if (const auto* real = std::get_if<double>(&value)) return *real;
-  const std::string& text = std::get<std::string>(value);
-  double parsed = 0.0;
-  const auto [rest, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-  if (error == std::errc() && rest == text.data() + text.size()) return parsed;
-  throw SettingError(name, "must be a number (got " + describe(value) + ")");
-}
-
-int as_int(const std::string& name, const ParamValue& value) {
-  const double number = as_number(name, value);
-  if (number != std::floor(number))
-    throw SettingError(name, "must be a whole number (got " + describe(value) + "); use int_uniform or integer values");
-  // A sampled value outside int's range (a log_normal tail, say) must not reach the conversion.
-  if (number < double(std::numeric_limits<int>::min()) || number > double(std::numeric_limits<int>::max()))
-    throw SettingError(name, "must be a whole number in [" + std::to_string(std::numeric_limits<int>::min()) + ", " +
-                                 std::to_string(std::numeric_limits<int>::max()) + "] (got " + describe(value) +
-                                 "); narrow the range");
-  return int(number);
-}
-
-std::string as_text(const std::string& name, const ParamValue& value) {
-  if (const auto* text = std::get_if<std::string>(&value)) return *text;
-  if (const auto* integer = std::get_if<std::int64_t>(&value)) return std::to_string(*integer);
-  throw SettingError(name, "must be a name such as relu or adam (got " + describe(value) + ")");
-}
-
-std::vector<int> parse_widths(const std::string& name, const std::string& text) {
-  std::vector<int> widths;
-  if (text.empty() || text == "none") return widths;
-  std::size_t begin = 0;
-  while (begin <= text.size()) {
-    const std::size_t end = std::min(text.find(',', begin), text.size());
-    int width = 0;
-    const auto [rest, error] = std::from_chars(text.data() + begin, text.data() + end, width);
-    if (error != std::errc() || rest != text.data() + end || width < 1)
-      throw SettingError(name, "must be widths >= 1 separated by commas, e.g. \"256,128\" (got '" + text + "')");
-    widths.push_back(width);
-    begin = end + 1;
-  }
-  return widths;
-}
-
-using Setter = std::function<void(TrialSpec&, const std::string&, const ParamValue&)>;
-
-// By canonical name; kParameterAliases lists the other names a study config may use.
-const std::map<std::string, Setter, std::less<>>& setters() {
-  // One row per parameter reads best.
-  // clang-format off
-  static const std::map<std::string, Setter, std::less<>> table = {
-      {"lr", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.train.learning_rate = as_number(n, v); }},
-      {"batch_size", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.train.batch_size = as_int(n, v); }},
-      {"epochs", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.train.epochs = as_int(n, v); }},
-      {"activation", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.model.activation = parse_activation(as_text(n, v)); }},
-      {"optimizer", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.train.optimizer = parse_optimizer(as_text(n, v)); }},
-      {"momentum", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.train.momentum = as_number(n, v); }},
-      {"beta1", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.train.beta1 = as_number(n, v); }},
-      {"beta2", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.train.beta2 = as_number(n, v); }},
-      {"epsilon", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.train.epsilon = as_number(n, v); }},
-      {"weight_decay", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.train.weight_decay = as_number(n, v); }},
-      {"schedule", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.train.schedule = parse_schedule(as_text(n, v)); }},
-      {"warmup", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.train.warmup_epochs = as_number(n, v); }},
-      {"step_epochs", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.train.step_epochs = as_int(n, v); }},
-      {"step_gamma", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.train.step_gamma = as_number(n, v); }},
-      {"init", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.model.init = parse_init(as_text(n, v)); }},
-      {"early_stopping", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.train.early_stopping_patience = as_int(n, v); }},
-      {"hidden", [](TrialSpec& s, const std::string& n, const ParamValue& v) { s.model.hidden = parse_widths(n, as_text(n, v)); }},
-  };
-  // clang-format on
-  return table;
-}
-
-// Other names for a parameter (alias, canonical name).
-constexpr std::array<std::pair<std::string_view, std::string_view>, 1> kParameterAliases{{{"learning_rate", "lr"}}};
-
-// Applies one setter; an unknown enum name ("unknown activation 'x': use ...") becomes the parameter's error too.
-void apply(TrialSpec& spec, const Setter& setter, const std::string& name, const ParamValue& value) {
+// Sets the parameter's field from a sampled value; an unknown enum name ("unknown activation 'x':
+// use ...") becomes the parameter's SettingError too. False for a name no setting answers to.
+template <class Owner>
+bool set_parameter(const std::vector<Setting<Owner>>& table, Owner& owner, std::string_view name,
+                   const ParamValue& value) {
+  const Setting<Owner>* setting = find_parameter(table, name);
+  if (setting == nullptr) return false;
   try {
-    setter(spec, name, value);
+    setting->set(owner, param_value_to_json(value));
   } catch (const SettingError&) {
     throw;
   } catch (const ConfigError& error) {
-    throw SettingError(name, error.what());
+    throw SettingError(std::string(setting->name), error.what());
   }
+  return true;
 }
 
-// depth and width together shape the hidden layers; either alone keeps the base's other half.
-void apply_depth_and_width(const Params& params, TrialSpec& spec) {
-  const auto depth = params.find("depth");
-  const auto width = params.find("width");
-  if (depth == params.end() && width == params.end()) return;
-  if (params.count("hidden"))
-    throw SettingError("hidden", "and depth/width both set the hidden layers; search one of them, not both");
-  const int layers = depth != params.end() ? as_int("depth", depth->second) : std::max<int>(1, int(spec.model.hidden.size()));
-  const int units = width != params.end() ? as_int("width", width->second)
-                                          : (spec.model.hidden.empty() ? 256 : spec.model.hidden.front());
-  if (layers < 0) throw SettingError("depth", "must be >= 0 (got " + std::to_string(layers) + ")");
-  if (units < 1) throw SettingError("width", "must be >= 1 (got " + std::to_string(units) + ")");
-  spec.model.hidden.assign(std::size_t(layers), units);
+// The settings a study parameter may set: the model's, then the training's, in table order.
+const std::vector<const SettingInfo*>& parameter_settings() {
+  static const std::vector<const SettingInfo*> settings = [] {
+    std::vector<const SettingInfo*> all;
+    const auto add = [&all](const auto& table) {
+      for (const auto& setting : table)
+        if (setting.is_parameter()) all.push_back(&setting);
+    };
+    add(model_settings());
+    add(train_settings());
+    return all;
+  }();
+  return settings;
 }
 
 std::optional<std::string_view> canonical_of(std::string_view name) {
-  for (const auto& [alias, canonical] : kParameterAliases)
-    if (alias == name) return canonical;
-  if (name == "depth" || name == "width" || setters().count(name)) return name;
+  if (name == kDepth || name == kWidth) return name;
+  for (const SettingInfo* setting : parameter_settings())
+    if (setting->answers_to(name)) return setting->name;
   return std::nullopt;
 }
 
-// "depth, width, activation, ..., lr (or learning_rate), ...": each parameter once, with its aliases.
+// "depth, width, hidden, activation, ..., lr (or learning_rate), ...": each parameter once, with its aliases.
 std::string parameter_list() {
-  std::string list = "depth, width";
-  for (const auto& [name, setter] : setters()) {
-    list += ", " + name;
-    std::string aliases;
-    for (const auto& [alias, canonical] : kParameterAliases)
-      if (canonical == name) aliases += (aliases.empty() ? "" : ", ") + std::string(alias);
-    if (!aliases.empty()) list += " (or " + aliases + ")";
-  }
-  return list;
+  const auto described = [](const SettingInfo* setting) {
+    return std::string(setting->name) + (setting->aliases.empty() ? "" : " (or " + join(setting->aliases, ", ") + ")");
+  };
+  return std::string(kDepth) + ", " + std::string(kWidth) + ", " + join(parameter_settings(), ", ", described);
 }
 
 std::string unknown_parameter_message(const std::string& name) {
   return "parameter '" + name + "' sets nothing a trial uses; rename it to one of: " + parameter_list();
 }
 
+int whole_parameter(std::string_view name, const ParamValue& value) {
+  return setting_value::count(name, param_value_to_json(value));
+}
+
+// depth and width together shape the hidden layers; either alone keeps the base's other half.
+void apply_depth_and_width(const Params& params, TrialSpec& spec) {
+  const auto depth = params.find(kDepth);
+  const auto width = params.find(kWidth);
+  if (depth == params.end() && width == params.end()) return;
+  if (params.count("hidden"))
+    throw SettingError("hidden", "and depth/width both set the hidden layers; search one of them, not both");
+  const std::vector<int>& base = spec.model.hidden.empty() ? model_defaults().hidden : spec.model.hidden;
+  const int layers = depth != params.end() ? whole_parameter(kDepth, depth->second) : int(base.size());
+  const int units = width != params.end() ? whole_parameter(kWidth, width->second) : base.front();
+  if (layers < 0) throw SettingError(std::string(kDepth), "must be >= 0 (got " + std::to_string(layers) + ")");
+  if (units < 1) throw SettingError(std::string(kWidth), "must be >= 1 (got " + std::to_string(units) + ")");
+  spec.model.hidden.assign(std::size_t(layers), units);
+}
+
 // params_to_spec, with every bad value a SettingError under the parameter's canonical name.
 TrialSpec apply_params(const Params& params, const TrialSpec& base) {
   TrialSpec spec = base;
   for (const auto& [name, value] : params) {
-    const auto canonical = canonical_of(name);
-    if (!canonical) throw ConfigError(unknown_parameter_message(name));
-    if (*canonical == "depth" || *canonical == "width") continue;
-    apply(spec, setters().find(*canonical)->second, std::string(*canonical), value);
+    if (name == kDepth || name == kWidth) continue;
+    if (!set_parameter(model_settings(), spec.model, name, value) &&
+        !set_parameter(train_settings(), spec.train, name, value))
+      throw ConfigError(unknown_parameter_message(name));
   }
   apply_depth_and_width(params, spec);
   spec.model.validate();
@@ -189,13 +122,16 @@ std::string quoted_if_needed(const std::string& text) {
   return quoted + "'";
 }
 
-std::string hidden_text(const std::vector<int>& hidden) {
-  std::string text;
-  for (int width : hidden) {
-    if (!text.empty()) text += ',';
-    text += std::to_string(width);
+// " --lr 0.001" for each setting the line writes (an on_off setting only when off: " --no-shuffle").
+template <class Owner>
+void append_flags(std::string& line, const std::vector<Setting<Owner>>& table, const Owner& owner) {
+  for (const auto& setting : table) {
+    const bool valueless = setting.kind == SettingKind::on_off;
+    if (!setting.in_command_line() || (valueless && setting.get(owner).template get<bool>())) continue;
+    line += ' ';  // appended piece by piece: GCC 12 warns falsely on " " + text (-Wrestrict, bug 105329)
+    line += setting.flag();
+    if (!valueless) line += ' ' + quoted_if_needed(setting.text_of(owner));
   }
-  return text;
 }
 
 }  // namespace
@@ -206,9 +142,10 @@ std::uint64_t trial_seed(std::uint64_t study_seed, int number) {
 
 const std::vector<std::string_view>& tunable_parameter_names() {
   static const std::vector<std::string_view> names = [] {
-    std::vector<std::string_view> all{"depth", "width"};
-    for (const auto& [name, setter] : setters()) all.push_back(name);
-    for (const auto& [alias, canonical] : kParameterAliases) all.push_back(alias);
+    std::vector<std::string_view> all{kDepth, kWidth};
+    for (const SettingInfo* setting : parameter_settings()) all.push_back(setting->name);
+    for (const SettingInfo* setting : parameter_settings())
+      all.insert(all.end(), setting->aliases.begin(), setting->aliases.end());
     return all;
   }();
   return names;
@@ -236,7 +173,7 @@ void check_parameter_value(std::string_view name, const ParamValue& value) {
   probe.model.input_width = 1;
   probe.model.output_width = 1;
   probe.model.loss = Loss::mse;
-  probe.model.hidden = {256};
+  probe.model.hidden = model_defaults().hidden;
   const std::string parameter(name);
   try {
     apply_params({{parameter, value}}, probe);
@@ -259,15 +196,14 @@ TrialSpec params_to_spec(const Params& params, const TrialSpec& base) {
 
 TrialSpec default_trial_spec(const DataSplits& data) {
   TrialSpec spec;
+  spec.model = model_defaults();
   spec.model.input_width = int(data.train.cols);
   spec.model.output_width = data.train.output_width();
   spec.model.loss = data.train.task == Task::classification ? Loss::softmax_cross_entropy : Loss::mse;
-  spec.model.hidden = {256};  // `mlptune train --hidden` default
   return spec;
 }
 
 std::string train_command_line(const TrialSpec& spec, const DataSource& data, BackendKind backend) {
-  const TrainConfig& train = spec.train;
   std::string line = "mlptune train";
   auto flag = [&line](std::string_view name, const std::string& value) {
     line += " --" + std::string(name) + " " + quoted_if_needed(value);
@@ -278,25 +214,9 @@ std::string train_command_line(const TrialSpec& spec, const DataSource& data, Ba
     flag("data", data.data_path);
     if (!data.label_column.empty()) flag("label-column", data.label_column);
   }
-  flag("hidden", hidden_text(spec.model.hidden));
-  flag("activation", std::string(to_string(spec.model.activation)));
-  flag("init", std::string(to_string(spec.model.init)));
-  flag("optimizer", std::string(to_string(train.optimizer)));
-  flag("lr", shortest_text(train.learning_rate));
-  flag("momentum", shortest_text(train.momentum));
-  flag("beta1", shortest_text(train.beta1));
-  flag("beta2", shortest_text(train.beta2));
-  flag("epsilon", shortest_text(train.epsilon));
-  flag("weight-decay", shortest_text(train.weight_decay));
-  flag("schedule", std::string(to_string(train.schedule)));
-  flag("warmup", shortest_text(train.warmup_epochs));
-  flag("step-epochs", std::to_string(train.step_epochs));
-  flag("step-gamma", shortest_text(train.step_gamma));
-  flag("early-stopping", std::to_string(train.early_stopping_patience));
-  flag("batch-size", std::to_string(train.batch_size));
-  flag("epochs", std::to_string(train.epochs));
-  flag("seed", std::to_string(train.seed));
-  flag("backend", backend == BackendKind::cuda ? "cuda" : "cpu");
+  append_flags(line, model_settings(), spec.model);
+  append_flags(line, train_settings(), spec.train);
+  flag("backend", std::string(to_string(backend)));
   return line;
 }
 

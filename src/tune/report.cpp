@@ -1,9 +1,11 @@
 // The leaderboard of a study and its best configuration as a `mlptune train` line.
+#include "mlptune/tune/report.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <set>
 
-#include "mlptune/tune/report.hpp"
+#include "common/text_list.hpp"
 
 namespace mlptune::tune {
 namespace {
@@ -46,8 +48,7 @@ void count(StudyReport& report, RunState state) {
 
 StudyInfo find_report_study(Storage& storage, const std::string& study_name) {
   const auto studies = storage.studies();
-  std::string names;
-  for (const auto& study : studies) names += (names.empty() ? "" : ", ") + study.name;
+  const std::string names = join(studies, ", ", &StudyInfo::name);
   if (study_name.empty() && studies.size() == 1) return studies.front();
   for (const auto& study : studies)
     if (study.name == study_name) return study;
@@ -91,7 +92,7 @@ std::string format_report(const StudyReport& report) {
   for (const auto& record : report.leaderboard) {
     const FrozenTrial& trial = record.trial;
     text += padded(std::to_string(rank++), 6) + padded(std::to_string(trial.number), 7) +
-            padded(value_text(*trial.value), 14) + padded(trial.state == RunState::complete ? "complete" : "pruned", 10) +
+            padded(value_text(*trial.value), 14) + padded(std::string(to_string(trial.state)), 10) +
             padded(std::to_string(trial.intermediate.size()), 9);
     for (const auto& name : names) {
       const auto found = trial.params.find(name);

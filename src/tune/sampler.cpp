@@ -1,15 +1,13 @@
 // Choosing a sampler by method, and the names of trial states.
 #include "mlptune/tune/sampler.hpp"
 
-#include <array>
-
+#include "tune/enum_names.hpp"
 #include "tune/sampler_internal.hpp"
 
 namespace mlptune::tune {
 
 std::string_view to_string(RunState state) {
-  constexpr std::array<std::string_view, 5> kNames{"running", "complete", "pruned", "failed", "waiting"};
-  return kNames.at(static_cast<std::size_t>(state));
+  return kRunStateNames.name_of(state);
 }
 
 std::unique_ptr<Sampler> make_sampler(Method method, const SamplerOptions& options) {

@@ -1,35 +1,13 @@
 // JSON forms of parameter values, distributions and string maps, as the storage keeps them.
 #include "tune/storage_json.hpp"
 
-#include <array>
-#include <utility>
-
 #include "mlptune/tune/storage.hpp"
+#include "tune/search_space_math.hpp"
 
 namespace mlptune::tune {
 namespace {
 
 using nlohmann::json;
-
-constexpr std::array<std::pair<DistributionKind, std::string_view>, 17> kKindNames{{
-    {DistributionKind::constant, "constant"},
-    {DistributionKind::categorical, "categorical"},
-    {DistributionKind::int_uniform, "int_uniform"},
-    {DistributionKind::uniform, "uniform"},
-    {DistributionKind::q_uniform, "q_uniform"},
-    {DistributionKind::log_uniform, "log_uniform"},
-    {DistributionKind::log_uniform_values, "log_uniform_values"},
-    {DistributionKind::q_log_uniform, "q_log_uniform"},
-    {DistributionKind::q_log_uniform_values, "q_log_uniform_values"},
-    {DistributionKind::inv_log_uniform, "inv_log_uniform"},
-    {DistributionKind::inv_log_uniform_values, "inv_log_uniform_values"},
-    {DistributionKind::normal, "normal"},
-    {DistributionKind::q_normal, "q_normal"},
-    {DistributionKind::log_normal, "log_normal"},
-    {DistributionKind::q_log_normal, "q_log_normal"},
-    {DistributionKind::beta, "beta"},
-    {DistributionKind::q_beta, "q_beta"},
-}};
 
 json values_to_json(const std::vector<ParamValue>& values) {
   json list = json::array();
@@ -52,14 +30,11 @@ ParamValue param_value_from_json(const json& value) {
 }
 
 std::string_view distribution_kind_name(DistributionKind kind) {
-  for (const auto& [value, name] : kKindNames)
-    if (value == kind) return name;
-  return "constant";
+  return to_string(kind);
 }
 
 DistributionKind distribution_kind_from_name(std::string_view name) {
-  for (const auto& [value, known] : kKindNames)
-    if (known == name) return value;
+  if (const space::KindInfo* kind = space::find_kind(name)) return kind->kind;
   throw StorageError("stored distribution '" + std::string(name) +
                      "' is unknown; the database was written by a newer mlptune: use that version");
 }

@@ -13,6 +13,7 @@
 #include "common/process.hpp"
 #include "io/output_file.hpp"
 #include "mlptune/tune/storage.hpp"
+#include "tune/enum_names.hpp"
 #include "tune/storage_json.hpp"
 #include "tune/storage_sqlite_connection.hpp"
 
@@ -69,28 +70,23 @@ constexpr const char* kTrialColumns =
     "trial_id, number, state, params_json, attributes_json, value, seed, message, started_at, finished_at, "
     "owner_host, owner_pid, owner_token, heartbeat, paused_epoch, checkpoint_path";  // then checkpoint_epoch
 
-constexpr std::array<std::pair<RunState, std::string_view>, 5> kStateNames{{
-    {RunState::running, "running"},
-    {RunState::complete, "complete"},
-    {RunState::pruned, "pruned"},
-    {RunState::failed, "failed"},
-    {RunState::waiting, "waiting"},
-}};
-
 std::string state_name(RunState state) {
-  for (const auto& [value, name] : kStateNames)
-    if (value == state) return std::string(name);
-  return "failed";
+  return std::string(to_string(state));
 }
 
 RunState state_from_name(const std::string& name) {
-  for (const auto& [value, known] : kStateNames)
-    if (known == name) return value;
+  if (const auto* entry = kRunStateNames.find(name)) return entry->value;
   throw StorageError("stored trial state '" + name + "' is unknown; the database was written by another program");
 }
 
-std::string goal_name(Goal goal) { return goal == Goal::maximize ? "maximize" : "minimize"; }
-Goal goal_from_name(const std::string& name) { return name == "maximize" ? Goal::maximize : Goal::minimize; }
+std::string goal_name(Goal goal) {
+  return std::string(to_string(goal));
+}
+// A stored direction other than "maximize" has always read as minimize.
+Goal goal_from_name(const std::string& name) {
+  const auto* entry = kGoalNames.find(name);
+  return entry ? entry->value : Goal::minimize;
+}
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -257,6 +257,7 @@ class StudyRunner {
   }
 
   std::optional<TrialJob> claimed_job() {
+    sampled_spec_.reset();
     const auto record = storage_->claim_trial(study_.id, owner_, run_cap_,
                                               [this](std::span<const FrozenTrial> trials, int number) {
                                                 return sample(trials, number);
@@ -264,7 +265,9 @@ class StudyRunner {
     if (!record) return std::nullopt;
     TrialJob job;
     job.trial_id = record->trial.number;
-    job.spec = spec_for(record->trial.params, record->trial.seed, record->trial.number);
+    job.spec = sampled_spec_ && sampled_spec_->trial_number == job.trial_id
+                   ? std::move(*sampled_spec_)
+                   : spec_for(record->trial.params, record->trial.seed, record->trial.number);
     if (record->checkpoint_epoch > 0) job.resume_from = checkpoint_of(*record);
     return job;
   }
@@ -294,8 +297,8 @@ class StudyRunner {
       if (const ParameterSpec* parameter = config_.space.find(name))
         sampled.distributions[name] = parameter->distribution;
     sampled.seed = trial_seed(study_.seed, number);
-    sampled.attributes["command"] =
-        train_command_line(spec_for(sampled.params, sampled.seed, number), data_source_, parts_.backend->kind());
+    sampled_spec_ = spec_for(sampled.params, sampled.seed, number);
+    sampled.attributes["command"] = train_command_line(*sampled_spec_, data_source_, parts_.backend->kind());
     return sampled;
   }
 
@@ -505,6 +508,9 @@ class StudyRunner {
   TrialSpec base_spec_;
   std::unique_ptr<Scheduler> scheduler_;
   DataSource data_source_;
+  // The spec of the trial sample() just drew (under mutex_, inside the claim), so that the trial the
+  // claim hands out is not made from its params a second time.
+  std::optional<TrialSpec> sampled_spec_;
 
   std::mutex mutex_;
   int running_here_ = 0;

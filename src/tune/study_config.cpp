@@ -15,6 +15,7 @@
 #include "mlptune/tune/study.hpp"
 #include "nn/name_table.hpp"
 #include "tune/checkpoint_interval.hpp"
+#include "tune/enum_names.hpp"
 #include "tune/search_space_math.hpp"
 #include "tune/study_config_parameters.hpp"
 #include "tune/study_config_yaml.hpp"
@@ -23,14 +24,6 @@ namespace mlptune::tune {
 namespace {
 
 using config_yaml::Reader;
-
-constexpr detail::NameTable<Method, 4> kMethodNames{
-    "method",
-    {{{Method::grid, "grid"}, {Method::random, "random"}, {Method::bayes, "bayes"}, {Method::sobol, "sobol"}}}};
-constexpr detail::NameTable<Goal, 2> kGoalNames{"goal", {{{Goal::minimize, "minimize"}, {Goal::maximize, "maximize"}}}};
-constexpr detail::NameTable<PrunerKind, 3> kPrunerNames{
-    "early_terminate type",
-    {{{PrunerKind::hyperband, "hyperband"}, {PrunerKind::median, "median"}, {PrunerKind::asha, "asha"}}}};
 
 // A name read through `parse` (a NameTable's, parse_metric, parse_backend_kind): an unknown one
 // fails at its key and line with the parser's list of the accepted names.

@@ -6,8 +6,10 @@
 #include <numeric>
 #include <regex>
 
+#include "common/text_list.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/tune/study.hpp"
+#include "nn/settings.hpp"
 #include "tune/search_space_math.hpp"
 
 namespace mlptune::tune::config_yaml {
@@ -16,9 +18,7 @@ namespace {
 const std::regex kNamePattern(R"([A-Za-z_][A-Za-z0-9_.-]*)");
 
 std::string kind_names_text() {
-  std::string text;
-  for (const auto& kind : space::kind_table()) text += (text.empty() ? "" : ", ") + std::string(kind.name);
-  return text;
+  return join(space::kind_table(), ", ", &space::KindInfo::name);
 }
 
 std::string canonical_name(const Reader& reader, const YAML::Node& name_node) {
@@ -29,6 +29,12 @@ std::string canonical_name(const Reader& reader, const YAML::Node& name_node) {
   const auto canonical = canonical_parameter_name(name);
   if (!canonical) reader.fail(name_node, path, "unknown hyperparameter; known names: " + tunable_parameter_list());
   return *canonical;
+}
+
+// A parameter of layer widths (hidden): a YAML list [256, 128] is its text "256,128".
+bool takes_widths(const std::string& canonical) {
+  const ModelSetting* setting = find_setting(model_settings(), canonical);
+  return setting != nullptr && setting->kind == SettingKind::widths;
 }
 
 // The keys a kind reads, for rejecting the rest ("q does not apply to uniform").
@@ -59,7 +65,7 @@ class ParameterParser {
                    "nested parameters are not supported; list each hyperparameter at the top of `parameters`");
     const space::KindInfo& kind = choose_kind();
     check_keys_apply(kind);
-    parameter.distribution = read_distribution(kind, parameter.name == "hidden");
+    parameter.distribution = read_distribution(kind, takes_widths(parameter.name));
     check_values(parameter);
     return parameter;
   }
@@ -86,8 +92,7 @@ class ParameterParser {
 
   void check_keys_apply(const space::KindInfo& kind) const {
     const auto allowed = keys_of(kind);
-    std::string allowed_text;
-    for (const auto name : allowed) allowed_text += (allowed_text.empty() ? "" : ", ") + std::string(name);
+    const std::string allowed_text = join(allowed, ", ");
     for (const auto& entry : spec_) {
       const std::string name = entry.first.as<std::string>();
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
@@ -111,11 +116,12 @@ class ParameterParser {
     return !node || (node.IsScalar() && classify(node) == ScalarType::integer);
   }
 
-  Distribution read_distribution(const space::KindInfo& kind, bool is_hidden) const {
+  Distribution read_distribution(const space::KindInfo& kind, bool takes_list) const {
     Distribution distribution;
     distribution.kind = kind.kind;
-    if (kind.kind == DistributionKind::constant) distribution.values = {read_value(spec_["value"], key("value"), is_hidden)};
-    if (kind.kind == DistributionKind::categorical) read_choices(distribution, is_hidden);
+    if (kind.kind == DistributionKind::constant)
+      distribution.values = {read_value(spec_["value"], key("value"), takes_list)};
+    if (kind.kind == DistributionKind::categorical) read_choices(distribution, takes_list);
     if (kind.uses_min_max) read_range(distribution, kind);
     if (kind.uses_mu_sigma) read_mu_sigma(distribution);
     if (kind.uses_a_b) read_a_b(distribution);
@@ -124,23 +130,23 @@ class ParameterParser {
   }
 
   // hidden takes "256,128" or a YAML list [256, 128]; both become the text "256,128".
-  ParamValue read_value(const YAML::Node& node, const std::string& where, bool is_hidden) const {
+  ParamValue read_value(const YAML::Node& node, const std::string& where, bool takes_list) const {
     if (!node) reader_.fail(name_node_, where, "missing");
-    if (is_hidden && node.IsSequence()) {
-      std::string widths;
-      for (const auto& width : node) widths += (widths.empty() ? "" : ",") + std::to_string(reader_.integer(width, where));
-      return widths;
+    if (takes_list && node.IsSequence()) {
+      std::vector<std::int64_t> widths;
+      for (const auto& width : node) widths.push_back(reader_.integer(width, where));
+      return join(widths, ",");
     }
-    if (is_hidden) return reader_.text(node, where);
+    if (takes_list) return reader_.text(node, where);
     if (node.IsSequence()) reader_.fail(node, where, "a list is a value only for `hidden`; write one value");
     return reader_.scalar_value(node, where);
   }
 
-  void read_choices(Distribution& distribution, bool is_hidden) const {
+  void read_choices(Distribution& distribution, bool takes_list) const {
     const auto node = spec_["values"];
     if (!node || !node.IsSequence() || node.size() == 0)
       reader_.fail(node ? node : name_node_, key("values"), "must be a non-empty list of choices, e.g. [relu, tanh]");
-    for (const auto& choice : node) distribution.values.push_back(read_value(choice, key("values"), is_hidden));
+    for (const auto& choice : node) distribution.values.push_back(read_value(choice, key("values"), takes_list));
     for (std::size_t i = 0; i < distribution.values.size(); ++i)
       for (std::size_t j = 0; j < i; ++j)
         if (distribution.values[i] == distribution.values[j])

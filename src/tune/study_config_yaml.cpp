@@ -6,6 +6,7 @@
 #include <regex>
 #include <string_view>
 
+#include "common/text_list.hpp"
 #include "mlptune/error.hpp"
 
 namespace mlptune::tune::config_yaml {
@@ -89,12 +90,6 @@ ScalarType classify(const YAML::Node& scalar) {
   return ScalarType::text;
 }
 
-std::string join(std::initializer_list<std::string_view> names) {
-  std::string joined;
-  for (const auto name : names) joined += (joined.empty() ? "" : ", ") + std::string(name);
-  return joined;
-}
-
 int Reader::line(const YAML::Node& node) {
   if (!node.IsDefined() || node.Mark().is_null()) return 0;
   return node.Mark().line + 1;
@@ -141,7 +136,7 @@ void Reader::check_keys(const YAML::Node& map, std::string_view path,
     for (const auto name : allowed) known = known || name == key;
     if (!known) {
       const std::string full = path.empty() ? key : std::string(path) + "." + key;
-      fail(entry.first, full, "unknown key; allowed keys here: " + join(allowed));
+      fail(entry.first, full, "unknown key; allowed keys here: " + join(allowed, ", "));
     }
   }
 }

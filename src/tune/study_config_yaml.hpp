@@ -48,8 +48,6 @@ class Reader {
   std::string source_;
 };
 
-std::string join(std::initializer_list<std::string_view> names);
-
 // The offset of the first byte that does not start a well-formed UTF-8 sequence (overlong forms,
 // surrogates and code points past U+10FFFF included); nullopt for valid text.
 std::optional<std::size_t> first_invalid_utf8(std::string_view text);

@@ -37,9 +37,9 @@ void check_tunable(const SearchSpace& space);
 // listed choices, checked when the config is read.
 void check_parameter_value(std::string_view name, const ParamValue& value);
 
-// Applies params to `base`: lr (or learning_rate), batch_size, epochs, depth + width (depth hidden
-// layers of width), hidden ("256,128", or one width), activation, optimizer, momentum, beta1, beta2,
-// epsilon, weight_decay, schedule, warmup, step_epochs, step_gamma, init, early_stopping.
+// Applies params to `base`: every setting the tables mark as searched (hidden ("256,128", or one
+// width), activation, init, optimizer, lr (or learning_rate), momentum, ..., batch_size, epochs),
+// and depth + width (depth hidden layers of width).
 // Throws ConfigError for unknown names, hidden together with depth/width, and values out of range,
 // naming the parameter as a study config does: "parameters.lr: must be > 0 and finite (got -0.04) ...".
 TrialSpec params_to_spec(const Params& params, const TrialSpec& base);
@@ -48,7 +48,7 @@ TrialSpec params_to_spec(const Params& params, const TrialSpec& base);
 TrialSpec default_trial_spec(const DataSplits& data);
 
 struct DataSource {
-  std::string dataset = "digits";  // bundled name, used when data_path is empty
+  std::string dataset = StudySettings{}.dataset;  // bundled name, used when data_path is empty
   std::string data_path;
   std::string label_column;
 };
