@@ -30,6 +30,11 @@ struct TrainConfig {
   double beta2 = 0.999;
   double epsilon = 1e-8;
   double weight_decay = 0.0;
+  // Regularisation: inverted dropout at this rate after each hidden activation, in training only
+  // (torch.nn.Dropout); gradients clipped to this global L2 norm before each update
+  // (torch.nn.utils.clip_grad_norm_). 0 turns either off.
+  double dropout = 0.0;
+  double clip_norm = 0.0;
 
   Schedule schedule = Schedule::constant;
   double warmup_epochs = 0.0;

@@ -1,8 +1,13 @@
 // The model summary table: parameters per layer, and the run's hyperparameters.
 #include "cli/summary.hpp"
 
+#include <algorithm>
+#include <iterator>
+#include <string_view>
+
 #include "cli/text.hpp"
 #include "common/text_list.hpp"
+#include "nn/settings.hpp"
 
 namespace mlptune::cli {
 namespace {
@@ -70,6 +75,15 @@ void print_hyperparameters(std::ostream& out, const ModelSpec& model, const Trai
   row("shuffle", train.shuffle ? "every epoch" : "off");
   row("seed", std::to_string(train.seed));
   row("precision", std::string(to_string(train.precision)));
+  // The rows above put these settings in words; every other one (dropout, clip_norm, and any added
+  // later) follows with its name and value, straight from the settings table.
+  constexpr std::string_view kInWords[] = {"optimizer",  "lr",           "momentum", "beta1",          "beta2",
+                                           "epsilon",    "weight_decay", "schedule", "warmup",         "step_epochs",
+                                           "step_gamma", "batch_size",   "epochs",   "early_stopping", "shuffle",
+                                           "seed",       "precision"};
+  for (const TrainSetting& setting : train_settings())
+    if (std::find(std::begin(kInWords), std::end(kInWords), setting.name) == std::end(kInWords))
+      row(std::string(setting.name).c_str(), setting.text_of(train));
 }
 
 }  // namespace

@@ -36,10 +36,14 @@ class CpuTrainer final : public TrainerCore {
   FlatParameters read_parameters() const override { return learned_; }
   void write_parameters(const FlatParameters& flat) override;
 
+  // Training applies dropout (its mask drawn for the step after `steps_taken` steps); evaluation none.
+  enum class Pass { training, evaluation };
+
   void allocate_buffers();
-  const float* forward(const float* input, int batch);
+  const float* forward(const float* input, int batch, Pass pass, std::int64_t steps_taken = 0);
   void loss_and_gradient(const float* outputs, const std::int32_t* labels, const float* targets, int batch);
-  void backward(const float* input, int batch);
+  void backward(const float* input, int batch, std::int64_t steps_taken);
+  bool dropout_on(Pass pass) const { return pass == Pass::training && spec().train.dropout > 0; }
   void gather_batch(std::size_t first, int batch);
   template <class PerChunk>
   void for_each_chunk(const Dataset& split, PerChunk&& per_chunk);
@@ -87,8 +91,9 @@ void CpuTrainer::allocate_buffers() {
   order_.assign(data().train.rows, 0u);
 }
 
-// input (B, input_width) → outputs (B, output_width): logits or regression values.
-const float* CpuTrainer::forward(const float* input, int batch) {
+// input (B, input_width) → outputs (B, output_width): logits or regression values. In training the
+// hidden activations (B, out) are dropped out in place: the next layer's input is what it saw.
+const float* CpuTrainer::forward(const float* input, int batch, Pass pass, std::int64_t steps_taken) {
   const float* x = input;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const LayerShape& layer = layers_[i];
@@ -100,6 +105,9 @@ const float* CpuTrainer::forward(const float* input, int batch) {
     float* out = output_layer ? pre : activation_[i].data();
     ref::bias_activation_forward(output_layer ? Activation::identity : spec().model.activation, pre, bias(i), pre, out,
                                  batch, layer.out);
+    if (!output_layer && dropout_on(pass))
+      ref::dropout_forward(out, out, std::size_t(batch) * layer.out, float(spec().train.dropout), spec().train.seed,
+                           steps_taken, int(i));
     x = out;
   }
   return x;
@@ -114,8 +122,9 @@ void CpuTrainer::loss_and_gradient(const float* outputs, const std::int32_t* lab
     ref::mean_squared_error(outputs, targets, sample_loss_.data(), grad, batch, spec().model.output_width);
 }
 
-// From the output delta to every parameter gradient; input (B, input_width) is layer 0's x.
-void CpuTrainer::backward(const float* input, int batch) {
+// From the output delta to every parameter gradient; input (B, input_width) is layer 0's x. The
+// step's dropout mask (after `steps_taken` steps) gates the deltas as it gated the activations.
+void CpuTrainer::backward(const float* input, int batch, std::int64_t steps_taken) {
   for (std::size_t i = layers_.size(); i-- > 0;) {
     const LayerShape& layer = layers_[i];
     const float* x = i == 0 ? input : activation_[i - 1].data();  // (B, in)
@@ -129,6 +138,9 @@ void CpuTrainer::backward(const float* input, int batch) {
     float* previous = delta_[i - 1].data();
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, layer.in, layer.out, 1.0f, delta, layer.out,
                 weight(i), layer.in, 0.0f, previous, layer.in);
+    if (dropout_on(Pass::training))
+      ref::dropout_backward(previous, previous, std::size_t(batch) * layer.in, float(spec().train.dropout),
+                            spec().train.seed, steps_taken, int(i - 1));
     ref::activation_backward(spec().model.activation, pre_activation_[i - 1].data(), previous, previous,
                              std::size_t(batch) * layer.in);
   }
@@ -152,11 +164,14 @@ EpochSteps CpuTrainer::train_steps(int epoch, std::int64_t first_step) {
   for (std::size_t first = 0; first < train.rows; first += std::size_t(batch_size_)) {
     const int batch = static_cast<int>(std::min<std::size_t>(batch_size_, train.rows - first));
     gather_batch(first, batch);
-    loss_and_gradient(forward(batch_features_.data(), batch), batch_labels_.data(), batch_targets_.data(), batch);
+    loss_and_gradient(forward(batch_features_.data(), batch, Pass::training, result.steps), batch_labels_.data(),
+                      batch_targets_.data(), batch);
     ref::accumulate_metrics(sample_loss_.data(), nullptr, batch, &result.train, &result.steps);
     // Stop before this step's update: the parameters stay those of the last finite step.
     if (result.train.nonfinite != 0) return result;
-    backward(batch_features_.data(), batch);
+    backward(batch_features_.data(), batch, result.steps);
+    if (spec().train.clip_norm > 0)
+      ref::clip_gradient_norm(gradients_.data(), gradients_.size(), spec().train.clip_norm);
     const double rate = learning_rate(result.steps);
     ++result.steps;
     ref::optimizer_update(ref::optimizer_step(spec().train, rate, result.steps), learned_.parameters.data(),
@@ -173,7 +188,7 @@ template <class PerChunk>
 void CpuTrainer::for_each_chunk(const Dataset& split, PerChunk&& per_chunk) {
   for (std::size_t first = 0; first < split.rows; first += std::size_t(batch_size_)) {
     const int batch = static_cast<int>(std::min<std::size_t>(batch_size_, split.rows - first));
-    per_chunk(first, batch, forward(split.features.data() + first * split.cols, batch));
+    per_chunk(first, batch, forward(split.features.data() + first * split.cols, batch, Pass::evaluation));
   }
 }
 

@@ -2,13 +2,12 @@
 // (gather, forward, loss, backward, update) as a sequence of stream-ordered launches.
 #include "cuda/cuda_trainer.hpp"
 
-#include <nvtx3/nvtx3.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <limits>
+#include <nvtx3/nvtx3.hpp>
 #include <optional>
 #include <span>
 #include <string>
@@ -21,7 +20,9 @@
 #include "cuda/device_resources.hpp"
 #include "cuda/device_trial.hpp"
 #include "cuda/gemm.hpp"
+#include "dropout.cuh"
 #include "gather.cuh"
+#include "gradient_clip.cuh"
 #include "init.cuh"
 #include "loss.cuh"
 #include "metrics.cuh"
@@ -134,6 +135,7 @@ class CudaTrainer final : public TrainerCore {
     DeviceTrial* trial = nullptr;
     MetricSums* evaluation = nullptr;
     double* learning_rates = nullptr;  // (steps_per_epoch): this epoch's schedule
+    double* gradient_partials = nullptr;  // (kGradientNormBlocks), where clip_norm > 0: the norm's first pass
     std::uint32_t* order = nullptr;    // (train rows): this epoch's permutation
     std::span<unsigned char> shuffle_workspace;  // empty when shuffle is off
     std::span<unsigned char> cublas_workspace;
@@ -163,7 +165,9 @@ class CudaTrainer final : public TrainerCore {
   void run_step(StepGraph& graph, int batch, std::int64_t global_step);
   void issue_step(int batch);
   void gather_batch(const DeviceDataset& data, kernels::RowSelection rows, int batch);
-  void forward(int batch);
+  // Training applies dropout (the record's rate, seed and step); evaluation none.
+  enum class Pass { training, evaluation };
+  void forward(int batch, Pass pass);
   void loss(int batch, float* grad);
   void backward(int batch);
 
@@ -248,6 +252,8 @@ CudaTrainer::Views CudaTrainer::lay_out_arena(ArenaPlan& plan) const {
   views.trial = plan.reserve<DeviceTrial>(1).data();
   views.evaluation = plan.reserve<MetricSums>(1).data();
   views.learning_rates = plan.reserve<double>(std::size_t(steps_per_epoch())).data();
+  views.gradient_partials =
+      plan.reserve<double>(spec().train.clip_norm > 0 ? std::size_t(kernels::kGradientNormBlocks) : 0).data();
   views.order = plan.reserve<std::uint32_t>(train_rows_).data();
   views.shuffle_workspace =
       plan.reserve<unsigned char>(spec().train.shuffle ? kernels::shuffle_workspace_bytes(train_rows_) : 0);
@@ -313,6 +319,9 @@ DeviceTrial CudaTrainer::make_record(std::int64_t steps_taken) const {
   record.weight_decay = train.weight_decay;
   record.optimizer = static_cast<std::int32_t>(device_optimizer(train.optimizer));
   record.batch_size = train_batch_;
+  record.seed = train.seed;
+  record.dropout = float(train.dropout);
+  record.clip_norm = train.clip_norm;
   record.epoch_first_step = steps_taken;
   record.step = steps_taken;
   return record;
@@ -330,8 +339,9 @@ void CudaTrainer::gather_batch(const DeviceDataset& data, kernels::RowSelection 
   }
 }
 
-// x (B, in) → per layer pre (B, out) = input·Wᵀ + b and, on hidden layers, out (B, out) = f(pre).
-void CudaTrainer::forward(int batch) {
+// x (B, in) → per layer pre (B, out) = input·Wᵀ + b and, on hidden layers, out (B, out) = f(pre),
+// dropped out in place in training (the next layer's input is what it saw).
+void CudaTrainer::forward(int batch, Pass pass) {
   const cudaStream_t stream = stream_.get();
   const float* input = views_.x;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
@@ -342,6 +352,8 @@ void CudaTrainer::forward(int batch) {
     const bool hidden = l + 1 < layers_.size();
     kernels::bias_activation_forward(hidden ? spec().model.activation : Activation::identity, views.pre,
                                      views.bias.data(), views.out, batch, layer.out, stream);
+    if (hidden && pass == Pass::training && spec().train.dropout > 0)
+      kernels::dropout_forward(views_.trial, int(l), views.out, views.out, std::size_t(batch) * layer.out, stream);
     input = views.out;
   }
 }
@@ -372,6 +384,8 @@ void CudaTrainer::backward(int batch) {
     if (l == 0) break;
     linear_input_gradient(cublas_->get(), spec().train.precision, views.weight.data(), grad_y, grad_x, batch, layer.in,
                           layer.out);
+    if (spec().train.dropout > 0)  // the step's mask gates the deltas as it gated the activations
+      kernels::dropout_backward(views_.trial, int(l - 1), grad_x, grad_x, std::size_t(batch) * layer.in, stream);
     kernels::activation_backward(spec().model.activation, views_.layers[l - 1].pre, grad_x,
                                  std::size_t(batch) * std::size_t(layer.in), stream);
     std::swap(grad_y, grad_x);
@@ -386,13 +400,16 @@ void CudaTrainer::issue_step(int batch) {
   {
     Range range{"forward"};
     gather_batch(device_data_->train, kernels::RowSelection{views_.order, views_.trial_batch_first_row, 0}, batch);
-    forward(batch);
+    forward(batch, Pass::training);
     loss(batch, views_.grad_a);
     kernels::accumulate_metrics(views_.sample_loss, nullptr, batch, views_.trial_train, views_.trial_step, stream);
   }
   {
     Range range{"backward"};
     backward(batch);
+    if (spec().train.clip_norm > 0)
+      kernels::clip_gradient_norm(views_.trial, views_.gradients.data(), views_.gradients.size(),
+                                  views_.gradient_partials, stream);
   }
   {
     Range range{"update"};
@@ -479,7 +496,7 @@ MetricSums CudaTrainer::sum_resident(const DeviceDataset& data) {
   for (std::size_t first = 0; first < data.rows(); first += std::size_t(rows_capacity_)) {
     const int rows = int(std::min<std::size_t>(std::size_t(rows_capacity_), data.rows() - first));
     gather_batch(data, kernels::RowSelection{nullptr, nullptr, std::int64_t(first)}, rows);
-    forward(rows);
+    forward(rows, Pass::evaluation);
     loss(rows, nullptr);
     if (data.task() == Task::classification)
       kernels::count_correct(views_.layers.back().pre, views_.labels, views_.correct, rows, output_width_, stream);
@@ -523,7 +540,7 @@ std::vector<float> CudaTrainer::compute_outputs(const Dataset& data) {
   for (std::size_t first = 0; first < data.rows; first += std::size_t(rows_capacity_)) {
     const int rows = int(std::min<std::size_t>(std::size_t(rows_capacity_), data.rows - first));
     source->gather_features(kernels::RowSelection{nullptr, nullptr, std::int64_t(first)}, rows, views_.x, stream);
-    forward(rows);
+    forward(rows, Pass::evaluation);
     MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(outputs.data() + first * std::size_t(output_width_), views_.layers.back().pre,
                                        std::size_t(rows) * std::size_t(output_width_) * sizeof(float),
                                        cudaMemcpyDeviceToHost, stream));

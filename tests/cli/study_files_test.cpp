@@ -60,11 +60,11 @@ TEST_F(Cli, ReportAndExportChangeNoFileThatIsNotAStudy) {
 
 TEST_F(Cli, AnInvalidStudyConfigurationCreatesNoDatabase) {
   std::string unusable = kStudy;
-  unusable.replace(unusable.find("  depth"), 0, "  dropout: {value: 0.5}\n");
+  unusable.replace(unusable.find("  depth"), 0, "  label_smoothing: {value: 0.5}\n");
   std::ofstream(path("study.yaml")) << unusable;
   const ProgramRun run = run_mlptune("tune " + path("study.yaml") + " --storage " + path("study.db") + " --quiet");
   EXPECT_EQ(run.status, 2) << run.output;
-  EXPECT_NE(run.output.find("dropout"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("label_smoothing"), std::string::npos) << run.output;
   EXPECT_FALSE(fs::exists(path("study.db")));
   EXPECT_FALSE(fs::exists(path("study.db.trials")));
 }

@@ -166,6 +166,8 @@ struct AgreementCase {
   Optimizer optimizer;
   Activation activation;
   Task task;
+  double dropout = 0.0;    // the same mask on both backends (rng::dropout_keeps)
+  double clip_norm = 0.0;  // the norm summed in double on both
 };
 
 class CudaMatchesCpuTest : public GpuTest, public ::testing::WithParamInterface<AgreementCase> {};
@@ -179,7 +181,9 @@ class CudaMatchesCpuTest : public GpuTest, public ::testing::WithParamInterface<
 TEST_P(CudaMatchesCpuTest, FiftyStepsAgree) {
   const AgreementCase c = GetParam();
   const auto data = c.task == Task::classification ? classification_splits() : regression_splits();
-  const TrialSpec spec = make_spec(c.optimizer, c.activation, c.task);
+  TrialSpec spec = make_spec(c.optimizer, c.activation, c.task);
+  spec.train.dropout = c.dropout;
+  spec.train.clip_norm = c.clip_norm;
   const auto cpu = make_cpu_backend(1)->make_trainer(spec, data);
   const auto backend = cuda_backend();
   const auto gpu = backend->make_trainer(spec, data);
@@ -220,10 +224,13 @@ INSTANTIATE_TEST_SUITE_P(
                       AgreementCase{Optimizer::adam, Activation::gelu, Task::classification},
                       AgreementCase{Optimizer::adamw, Activation::tanh, Task::classification},
                       AgreementCase{Optimizer::adam, Activation::relu, Task::regression},
-                      AgreementCase{Optimizer::sgd, Activation::identity, Task::regression}),
+                      AgreementCase{Optimizer::sgd, Activation::identity, Task::regression},
+                      AgreementCase{Optimizer::momentum, Activation::relu, Task::classification, 0.3, 0.5},
+                      AgreementCase{Optimizer::adam, Activation::tanh, Task::regression, 0.2, 0.1}),
     [](const ::testing::TestParamInfo<AgreementCase>& info) {
       return std::string(to_string(info.param.optimizer)) + "_" + std::string(to_string(info.param.activation)) +
-             (info.param.task == Task::classification ? "_classification" : "_regression");
+             (info.param.task == Task::classification ? "_classification" : "_regression") +
+             (info.param.dropout > 0 || info.param.clip_norm > 0 ? "_dropout_clip" : "");
     });
 
 // TF32 rounds every product input to 11 significant bits (2^-11 ≈ 4.9e-4 relative), so each

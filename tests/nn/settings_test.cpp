@@ -132,8 +132,8 @@ TEST(Settings, TrainJsonRefusesWhatWouldNotTrainNamingTheKey) {
               train_config_from_json({{"optimizer", "adagrad"}});
             }),
             "unknown optimizer 'adagrad': use sgd, momentum, nesterov, adam or adamw");
-  const std::string unknown = thrown_message<ConfigError>([] { train_config_from_json({{"dropout", 0.1}}); });
-  EXPECT_EQ(unknown.rfind("dropout: unknown setting; known: optimizer, lr, momentum", 0), 0u) << unknown;
+  const std::string unknown = thrown_message<ConfigError>([] { train_config_from_json({{"label_smoothing", 0.1}}); });
+  EXPECT_EQ(unknown.rfind("label_smoothing: unknown setting; known: optimizer, lr, momentum", 0), 0u) << unknown;
   EXPECT_THROW(train_config_from_json(nlohmann::json::array()), ConfigError);
 }
 

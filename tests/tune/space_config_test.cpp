@@ -225,8 +225,9 @@ TEST(SpaceConfig, BadParameterName) {
 }
 
 TEST(SpaceConfig, UnknownParameterNameListsTheKnownOnes) {
-  expect_error("method: random\nrun_cap: 5\nparameters:\n  dropout: {min: 0.1, max: 0.5}\n",
-               {"sweep.yaml:4:", "parameters.dropout", "unknown hyperparameter", "lr", "weight_decay", "early_stopping"});
+  expect_error("method: random\nrun_cap: 5\nparameters:\n  label_smoothing: {min: 0.1, max: 0.5}\n",
+               {"sweep.yaml:4:", "parameters.label_smoothing", "unknown hyperparameter", "lr", "weight_decay",
+                "early_stopping"});
 }
 
 TEST(SpaceConfig, UnknownDistribution) {
@@ -365,7 +366,7 @@ TEST(SpaceConfig, UnknownNamesListTheAcceptedOnesFromTheirTables) {
 }
 
 TEST(SpaceConfig, UnknownParameterListsEachNameOnceWithItsAliases) {
-  const std::string message = error_of(std::string(kHead) + "  dropout: {value: 0.1}\n");
+  const std::string message = error_of(std::string(kHead) + "  label_smoothing: {value: 0.1}\n");
   EXPECT_NE(message.find("lr (or learning_rate)"), std::string::npos) << message;
   EXPECT_EQ(message.find(", learning_rate"), std::string::npos) << message;
 }

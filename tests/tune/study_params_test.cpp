@@ -53,17 +53,17 @@ TEST(ParamsToSpec, DepthAndWidthShapeTheHiddenLayers) {
 }
 
 TEST(ParamsToSpec, RejectsUnknownNamesWrongTypesAndConflicts) {
-  EXPECT_THROW(params_to_spec({{"dropout", 0.1}}, base_spec()), ConfigError);
+  EXPECT_THROW(params_to_spec({{"label_smoothing", 0.1}}, base_spec()), ConfigError);
   EXPECT_THROW(params_to_spec({{"batch_size", 12.5}}, base_spec()), ConfigError);
   EXPECT_THROW(params_to_spec({{"epochs", 1e20}}, base_spec()), ConfigError);  // beyond int: no undefined cast
   EXPECT_THROW(params_to_spec({{"activation", 0.5}}, base_spec()), ConfigError);
   EXPECT_THROW(params_to_spec({{"hidden", std::string("64,x")}}, base_spec()), ConfigError);
   EXPECT_THROW(params_to_spec({{"hidden", std::string("64")}, {"depth", std::int64_t(2)}}, base_spec()), ConfigError);
   SearchSpace space;
-  space.parameters.push_back({"dropout", {}, 9});
+  space.parameters.push_back({"label_smoothing", {}, 9});
   try {
     check_tunable(space);
-    FAIL() << "dropout is no trial setting";
+    FAIL() << "label_smoothing is no trial setting";
   } catch (const ConfigError& error) {
     EXPECT_NE(std::string(error.what()).find("line 9"), std::string::npos);
     EXPECT_NE(std::string(error.what()).find("learning_rate"), std::string::npos);
@@ -78,6 +78,7 @@ TEST(TrainCommandLine, GivesEveryFlagThatDecidesTheTrial) {
   EXPECT_EQ(train_command_line(spec, {"digits", "", ""}, BackendKind::cpu),
             "mlptune train --dataset digits --hidden 128,32 --activation relu --init he --optimizer adamw "
             "--lr 0.0012345678901234567 --momentum 0.9 --beta1 0.9 --beta2 0.999 --epsilon 1e-08 --weight-decay 0 "
+            "--dropout 0 --clip-norm 0 "
             "--schedule constant --warmup 0 --step-epochs 10 --step-gamma 0.1 --early-stopping 0 --batch-size 64 "
             "--epochs 10 --seed 18446744073709551615 --backend cpu");
   spec.model.hidden.clear();
@@ -155,7 +156,7 @@ TEST(ParamsToSpec, CheckParameterValueNamesTheCanonicalSetting) {
     EXPECT_EQ(error.requirement(), "unknown activation 'swish': use relu, tanh, sigmoid, gelu or identity");
   }
   EXPECT_EQ(canonical_parameter_name("learning_rate"), "lr");
-  EXPECT_EQ(canonical_parameter_name("dropout"), std::nullopt);
+  EXPECT_EQ(canonical_parameter_name("label_smoothing"), std::nullopt);
   EXPECT_NE(tunable_parameter_list().find("lr (or learning_rate)"), std::string::npos) << tunable_parameter_list();
 }
 

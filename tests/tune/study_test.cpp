@@ -272,7 +272,7 @@ TEST_F(StudyTest, ARerunWithAnotherSearchSpaceIsRefusedUnlessAllowedAndThenRecor
 
 TEST_F(StudyTest, AConfigurationThatCannotRunCreatesNoDatabase) {
   StudyConfig config = fake_study_config(3, 2);
-  config.space.parameters.push_back({"dropout", {}, 7});
+  config.space.parameters.push_back({"label_smoothing", {}, 7});
   EXPECT_THROW(run_study(config, options(), fake_parts(2)), ConfigError);
   EXPECT_FALSE(std::filesystem::exists(folder_.file("study.db")));
   config = fake_study_config(3, 2);
@@ -283,7 +283,7 @@ TEST_F(StudyTest, AConfigurationThatCannotRunCreatesNoDatabase) {
 
 TEST_F(StudyTest, RejectsParametersNoTrialUses) {
   StudyConfig config = fake_study_config(3, 2);
-  config.space.parameters.push_back({"dropout", {}, 7});
+  config.space.parameters.push_back({"label_smoothing", {}, 7});
   EXPECT_THROW(run_study(config, options(), fake_parts(2)), ConfigError);
   config = fake_study_config(3, 2);
   config.metric.name = "validation_rmse";  // the tiny set is a classification set
