@@ -36,8 +36,8 @@ double number(const ParamValue& value) {
 
 // A smooth synthetic validation loss with a little deterministic noise.
 double synthetic_loss(const Params& params, int number_of_trial) {
-  const double noise = (mlptune::rng::hash(0, kNoiseStream, static_cast<std::uint64_t>(number_of_trial)) >> 11) *
-                       0x1p-53 * 0.05;
+  const double noise =
+      (mlptune::rng::hash(0, kNoiseStream, static_cast<std::uint64_t>(number_of_trial)) >> 11) * 0x1p-53 * 0.05;
   const double activation_penalty = std::get<std::string>(params.at("activation")) == "gelu" ? 0.0 : 0.2;
   return std::pow(std::log10(number(params.at("lr"))) + 3.0, 2) + std::pow(number(params.at("momentum")) - 0.9, 2) +
          std::abs(std::log2(number(params.at("width"))) - 8.0) / 4 + std::pow(number(params.at("depth")) - 3.0, 2) / 4 +

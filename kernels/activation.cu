@@ -1,6 +1,5 @@
 // Fused bias + activation forward and the activation derivative, one template per activation.
 #include "activation.cuh"
-
 #include "cuda/cuda_check.hpp"
 #include "cuda/launch_config.hpp"
 #include "mlptune/error.hpp"
@@ -83,29 +82,38 @@ void launch_backward(const float* pre, float* grad, std::size_t count, cudaStrea
 
 }  // namespace
 
-void bias_activation_forward(Activation activation, float* pre, const float* bias, float* out, int batch,
-                             int width, cudaStream_t stream) {
+void bias_activation_forward(Activation activation, float* pre, const float* bias, float* out, int batch, int width,
+                             cudaStream_t stream) {
   const std::size_t count = std::size_t(batch) * std::size_t(width);
   if (count == 0) return;
   switch (activation) {
-    case Activation::relu: return launch_forward<Activation::relu>(pre, bias, out, count, width, stream);
-    case Activation::tanh: return launch_forward<Activation::tanh>(pre, bias, out, count, width, stream);
-    case Activation::sigmoid: return launch_forward<Activation::sigmoid>(pre, bias, out, count, width, stream);
-    case Activation::gelu: return launch_forward<Activation::gelu>(pre, bias, out, count, width, stream);
-    case Activation::identity: return launch_forward<Activation::identity>(pre, bias, out, count, width, stream);
+    case Activation::relu:
+      return launch_forward<Activation::relu>(pre, bias, out, count, width, stream);
+    case Activation::tanh:
+      return launch_forward<Activation::tanh>(pre, bias, out, count, width, stream);
+    case Activation::sigmoid:
+      return launch_forward<Activation::sigmoid>(pre, bias, out, count, width, stream);
+    case Activation::gelu:
+      return launch_forward<Activation::gelu>(pre, bias, out, count, width, stream);
+    case Activation::identity:
+      return launch_forward<Activation::identity>(pre, bias, out, count, width, stream);
   }
   throw ConfigError("bias_activation_forward: unknown activation");
 }
 
-void activation_backward(Activation activation, const float* pre, float* grad, std::size_t count,
-                         cudaStream_t stream) {
+void activation_backward(Activation activation, const float* pre, float* grad, std::size_t count, cudaStream_t stream) {
   if (count == 0) return;
   switch (activation) {
-    case Activation::relu: return launch_backward<Activation::relu>(pre, grad, count, stream);
-    case Activation::tanh: return launch_backward<Activation::tanh>(pre, grad, count, stream);
-    case Activation::sigmoid: return launch_backward<Activation::sigmoid>(pre, grad, count, stream);
-    case Activation::gelu: return launch_backward<Activation::gelu>(pre, grad, count, stream);
-    case Activation::identity: return launch_backward<Activation::identity>(pre, grad, count, stream);
+    case Activation::relu:
+      return launch_backward<Activation::relu>(pre, grad, count, stream);
+    case Activation::tanh:
+      return launch_backward<Activation::tanh>(pre, grad, count, stream);
+    case Activation::sigmoid:
+      return launch_backward<Activation::sigmoid>(pre, grad, count, stream);
+    case Activation::gelu:
+      return launch_backward<Activation::gelu>(pre, grad, count, stream);
+    case Activation::identity:
+      return launch_backward<Activation::identity>(pre, grad, count, stream);
   }
   throw ConfigError("activation_backward: unknown activation");
 }

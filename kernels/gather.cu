@@ -1,8 +1,7 @@
 // Batch gather kernels: features (float or scaled bytes) and labels of the rows a permutation selects.
-#include "gather.cuh"
-
 #include "cuda/cuda_check.hpp"
 #include "cuda/launch_config.hpp"
+#include "gather.cuh"
 
 namespace mlptune::kernels {
 namespace {
@@ -53,19 +52,17 @@ static __global__ void gather_labels_kernel(const std::int32_t* __restrict__ lab
 }
 
 template <class Source>
-void launch_features(Source source, std::size_t cols, RowSelection rows, int batch, float* dst,
-                     cudaStream_t stream) {
+void launch_features(Source source, std::size_t cols, RowSelection rows, int batch, float* dst, cudaStream_t stream) {
   const std::size_t count = std::size_t(batch) * cols;
   if (count == 0) return;
-  gather_features_kernel<Source><<<cuda::grid_stride_blocks(count), cuda::kBlockSize, 0, stream>>>(
-      source, cols, rows, batch, dst);
+  gather_features_kernel<Source>
+      <<<cuda::grid_stride_blocks(count), cuda::kBlockSize, 0, stream>>>(source, cols, rows, batch, dst);
   MLPTUNE_CUDA_CHECK_LAUNCH(gather_features_kernel);
 }
 
 }  // namespace
 
-void gather_rows(const float* src, std::size_t cols, RowSelection rows, int batch, float* dst,
-                 cudaStream_t stream) {
+void gather_rows(const float* src, std::size_t cols, RowSelection rows, int batch, float* dst, cudaStream_t stream) {
   launch_features(FloatRows{src}, cols, rows, batch, dst, stream);
 }
 
@@ -74,8 +71,7 @@ void gather_scaled_bytes(const std::uint8_t* raw, const float* column_scale, con
   launch_features(ScaledByteRows{raw, column_scale, column_offset}, cols, rows, batch, dst, stream);
 }
 
-void gather_labels(const std::int32_t* labels, RowSelection rows, int batch, std::int32_t* dst,
-                   cudaStream_t stream) {
+void gather_labels(const std::int32_t* labels, RowSelection rows, int batch, std::int32_t* dst, cudaStream_t stream) {
   if (batch <= 0) return;
   gather_labels_kernel<<<cuda::exact_blocks(std::size_t(batch), cuda::kBlockSize), cuda::kBlockSize, 0, stream>>>(
       labels, rows, batch, dst);

@@ -13,7 +13,6 @@ namespace mlptune::kernels {
 //   he:     sqrt(2 / in) · rng::normal(hash(seed, kInitStream + 2·layer, j), hash(seed, kInitStream + 2·layer + 1, j))
 //   xavier: sqrt(6 / (in + out)) · (2 · rng::uniform01(hash(seed, kInitStream + 2·layer, j)) - 1)
 // Biases are zero and are not written here.
-void initialize_weights(Init init, std::uint64_t seed, int layer, int in, int out, float* weight,
-                        cudaStream_t stream);
+void initialize_weights(Init init, std::uint64_t seed, int layer, int in, int out, float* weight, cudaStream_t stream);
 
 }  // namespace mlptune::kernels

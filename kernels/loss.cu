@@ -1,10 +1,9 @@
 // Softmax cross-entropy and mean squared error: one warp per sample computes its loss and gradient.
-#include "loss.cuh"
-
 #include <cmath>
 
 #include "cuda/cuda_check.hpp"
 #include "cuda/launch_config.hpp"
+#include "loss.cuh"
 
 namespace mlptune::kernels {
 namespace {
@@ -53,8 +52,8 @@ static __global__ void softmax_cross_entropy_kernel(const float* __restrict__ lo
 
 // Warp per sample. pred, target (B, K) → sample_loss (B), grad (B, K).
 static __global__ void mean_squared_error_kernel(const float* __restrict__ pred, const float* __restrict__ target,
-                                                 float* __restrict__ sample_loss, float* __restrict__ grad,
-                                                 int batch, int width) {
+                                                 float* __restrict__ sample_loss, float* __restrict__ grad, int batch,
+                                                 int width) {
   const int row = blockIdx.x * kRowsPerBlock + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (row >= batch) return;
@@ -72,19 +71,19 @@ static __global__ void mean_squared_error_kernel(const float* __restrict__ pred,
 
 }  // namespace
 
-void softmax_cross_entropy(const float* logits, const std::int32_t* labels, float* sample_loss, float* grad,
-                           int batch, int classes, cudaStream_t stream) {
+void softmax_cross_entropy(const float* logits, const std::int32_t* labels, float* sample_loss, float* grad, int batch,
+                           int classes, cudaStream_t stream) {
   if (batch <= 0) return;
-  softmax_cross_entropy_kernel<<<cuda::exact_blocks(std::size_t(batch), kRowsPerBlock), cuda::kBlockSize, 0,
-                                 stream>>>(logits, labels, sample_loss, grad, batch, classes);
+  softmax_cross_entropy_kernel<<<cuda::exact_blocks(std::size_t(batch), kRowsPerBlock), cuda::kBlockSize, 0, stream>>>(
+      logits, labels, sample_loss, grad, batch, classes);
   MLPTUNE_CUDA_CHECK_LAUNCH(softmax_cross_entropy_kernel);
 }
 
-void mean_squared_error(const float* pred, const float* target, float* sample_loss, float* grad, int batch,
-                        int width, cudaStream_t stream) {
+void mean_squared_error(const float* pred, const float* target, float* sample_loss, float* grad, int batch, int width,
+                        cudaStream_t stream) {
   if (batch <= 0) return;
-  mean_squared_error_kernel<<<cuda::exact_blocks(std::size_t(batch), kRowsPerBlock), cuda::kBlockSize, 0,
-                              stream>>>(pred, target, sample_loss, grad, batch, width);
+  mean_squared_error_kernel<<<cuda::exact_blocks(std::size_t(batch), kRowsPerBlock), cuda::kBlockSize, 0, stream>>>(
+      pred, target, sample_loss, grad, batch, width);
   MLPTUNE_CUDA_CHECK_LAUNCH(mean_squared_error_kernel);
 }
 

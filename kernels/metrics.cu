@@ -1,8 +1,7 @@
 // Metric kernels: argmax correctness per sample and a single-block, fixed-order batch sum.
-#include "metrics.cuh"
-
 #include "cuda/cuda_check.hpp"
 #include "cuda/launch_config.hpp"
+#include "metrics.cuh"
 
 namespace mlptune::kernels {
 namespace {
@@ -79,12 +78,12 @@ void flag_nonfinite_values(const float* values, std::size_t count, MetricSums* m
                            const std::int64_t* step_counter, cudaStream_t stream) {
   if (count == 0) return;
   flag_nonfinite_values_kernel<<<cuda::grid_stride_blocks(count), cuda::kBlockSize, 0, stream>>>(values, count, metrics,
-                                                                                               step_counter);
+                                                                                                 step_counter);
   MLPTUNE_CUDA_CHECK_LAUNCH(flag_nonfinite_values_kernel);
 }
 
-void count_correct(const float* scores, const std::int32_t* labels, std::int32_t* correct, int batch,
-                   int classes, cudaStream_t stream) {
+void count_correct(const float* scores, const std::int32_t* labels, std::int32_t* correct, int batch, int classes,
+                   cudaStream_t stream) {
   if (batch <= 0) return;
   count_correct_kernel<<<cuda::exact_blocks(std::size_t(batch), cuda::kBlockSize), cuda::kBlockSize, 0, stream>>>(
       scores, labels, correct, batch, classes);

@@ -11,8 +11,8 @@
 namespace mlptune::kernels {
 
 // correct (B) = 1 where the first index of the row maximum of scores (B, C) equals labels (B), else 0.
-void count_correct(const float* scores, const std::int32_t* labels, std::int32_t* correct, int batch,
-                   int classes, cudaStream_t stream);
+void count_correct(const float* scores, const std::int32_t* labels, std::int32_t* correct, int batch, int classes,
+                   cudaStream_t stream);
 
 // metrics += (Σ sample_loss (B), Σ correct (B) when correct is not null, B samples), summed in double
 // in a fixed order (one block). When a loss is NaN or ±Inf and metrics->nonfinite is still 0, sets it

@@ -1,9 +1,8 @@
 // Optimizer kernels: SGD, momentum, Nesterov, Adam and AdamW with weight decay, reading their
 // constants (learning rate, betas, ε, weight decay, step) from the trial's device record.
-#include "optimizer.cuh"
-
 #include "cuda/cuda_check.hpp"
 #include "cuda/launch_config.hpp"
+#include "optimizer.cuh"
 
 namespace mlptune::kernels {
 namespace {
@@ -90,8 +89,8 @@ void begin_step(DeviceTrial* trial, const double* epoch_learning_rates, int epoc
   MLPTUNE_CUDA_CHECK_LAUNCH(begin_step_kernel);
 }
 
-void optimizer_update(const DeviceTrial* trial, float* parameters, const float* gradients, float* first,
-                      float* second, std::size_t count, cudaStream_t stream) {
+void optimizer_update(const DeviceTrial* trial, float* parameters, const float* gradients, float* first, float* second,
+                      std::size_t count, cudaStream_t stream) {
   if (count == 0) return;
   optimizer_update_kernel<<<cuda::grid_stride_blocks(count), cuda::kBlockSize, 0, stream>>>(
       trial, parameters, gradients, first, second, count);

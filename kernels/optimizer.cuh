@@ -14,8 +14,7 @@ namespace mlptune::kernels {
 // One thread: from trial->step (steps taken, s) and the epoch's learning-rate table
 // (epoch_steps entries, entry i for global step epoch_first_step + i) sets learning_rate, Adam's
 // folded constants for t = s + 1, and batch_first_row = (s - epoch_first_step) · batch_size.
-void begin_step(cuda::DeviceTrial* trial, const double* epoch_learning_rates, int epoch_steps,
-                cudaStream_t stream);
+void begin_step(cuda::DeviceTrial* trial, const double* epoch_learning_rates, int epoch_steps, cudaStream_t stream);
 
 // parameters, gradients, first, second (n): one update by the rule trial->optimizer (as
 // documented on mlptune::Optimizer) with the record's constants. first/second may be null where

@@ -1,24 +1,24 @@
 // The epoch permutation: hash keys from the counter RNG, then CUB's stable radix sort by key.
 // CUB rather than thrust::sort_by_key: the same stable LSD radix sort thrust uses for 64-bit keys,
 // but with caller-owned scratch, so it allocates nothing and stays ordered on the trial's stream.
-#include "shuffle.cuh"
-
-#include <cub/device/device_radix_sort.cuh>
-
 #include <climits>
+#include <cub/device/device_radix_sort.cuh>
 #include <string>
 
 #include "common/counter_rng.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/launch_config.hpp"
 #include "mlptune/error.hpp"
+#include "shuffle.cuh"
 
 namespace mlptune::kernels {
 namespace {
 
 constexpr std::size_t kAlignment = 256;
 
-std::size_t align_up(std::size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
+std::size_t align_up(std::size_t bytes) {
+  return (bytes + kAlignment - 1) / kAlignment * kAlignment;
+}
 
 // The scratch layout: keys in, keys out, indices in, then CUB's temporary storage.
 struct ShuffleWorkspace {
@@ -33,10 +33,9 @@ ShuffleWorkspace layout(std::size_t rows) {
   w.keys_bytes = align_up(rows * sizeof(std::uint64_t));
   w.indices_bytes = align_up(rows * sizeof(std::uint32_t));
   std::size_t sort_bytes = 0;
-  MLPTUNE_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, static_cast<const std::uint64_t*>(nullptr),
-                                                     static_cast<std::uint64_t*>(nullptr),
-                                                     static_cast<const std::uint32_t*>(nullptr),
-                                                     static_cast<std::uint32_t*>(nullptr), int(rows)));
+  MLPTUNE_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
+      nullptr, sort_bytes, static_cast<const std::uint64_t*>(nullptr), static_cast<std::uint64_t*>(nullptr),
+      static_cast<const std::uint32_t*>(nullptr), static_cast<std::uint32_t*>(nullptr), int(rows)));
   w.sort_bytes = align_up(sort_bytes);
   return w;
 }

@@ -49,8 +49,7 @@ class Backend {
   // Trainers made here share `data`: a device backend uploads it once per backend.
   // Parameters are initialised from spec.train.seed. Throws ConfigError for a spec that does
   // not fit the data (input or output width), DeviceError when the device has no room.
-  virtual std::unique_ptr<Trainer> make_trainer(const TrialSpec& spec,
-                                                std::shared_ptr<const DataSplits> data) = 0;
+  virtual std::unique_ptr<Trainer> make_trainer(const TrialSpec& spec, std::shared_ptr<const DataSplits> data) = 0;
   // Trials this backend runs well at once (CPU: cores; CUDA: streams worth filling the GPU).
   virtual int recommended_concurrency() const = 0;
 };
@@ -59,8 +58,8 @@ inline constexpr int kAllDevices = -1;
 
 struct BackendOptions {
   BackendKind kind = BackendKind::automatic;
-  int device = 0;            // CUDA device ordinal, or kAllDevices: trials spread over every visible GPU
-  int threads_per_trial = 0; // CPU: BLAS threads per trial; 0 = all cores for one trial
+  int device = 0;             // CUDA device ordinal, or kAllDevices: trials spread over every visible GPU
+  int threads_per_trial = 0;  // CPU: BLAS threads per trial; 0 = all cores for one trial
 };
 
 // The most BLAS threads one CPU trial can use: the OpenBLAS build's limit (MAX_THREADS), or int's

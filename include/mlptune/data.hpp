@@ -82,8 +82,8 @@ Dataset load_idx(const std::filesystem::path& images, const std::filesystem::pat
 Dataset load_csv(const std::filesystem::path& path, const LoadOptions& options = {});
 // .npy: a 2-D float/int array; with labels_path a 1-D array of labels (or targets), else the last
 // column is the label.
-Dataset load_npy(const std::filesystem::path& features_path,
-                 const std::optional<std::filesystem::path>& labels_path, const LoadOptions& options = {});
+Dataset load_npy(const std::filesystem::path& features_path, const std::optional<std::filesystem::path>& labels_path,
+                 const LoadOptions& options = {});
 
 // Generated sets.
 // The bundled "line": y = 2·x + 1 with noise 0.1 on 1,000 points (seed 0), the parameters to recover.
@@ -126,9 +126,9 @@ Scaling default_scaling(const std::string& name);
 // The data a run trains on, as `mlptune train` flags and study configs name it. Both load through
 // load_data, so a trial's `mlptune train` command line sees exactly the splits its study saw.
 struct DataSpec {
-  std::string dataset = "mnist";   // a bundled or generated set, used when path is empty
-  std::string path;                // a user's file, as load_file takes it
-  std::string label_column;        // CSV; empty: the last column
+  std::string dataset = "mnist";  // a bundled or generated set, used when path is empty
+  std::string path;               // a user's file, as load_file takes it
+  std::string label_column;       // CSV; empty: the last column
   Task task = Task::classification;
   std::optional<Scaling> scaling;  // unset: default_scaling(dataset) for bundled sets, standard for files
   double validation_fraction = 0.1;

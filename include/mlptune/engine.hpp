@@ -23,9 +23,12 @@ struct TrialJob {
 };
 
 enum class JobOutcome {
-  completed, stopped_early, diverged, failed,
-  paused,  // paused by the scheduler or pause_after_epoch; `state` holds where it stands
-  stopped, // stopped by the scheduler (pruned)
+  completed,
+  stopped_early,
+  diverged,
+  failed,
+  paused,   // paused by the scheduler or pause_after_epoch; `state` holds where it stands
+  stopped,  // stopped by the scheduler (pruned)
 };
 std::string_view to_string(JobOutcome);
 
@@ -33,9 +36,9 @@ struct JobResult {
   int trial_id = 0;
   JobOutcome outcome = JobOutcome::completed;
   std::string message;
-  std::vector<EpochReport> epochs;    // reported in this run of the job
-  std::optional<TrialState> state;    // for paused jobs, and on request for finished ones
-  Metrics test;                       // finished jobs: metrics on the test split
+  std::vector<EpochReport> epochs;  // reported in this run of the job
+  std::optional<TrialState> state;  // for paused jobs, and on request for finished ones
+  Metrics test;                     // finished jobs: metrics on the test split
   double seconds = 0.0;
 };
 

@@ -38,8 +38,8 @@ struct TrainConfig {
 
   Schedule schedule = Schedule::constant;
   double warmup_epochs = 0.0;
-  int step_epochs = 10;      // step schedule: epochs between decays
-  double step_gamma = 0.1;   // step schedule: factor per decay
+  int step_epochs = 10;     // step schedule: epochs between decays
+  double step_gamma = 0.1;  // step schedule: factor per decay
 
   int batch_size = 128;
   int epochs = 10;

@@ -41,11 +41,11 @@ struct TrialState {
 };
 
 enum class TrialStatus {
-  running,      // more epochs to go
-  completed,    // reached its epochs
+  running,        // more epochs to go
+  completed,      // reached its epochs
   stopped_early,  // early stopping on validation loss
-  diverged,     // NaN or Inf loss
-  failed,       // an error (e.g. out of device memory); message says which
+  diverged,       // NaN or Inf loss
+  failed,         // an error (e.g. out of device memory); message says which
 };
 
 std::string to_string(TrialStatus);
@@ -58,8 +58,8 @@ struct Metrics {
 };
 
 struct EpochReport {
-  int epoch = 0;  // 1-based: the epoch just finished
-  std::int64_t step = 0;  // global steps after it
+  int epoch = 0;                                                 // 1-based: the epoch just finished
+  std::int64_t step = 0;                                         // global steps after it
   double train_loss = std::numeric_limits<double>::quiet_NaN();  // mean over the epoch's samples
   Metrics validation;
   double learning_rate = 0.0;  // at the epoch's last step

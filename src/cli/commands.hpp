@@ -11,8 +11,8 @@ using Command = std::function<int()>;
 
 // Exit codes.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitError = 2;      // bad input: flags, config, data
-inline constexpr int kExitDiverged = 3;   // training ran and diverged (a result, reported as such)
+inline constexpr int kExitError = 2;     // bad input: flags, config, data
+inline constexpr int kExitDiverged = 3;  // training ran and diverged (a result, reported as such)
 inline constexpr int kExitDeviceError = 4;
 
 Command add_train_command(CLI::App& app);

@@ -13,9 +13,13 @@ namespace mlptune::cli {
 namespace {
 
 // NaN and Inf have no JSON form: they become null.
-nlohmann::json number(double value) { return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(); }
+nlohmann::json number(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+}
 
-std::string csv_number(double value) { return std::isnan(value) ? "" : format("%.9g", value); }
+std::string csv_number(double value) {
+  return std::isnan(value) ? "" : format("%.9g", value);
+}
 
 std::string csv_text(const std::string& text) {
   if (text.find_first_of(",\"\n") == std::string::npos) return text;
@@ -58,8 +62,8 @@ void write_metrics(const std::string& path, const TrialSpec& spec, const std::st
                    const std::vector<EpochReport>& epochs, const nlohmann::json& result) {
   std::ostringstream out;
   if (path.ends_with(".json")) {
-    nlohmann::json document{{"spec", to_json(spec)}, {"data", data_name}, {"epochs", nlohmann::json::array()},
-                            {"result", result}};
+    nlohmann::json document{
+        {"spec", to_json(spec)}, {"data", data_name}, {"epochs", nlohmann::json::array()}, {"result", result}};
     for (const EpochReport& report : epochs) document["epochs"].push_back(to_json(report));
     out << document.dump(2) << "\n";
   } else {

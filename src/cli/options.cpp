@@ -33,11 +33,14 @@ void add_data_options(CLI::App& app, DataOptions& options) {
   group->add_option("--dataset", options.dataset, "bundled or generated set: " + names)->capture_default_str();
   group->add_option("--data", options.data_path,
                     "a file of your own instead: .csv[.gz], .npy (FEATURES.npy,LABELS.npy) or IDX (IMAGES,LABELS)");
-  group->add_option("--label-column", options.label_column, "CSV: label column, by index (negative from the end) or name");
+  group->add_option("--label-column", options.label_column,
+                    "CSV: label column, by index (negative from the end) or name");
   group->add_option("--task", options.task, "for --data: classification or regression")
       ->check(CLI::IsMember({"classification", "regression"}))
       ->capture_default_str();
-  group->add_option("--scaling", options.scaling, "feature scaling fitted on the training split: auto, none, minmax, standard")
+  group
+      ->add_option("--scaling", options.scaling,
+                   "feature scaling fitted on the training split: auto, none, minmax, standard")
       ->check(CLI::IsMember({"auto", "none", "minmax", "standard"}))
       ->capture_default_str();
   group
@@ -161,8 +164,9 @@ DataSplits load_data(const DataOptions& options) {
   spec.label_column = options.label_column;
   spec.task = options.task == "regression" ? Task::regression : Task::classification;
   if (options.scaling != "auto") {
-    spec.scaling = options.scaling == "none" ? Scaling::none
-                   : options.scaling == "minmax" ? Scaling::minmax : Scaling::standard;
+    spec.scaling = options.scaling == "none"     ? Scaling::none
+                   : options.scaling == "minmax" ? Scaling::minmax
+                                                 : Scaling::standard;
   }
   spec.validation_fraction = options.validation_fraction;
   spec.test_fraction = options.test_fraction;

@@ -19,9 +19,9 @@ void print_parameters(std::ostream& out, const ModelSpec& model) {
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const LayerShape& layer = layers[i];
     const bool output = i + 1 == layers.size();
-    const std::string shape = format("%d -> %d, %s", layer.in, layer.out,
-                                     output ? (model.loss == Loss::mse ? "affine" : "logits")
-                                            : std::string(to_string(model.activation)).c_str());
+    const std::string shape = format(
+        "%d -> %d, %s", layer.in, layer.out,
+        output ? (model.loss == Loss::mse ? "affine" : "logits") : std::string(to_string(model.activation)).c_str());
     out << format("  %-8s %-26s %12s %10s %12s\n", format("dense_%zu", i).c_str(), shape.c_str(),
                   with_commas(layer.weight_count()).c_str(), with_commas(layer.bias_count()).c_str(),
                   with_commas(layer.parameter_count()).c_str());
@@ -64,14 +64,15 @@ void print_hyperparameters(std::ostream& out, const ModelSpec& model, const Trai
   }
   row("weight decay", format("%g", train.weight_decay));
   std::string schedule(to_string(train.schedule));
-  if (train.schedule == Schedule::step) schedule += format(" (x%g every %d epochs)", train.step_gamma, train.step_epochs);
+  if (train.schedule == Schedule::step)
+    schedule += format(" (x%g every %d epochs)", train.step_gamma, train.step_epochs);
   if (train.warmup_epochs > 0) schedule += format(", %g warm-up epochs", train.warmup_epochs);
   row("schedule", schedule);
   row("batch size", std::to_string(train.batch_size));
-  row("epochs", std::to_string(train.epochs) +
-                    (train.early_stopping_patience > 0
-                         ? format(" (early stopping, patience %d)", train.early_stopping_patience)
-                         : ""));
+  row("epochs",
+      std::to_string(train.epochs) + (train.early_stopping_patience > 0
+                                          ? format(" (early stopping, patience %d)", train.early_stopping_patience)
+                                          : ""));
   row("shuffle", train.shuffle ? "every epoch" : "off");
   row("seed", std::to_string(train.seed));
   row("precision", std::string(to_string(train.precision)));

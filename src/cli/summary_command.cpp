@@ -64,13 +64,16 @@ Command add_summary_command(CLI::App& app) {
   auto options = std::make_shared<SummaryCommandOptions>();
   CLI::App* command = app.add_subcommand(
       "summary", "Show a model's parameters (learned) per layer beside its hyperparameters (set by you)");
-  command->footer("Examples: mlptune summary --dataset mnist --hidden 256,256\n          mlptune summary model.safetensors");
+  command->footer(
+      "Examples: mlptune summary --dataset mnist --hidden 256,256\n          mlptune summary model.safetensors");
   command->add_option("model_file", options->model_file, "a model saved with `mlptune train --save`")
       ->check(CLI::ExistingFile);
   add_data_options(*command, options->data);
   add_model_options(*command, options->model);
   add_train_options(*command, options->train);
-  return [options] { return options->model_file.empty() ? summarise_flags(*options) : summarise_file(options->model_file); };
+  return [options] {
+    return options->model_file.empty() ? summarise_flags(*options) : summarise_file(options->model_file);
+  };
 }
 
 }  // namespace mlptune::cli

@@ -103,9 +103,10 @@ void initialise_from_file(Trainer& trainer, const std::string& path, const Datas
   const TrialState saved = load_trial_state(path);
   TrialState state = trainer.state();
   if (saved.parameters.size() != state.parameters.size())
-    throw ConfigError(format("--init-from %s: the file has %zu parameter tensors, this model has %zu; use the same "
-                             "--hidden as the saved run",
-                             path.c_str(), saved.parameters.size(), state.parameters.size()));
+    throw ConfigError(
+        format("--init-from %s: the file has %zu parameter tensors, this model has %zu; use the same "
+               "--hidden as the saved run",
+               path.c_str(), saved.parameters.size(), state.parameters.size()));
   for (std::size_t i = 0; i < state.parameters.size(); ++i) {
     if (saved.parameters[i].shape != state.parameters[i].shape)
       throw ConfigError("--init-from " + path + ": " + state.parameters[i].name +
@@ -168,8 +169,11 @@ int run_train(const TrainCommandOptions& options) {
   } while (last.status == TrialStatus::running);
 
   const bool diverged = last.status == TrialStatus::diverged;
-  nlohmann::json result{{"status", to_string(last.status)}, {"message", last.message}, {"epochs", last.epoch},
-                        {"seconds", elapsed}, {"backend", backend->name()}};
+  nlohmann::json result{{"status", to_string(last.status)},
+                        {"message", last.message},
+                        {"epochs", last.epoch},
+                        {"seconds", elapsed},
+                        {"backend", backend->name()}};
   if (diverged) {
     std::cout << "result: " << last.message << " (learning rate too high? try a smaller --lr)" << std::endl;
   } else {

@@ -98,8 +98,9 @@ int run_tune(const TuneCommandOptions& options) {
   tune::StudyResult result;
   {
     LiveView view;
-    result = tune::run_study(config, study_options,
-                             options.quiet ? tune::ProgressCallback(warnings_only) : tune::ProgressCallback(std::ref(view)));
+    result =
+        tune::run_study(config, study_options,
+                        options.quiet ? tune::ProgressCallback(warnings_only) : tune::ProgressCallback(std::ref(view)));
   }
   std::cout << "\nstudy " << result.study.name << " on " << result.backend_name << ", " << result.slots
             << " trials at once; stored in " << result.storage_path.string() << "\n";
@@ -116,8 +117,8 @@ int run_tune(const TuneCommandOptions& options) {
 
 Command add_tune_command(CLI::App& app) {
   auto options = std::make_shared<TuneCommandOptions>();
-  CLI::App* command = app.add_subcommand(
-      "tune", "Run or resume a hyperparameter study from a W&B Sweeps-style YAML file");
+  CLI::App* command =
+      app.add_subcommand("tune", "Run or resume a hyperparameter study from a W&B Sweeps-style YAML file");
   command->footer(
       "Running the same command again resumes the study: finished trials are kept, interrupted ones run again.\n"
       "Several processes may share one study file. Example: mlptune tune experiments/mnist.yaml");

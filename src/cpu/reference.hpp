@@ -20,8 +20,10 @@ namespace mlptune::ref {
 // --- activation (kernels/activation.cuh; activate and activate_derivative are its device functions) ---
 
 // f(z) and f'(z) for one element.
-template <class T> T activate(Activation activation, T z);
-template <class T> T activate_derivative(Activation activation, T z);
+template <class T>
+T activate(Activation activation, T z);
+template <class T>
+T activate_derivative(Activation activation, T z);
 
 // pre (B, N) = z + bias (broadcast over rows); out (B, N) = f(pre). `pre` may alias `z`.
 template <class T>
@@ -41,8 +43,8 @@ void linear_forward(const T* x, const T* weight, const T* bias, T* y, int batch,
 // Given grad_y (B, out): grad_weight (out, in) = grad_yᵀ · x; grad_bias (out) = Σ_batch grad_y;
 // grad_x (B, in) = grad_y · W (skipped when grad_x is null, as for the first layer).
 template <class T>
-void linear_backward(const T* x, const T* weight, const T* grad_y, T* grad_x, T* grad_weight, T* grad_bias,
-                     int batch, int in, int out);
+void linear_backward(const T* x, const T* weight, const T* grad_y, T* grad_x, T* grad_weight, T* grad_bias, int batch,
+                     int in, int out);
 
 // --- bias_gradient (kernels/bias_gradient.cuh) ---
 

@@ -89,7 +89,9 @@ class CudaBackend final : public Backend {
 
 }  // namespace
 
-bool cuda_backend_built() { return true; }
+bool cuda_backend_built() {
+  return true;
+}
 
 std::vector<DeviceInfo> cuda_devices() {
   std::vector<DeviceInfo> devices;

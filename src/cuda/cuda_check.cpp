@@ -19,8 +19,8 @@ std::string current_device() {
 }
 
 std::string describe(const std::string& error, const CallSite& site) {
-  return error + " in `" + site.statement + "` (" + site.function + ", " + site.file + ":" +
-         std::to_string(site.line) + ") on " + current_device();
+  return error + " in `" + site.statement + "` (" + site.function + ", " + site.file + ":" + std::to_string(site.line) +
+         ") on " + current_device();
 }
 
 std::string cuda_error_text(cudaError_t status) {

@@ -51,8 +51,9 @@ std::string device_label(int ordinal);
 #define MLPTUNE_CUDA_CHECK(statement) \
   ::mlptune::cuda::check((statement), ::mlptune::cuda::CallSite{#statement, __func__, __FILE__, __LINE__})
 // After every kernel launch: a bad launch configuration fails here, not at a later call.
-#define MLPTUNE_CUDA_CHECK_LAUNCH(kernel) \
-  ::mlptune::cuda::check(cudaGetLastError(), ::mlptune::cuda::CallSite{"launch of " #kernel, __func__, __FILE__, __LINE__})
+#define MLPTUNE_CUDA_CHECK_LAUNCH(kernel)    \
+  ::mlptune::cuda::check(cudaGetLastError(), \
+                         ::mlptune::cuda::CallSite{"launch of " #kernel, __func__, __FILE__, __LINE__})
 // Logs instead of throwing (destructors).
 #define MLPTUNE_CUDA_LOG(statement) \
   ::mlptune::cuda::log_if_failed((statement), ::mlptune::cuda::CallSite{#statement, __func__, __FILE__, __LINE__})

@@ -49,7 +49,9 @@ constexpr std::size_t kCublasWorkspaceBytes = std::size_t(4) << 20;
 constexpr std::size_t kArenaAlignment = 256;
 constexpr double kMiB = 1024.0 * 1024.0;
 
-std::size_t align_up(std::size_t bytes) { return (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment; }
+std::size_t align_up(std::size_t bytes) {
+  return (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+}
 
 // Sub-buffers of one device allocation, each 256-byte aligned, handed out in the order reserved.
 // Without a base it only measures (every view it returns is empty); over the allocation's base
@@ -85,16 +87,23 @@ std::span<float> slice(std::span<float> flat, const TensorSlot& tensor) {
 
 DeviceOptimizer device_optimizer(Optimizer optimizer) {
   switch (optimizer) {
-    case Optimizer::sgd: return DeviceOptimizer::sgd;
-    case Optimizer::momentum: return DeviceOptimizer::momentum;
-    case Optimizer::nesterov: return DeviceOptimizer::nesterov;
-    case Optimizer::adam: return DeviceOptimizer::adam;
-    case Optimizer::adamw: return DeviceOptimizer::adamw;
+    case Optimizer::sgd:
+      return DeviceOptimizer::sgd;
+    case Optimizer::momentum:
+      return DeviceOptimizer::momentum;
+    case Optimizer::nesterov:
+      return DeviceOptimizer::nesterov;
+    case Optimizer::adam:
+      return DeviceOptimizer::adam;
+    case Optimizer::adamw:
+      return DeviceOptimizer::adamw;
   }
   throw ConfigError("unknown optimizer");
 }
 
-std::string mib(std::size_t bytes) { return std::to_string(static_cast<long long>(std::ceil(double(bytes) / kMiB))); }
+std::string mib(std::size_t bytes) {
+  return std::to_string(static_cast<long long>(std::ceil(double(bytes) / kMiB)));
+}
 
 class CudaTrainer final : public TrainerCore {
  public:
@@ -134,9 +143,9 @@ class CudaTrainer final : public TrainerCore {
     std::int32_t* correct = nullptr;  // (rows_capacity)
     DeviceTrial* trial = nullptr;
     MetricSums* evaluation = nullptr;
-    double* learning_rates = nullptr;  // (steps_per_epoch): this epoch's schedule
-    double* gradient_partials = nullptr;  // (kGradientNormBlocks), where clip_norm > 0: the norm's first pass
-    std::uint32_t* order = nullptr;    // (train rows): this epoch's permutation
+    double* learning_rates = nullptr;            // (steps_per_epoch): this epoch's schedule
+    double* gradient_partials = nullptr;         // (kGradientNormBlocks), where clip_norm > 0: the norm's first pass
+    std::uint32_t* order = nullptr;              // (train rows): this epoch's permutation
     std::span<unsigned char> shuffle_workspace;  // empty when shuffle is off
     std::span<unsigned char> cublas_workspace;
     // Fields of *trial that kernels address directly.
@@ -180,12 +189,12 @@ class CudaTrainer final : public TrainerCore {
   std::shared_ptr<const DeviceSplits> device_data_;
   std::vector<LayerShape> layers_;
   int output_width_ = 0;
-  int train_batch_ = 0;     // rows of a full training batch (batch_size, at most the split's rows)
-  int rows_capacity_ = 0;   // rows of the forward buffers: max(train_batch, kEvaluationRows)
-  int widest_output_ = 0;   // widest layer output: the backward buffers' width
+  int train_batch_ = 0;    // rows of a full training batch (batch_size, at most the split's rows)
+  int rows_capacity_ = 0;  // rows of the forward buffers: max(train_batch, kEvaluationRows)
+  int widest_output_ = 0;  // widest layer output: the backward buffers' width
   std::size_t train_rows_ = 0;
   int full_steps_ = 0;
-  int last_batch_ = 0;      // rows of the final partial batch, 0 when batches divide the split
+  int last_batch_ = 0;  // rows of the final partial batch, 0 when batches divide the split
 
   // Declared before what uses it: destroyed after the arena's stream-ordered free.
   Stream stream_;
@@ -365,8 +374,7 @@ void CudaTrainer::loss(int batch, float* grad) {
     kernels::softmax_cross_entropy(logits, views_.labels, views_.sample_loss, grad, batch, output_width_,
                                    stream_.get());
   else
-    kernels::mean_squared_error(logits, views_.targets, views_.sample_loss, grad, batch, output_width_,
-                                stream_.get());
+    kernels::mean_squared_error(logits, views_.targets, views_.sample_loss, grad, batch, output_width_, stream_.get());
 }
 
 // grad_a holds ∂L/∂logits (B, output_width); fills every parameter's gradient.

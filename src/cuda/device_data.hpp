@@ -23,7 +23,7 @@ class DeviceDataset {
   std::size_t cols() const { return cols_; }
   int output_width() const { return output_width_; }
   bool holds_bytes() const { return raw_.get() != nullptr; }
-  const std::int32_t* labels() const { return labels_.as<std::int32_t>(); }   // classification: rows
+  const std::int32_t* labels() const { return labels_.as<std::int32_t>(); }  // classification: rows
   const float* targets() const { return targets_.as<float>(); }              // regression: rows x width
 
   // x (B, cols) = feature rows selected by `rows`.

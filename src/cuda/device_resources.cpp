@@ -16,7 +16,9 @@ DeviceGuard::~DeviceGuard() {
   if (previous_ >= 0 && current != previous_) MLPTUNE_CUDA_LOG(cudaSetDevice(previous_));
 }
 
-Stream::Stream() { MLPTUNE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
+Stream::Stream() {
+  MLPTUNE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+}
 
 Stream::~Stream() {
   if (stream_ != nullptr) MLPTUNE_CUDA_LOG(cudaStreamDestroy(stream_));
@@ -30,7 +32,9 @@ Stream& Stream::operator=(Stream&& other) noexcept {
   return *this;
 }
 
-void Stream::synchronize() const { MLPTUNE_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+void Stream::synchronize() const {
+  MLPTUNE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
 
 DeviceBuffer::DeviceBuffer(std::size_t bytes, cudaStream_t stream, bool stream_ordered)
     : bytes_(bytes), stream_(stream), stream_ordered_(stream_ordered) {
@@ -41,7 +45,9 @@ DeviceBuffer::DeviceBuffer(std::size_t bytes, cudaStream_t stream, bool stream_o
     MLPTUNE_CUDA_CHECK(cudaMalloc(&data_, bytes));
 }
 
-DeviceBuffer::~DeviceBuffer() { release(); }
+DeviceBuffer::~DeviceBuffer() {
+  release();
+}
 
 DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),
@@ -105,7 +111,9 @@ GraphExec& GraphExec::operator=(GraphExec&& other) noexcept {
   return *this;
 }
 
-void GraphExec::launch(cudaStream_t stream) const { MLPTUNE_CUDA_CHECK(cudaGraphLaunch(exec_, stream)); }
+void GraphExec::launch(cudaStream_t stream) const {
+  MLPTUNE_CUDA_CHECK(cudaGraphLaunch(exec_, stream));
+}
 
 CublasHandle::CublasHandle(cudaStream_t stream, void* workspace, std::size_t workspace_bytes) {
   MLPTUNE_CUDA_CHECK(cublasCreate(&handle_));

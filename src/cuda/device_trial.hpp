@@ -39,11 +39,11 @@ struct DeviceTrial {
   // Adam's constants are folded as torch.optim.Adam (and the CPU reference) fold them, in double:
   //   p = keep·p - step_size·m / (sqrt(v)·inverse_sqrt_correction2 + ε), t = step + 1.
   float learning_rate = 0.0f;
-  float adam_step_size = 0.0f;                // lr / (1 - β1^t)
-  float adam_inverse_sqrt_correction2 = 1.0f; // 1 / sqrt(1 - β2^t)
-  float decoupled_keep = 1.0f;                // adamw: 1 - lr·wd; else 1
-  std::int64_t batch_first_row = 0;  // position in the epoch permutation of this batch's first row
-  double gradient_squares = 0.0;     // Σ g² over every gradient of the step, where clip_norm > 0
+  float adam_step_size = 0.0f;                 // lr / (1 - β1^t)
+  float adam_inverse_sqrt_correction2 = 1.0f;  // 1 / sqrt(1 - β2^t)
+  float decoupled_keep = 1.0f;                 // adamw: 1 - lr·wd; else 1
+  std::int64_t batch_first_row = 0;            // position in the epoch permutation of this batch's first row
+  double gradient_squares = 0.0;               // Σ g² over every gradient of the step, where clip_norm > 0
 
   // The epoch's training metrics (reset by the host each epoch, read back once at its end).
   // train.nonfinite is the divergence flag: the update and step-end kernels skip once it is set.

@@ -12,25 +12,28 @@ void gemm(cublasHandle_t handle, Precision precision, cublasOperation_t op_a, cu
           int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc) {
   const float alpha = 1.0f;
   const float beta = 0.0f;
-  MLPTUNE_CUDA_CHECK(cublasGemmEx(handle, op_a, op_b, m, n, k, &alpha, a, CUDA_R_32F, lda, b, CUDA_R_32F, ldb, &beta,
-                                  c, CUDA_R_32F, ldc, compute_type(precision), CUBLAS_GEMM_DEFAULT));
+  MLPTUNE_CUDA_CHECK(cublasGemmEx(handle, op_a, op_b, m, n, k, &alpha, a, CUDA_R_32F, lda, b, CUDA_R_32F, ldb, &beta, c,
+                                  CUDA_R_32F, ldc, compute_type(precision), CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace
 
 cublasComputeType_t compute_type(Precision precision) {
   switch (precision) {
-    case Precision::fp32: return CUBLAS_COMPUTE_32F;
-    case Precision::tf32: return CUBLAS_COMPUTE_32F_FAST_TF32;
-    case Precision::bf16: break;
+    case Precision::fp32:
+      return CUBLAS_COMPUTE_32F;
+    case Precision::tf32:
+      return CUBLAS_COMPUTE_32F_FAST_TF32;
+    case Precision::bf16:
+      break;
   }
   throw ConfigError("--precision bf16 is not supported by the CUDA backend yet; use fp32 or tf32");
 }
 
 // Row-major z (B, out) is column-major Zc (out, B); x is Xc (in, B); W (out, in) is Wc (in, out).
 // z = x·Wᵀ  ⇔  Zc = Wcᵀ · Xc: m = out, n = B, k = in.
-void linear_forward_product(cublasHandle_t handle, Precision precision, const float* x, const float* weight,
-                            float* z, int batch, int in, int out) {
+void linear_forward_product(cublasHandle_t handle, Precision precision, const float* x, const float* weight, float* z,
+                            int batch, int in, int out) {
   gemm(handle, precision, CUBLAS_OP_T, CUBLAS_OP_N, out, batch, in, weight, in, x, in, z, out);
 }
 

@@ -14,8 +14,8 @@ namespace mlptune::cuda {
 cublasComputeType_t compute_type(Precision precision);
 
 // z (B, out) = x (B, in) · Wᵀ, W (out, in).
-void linear_forward_product(cublasHandle_t handle, Precision precision, const float* x, const float* weight,
-                            float* z, int batch, int in, int out);
+void linear_forward_product(cublasHandle_t handle, Precision precision, const float* x, const float* weight, float* z,
+                            int batch, int in, int out);
 
 // grad_weight (out, in) = grad_yᵀ · x, grad_y (B, out), x (B, in).
 void linear_weight_gradient(cublasHandle_t handle, Precision precision, const float* x, const float* grad_y,

@@ -4,9 +4,13 @@
 
 namespace mlptune {
 
-bool cuda_backend_built() { return false; }
+bool cuda_backend_built() {
+  return false;
+}
 
-std::vector<DeviceInfo> cuda_devices() { return {}; }
+std::vector<DeviceInfo> cuda_devices() {
+  return {};
+}
 
 std::unique_ptr<Backend> make_cuda_backend(int) {
   throw DeviceError(

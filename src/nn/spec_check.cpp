@@ -9,7 +9,9 @@
 
 namespace mlptune {
 
-Loss loss_for(Task task) { return task == Task::classification ? Loss::softmax_cross_entropy : Loss::mse; }
+Loss loss_for(Task task) {
+  return task == Task::classification ? Loss::softmax_cross_entropy : Loss::mse;
+}
 
 void check_split_arrays(const Dataset& split, const char* role) {
   const std::string where = std::string(role) + " split '" + split.name + "'";

@@ -16,11 +16,16 @@ using nlohmann::json;
 
 std::string optuna_state_name(RunState state) {
   switch (state) {
-    case RunState::running: return "RUNNING";
-    case RunState::complete: return "COMPLETE";
-    case RunState::pruned: return "PRUNED";
-    case RunState::failed: return "FAIL";
-    case RunState::waiting: return "WAITING";
+    case RunState::running:
+      return "RUNNING";
+    case RunState::complete:
+      return "COMPLETE";
+    case RunState::pruned:
+      return "PRUNED";
+    case RunState::failed:
+      return "FAIL";
+    case RunState::waiting:
+      return "WAITING";
   }
   return "FAIL";
 }
@@ -32,7 +37,9 @@ std::string csv_field(const std::string& text) {
   return quoted + "\"";
 }
 
-std::string time_text(double unix_seconds) { return unix_seconds > 0 ? iso8601_utc(unix_seconds, true) : ""; }
+std::string time_text(double unix_seconds) {
+  return unix_seconds > 0 ? iso8601_utc(unix_seconds, true) : "";
+}
 
 std::optional<double> duration_of(const FrozenTrial& trial) {
   if (trial.started_at <= 0 || trial.finished_at <= 0) return std::nullopt;

@@ -15,11 +15,19 @@ namespace {
 
 using nlohmann::json;
 
-enum class OptunaOp { create_study = 0, create_trial = 4, set_param = 5, set_state_values = 6,
-                      set_intermediate = 7, set_user_attr = 8 };
+enum class OptunaOp {
+  create_study = 0,
+  create_trial = 4,
+  set_param = 5,
+  set_state_values = 6,
+  set_intermediate = 7,
+  set_user_attr = 8
+};
 constexpr const char* kWorkerId = "mlptune-export";
 
-json operation(OptunaOp op) { return json{{"op_code", int(op)}, {"worker_id", kWorkerId}}; }
+json operation(OptunaOp op) {
+  return json{{"op_code", int(op)}, {"worker_id", kWorkerId}};
+}
 
 int optuna_state(RunState state) {  // Optuna's TrialState numbers share RunState's order
   return int(state);
@@ -27,9 +35,12 @@ int optuna_state(RunState state) {  // Optuna's TrialState numbers share RunStat
 
 bool is_log_kind(DistributionKind kind) {
   switch (kind) {
-    case DistributionKind::log_uniform: case DistributionKind::log_uniform_values:
-    case DistributionKind::q_log_uniform: case DistributionKind::q_log_uniform_values:
-    case DistributionKind::inv_log_uniform: case DistributionKind::inv_log_uniform_values:
+    case DistributionKind::log_uniform:
+    case DistributionKind::log_uniform_values:
+    case DistributionKind::q_log_uniform:
+    case DistributionKind::q_log_uniform_values:
+    case DistributionKind::inv_log_uniform:
+    case DistributionKind::inv_log_uniform_values:
       return true;
     default:
       return false;
@@ -58,20 +69,25 @@ struct OptunaParameter {
       return json{{"name", "CategoricalDistribution"}, {"attributes", {{"choices", choice_list}}}}.dump();
     }
     if (kind == Kind::integer)
-      return json{{"name", "IntDistribution"},
-                  {"attributes", {{"log", log}, {"step", 1}, {"low", int64_bound(std::floor(low))},
-                                  {"high", int64_bound(std::ceil(high))}}}}.dump();
-    return json{{"name", "FloatDistribution"}, {"attributes", {{"step", nullptr}, {"low", low}, {"high", high}, {"log", log}}}}
+      return json{
+          {"name", "IntDistribution"},
+          {"attributes",
+           {{"log", log}, {"step", 1}, {"low", int64_bound(std::floor(low))}, {"high", int64_bound(std::ceil(high))}}}}
+          .dump();
+    return json{{"name", "FloatDistribution"},
+                {"attributes", {{"step", nullptr}, {"low", low}, {"high", high}, {"log", log}}}}
         .dump();
   }
 
   json internal_value(const ParamValue& value) const {
     if (kind == Kind::categorical)
       return std::distance(choices.begin(), std::find(choices.begin(), choices.end(), value));
-    return std::visit([](const auto& held) -> json {
-      if constexpr (std::is_arithmetic_v<std::decay_t<decltype(held)>>) return double(held);
-      return nullptr;
-    }, value);
+    return std::visit(
+        [](const auto& held) -> json {
+          if constexpr (std::is_arithmetic_v<std::decay_t<decltype(held)>>) return double(held);
+          return nullptr;
+        },
+        value);
   }
 };
 
@@ -85,13 +101,15 @@ OptunaParameter describe_parameter(const std::string& name, const std::vector<Tr
   std::vector<ParamValue> observed;
   const Distribution* distribution = nullptr;
   for (const auto& record : trials) {
-    if (auto found = record.trial.params.find(name); found != record.trial.params.end()) observed.push_back(found->second);
+    if (auto found = record.trial.params.find(name); found != record.trial.params.end())
+      observed.push_back(found->second);
     if (auto found = record.distributions.find(name); found != record.distributions.end() && !distribution)
       distribution = &found->second;
   }
   const bool numeric_range = distribution && distribution->kind != DistributionKind::categorical &&
                              distribution->kind != DistributionKind::constant;
-  const bool all_numbers = std::all_of(observed.begin(), observed.end(), [](auto& v) { return !std::holds_alternative<std::string>(v); });
+  const bool all_numbers =
+      std::all_of(observed.begin(), observed.end(), [](auto& v) { return !std::holds_alternative<std::string>(v); });
   if (!numeric_range || !all_numbers) {
     if (distribution) parameter.choices = distribution->values;
     for (const auto& value : observed)
@@ -99,7 +117,8 @@ OptunaParameter describe_parameter(const std::string& name, const std::vector<Tr
         parameter.choices.push_back(value);
     return parameter;
   }
-  const bool integers = std::all_of(observed.begin(), observed.end(), [](auto& v) { return std::holds_alternative<std::int64_t>(v); });
+  const bool integers =
+      std::all_of(observed.begin(), observed.end(), [](auto& v) { return std::holds_alternative<std::int64_t>(v); });
   parameter.kind = integers ? OptunaParameter::Kind::integer : OptunaParameter::Kind::real;
   parameter.log = is_log_kind(distribution->kind);
   auto range = space::natural_range(*distribution);
@@ -115,9 +134,7 @@ OptunaParameter describe_parameter(const std::string& name, const std::vector<Tr
 void append_trial(std::string& text, int trial_id, const TrialRecord& record,
                   const std::map<std::string, OptunaParameter>& parameters) {
   // Messages need not be UTF-8 (a path in a failure message): invalid bytes become U+FFFD.
-  auto line = [&text](const json& entry) {
-    text += entry.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-  };
+  auto line = [&text](const json& entry) { text += entry.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; };
   const FrozenTrial& trial = record.trial;
   json create = operation(OptunaOp::create_trial);
   create["study_id"] = 0;
@@ -126,7 +143,9 @@ void append_trial(std::string& text, int trial_id, const TrialRecord& record,
   for (const auto& [name, value] : trial.params) {
     const OptunaParameter& parameter = parameters.at(name);
     json set = operation(OptunaOp::set_param);
-    set.update({{"trial_id", trial_id}, {"param_name", name}, {"param_value_internal", parameter.internal_value(value)},
+    set.update({{"trial_id", trial_id},
+                {"param_name", name},
+                {"param_value_internal", parameter.internal_value(value)},
                 {"distribution", parameter.distribution_json()}});
     line(set);
   }
@@ -145,7 +164,8 @@ void append_trial(std::string& text, int trial_id, const TrialRecord& record,
   }
   if (trial.state == RunState::running) return;  // created running already
   json state = operation(OptunaOp::set_state_values);
-  state.update({{"trial_id", trial_id}, {"state", optuna_state(trial.state)},
+  state.update({{"trial_id", trial_id},
+                {"state", optuna_state(trial.state)},
                 {"values", trial.value ? json::array({*trial.value}) : json(nullptr)},
                 {"datetime_complete", trial.finished_at > 0 ? json(iso8601_utc(trial.finished_at)) : json(nullptr)}});
   line(state);

@@ -15,6 +15,8 @@ struct ValueText {
 
 }  // namespace
 
-std::string to_string(const ParamValue& value) { return std::visit(ValueText{}, value); }
+std::string to_string(const ParamValue& value) {
+  return std::visit(ValueText{}, value);
+}
 
 }  // namespace mlptune::tune

@@ -230,10 +230,14 @@ std::string_view to_string(MetricKind metric) {
 
 double metric_value(const EpochReport& report, MetricKind metric) {
   switch (metric) {
-    case MetricKind::validation_loss: return report.validation.loss;
-    case MetricKind::validation_accuracy: return report.validation.accuracy;
-    case MetricKind::validation_rmse: return report.validation.rmse;
-    case MetricKind::train_loss: return report.train_loss;
+    case MetricKind::validation_loss:
+      return report.validation.loss;
+    case MetricKind::validation_accuracy:
+      return report.validation.accuracy;
+    case MetricKind::validation_rmse:
+      return report.validation.rmse;
+    case MetricKind::train_loss:
+      return report.train_loss;
   }
   return report.validation.loss;
 }

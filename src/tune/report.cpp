@@ -36,11 +36,21 @@ std::string padded(const std::string& text, std::size_t width) {
 
 void count(StudyReport& report, RunState state) {
   switch (state) {
-    case RunState::complete: ++report.complete; break;
-    case RunState::pruned: ++report.pruned; break;
-    case RunState::failed: ++report.failed; break;
-    case RunState::running: ++report.running; break;
-    case RunState::waiting: ++report.waiting; break;
+    case RunState::complete:
+      ++report.complete;
+      break;
+    case RunState::pruned:
+      ++report.pruned;
+      break;
+    case RunState::failed:
+      ++report.failed;
+      break;
+    case RunState::running:
+      ++report.running;
+      break;
+    case RunState::waiting:
+      ++report.waiting;
+      break;
   }
 }
 
@@ -53,9 +63,9 @@ StudyInfo find_report_study(Storage& storage, const std::string& study_name) {
   for (const auto& study : studies)
     if (study.name == study_name) return study;
   if (studies.empty()) throw StorageError("the storage holds no study yet; run `mlptune tune CONFIG` first");
-  throw StorageError((study_name.empty() ? std::string("several studies share this storage")
-                                         : "no study named '" + study_name + "'") +
-                     "; choose one of: " + names);
+  throw StorageError(
+      (study_name.empty() ? std::string("several studies share this storage") : "no study named '" + study_name + "'") +
+      "; choose one of: " + names);
 }
 
 StudyReport make_report(Storage& storage, const std::string& study_name, int top_n) {
@@ -81,7 +91,8 @@ std::string format_report(const StudyReport& report) {
   std::set<std::string> names;
   for (const auto& record : report.leaderboard)
     for (const auto& [name, value] : record.trial.params) names.insert(name);
-  std::string text = "study " + report.study.name + " (" + (report.study.direction == Goal::minimize ? "minimize" : "maximize") +
+  std::string text = "study " + report.study.name + " (" +
+                     (report.study.direction == Goal::minimize ? "minimize" : "maximize") +
                      "): " + std::to_string(report.complete) + " complete, " + std::to_string(report.pruned) +
                      " pruned, " + std::to_string(report.failed) + " failed, " + std::to_string(report.running) +
                      " running, " + std::to_string(report.waiting) + " waiting\n\n";
@@ -96,7 +107,8 @@ std::string format_report(const StudyReport& report) {
             padded(std::to_string(trial.intermediate.size()), 9);
     for (const auto& name : names) {
       const auto found = trial.params.find(name);
-      text += padded(found == trial.params.end() ? "-" : param_text(found->second), std::max<std::size_t>(12, name.size() + 2));
+      text += padded(found == trial.params.end() ? "-" : param_text(found->second),
+                     std::max<std::size_t>(12, name.size() + 2));
     }
     text += "\n";
   }

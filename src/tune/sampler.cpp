@@ -12,10 +12,14 @@ std::string_view to_string(RunState state) {
 
 std::unique_ptr<Sampler> make_sampler(Method method, const SamplerOptions& options) {
   switch (method) {
-    case Method::grid: return sampling::make_grid_sampler();
-    case Method::random: return sampling::make_random_sampler(options.seed);
-    case Method::sobol: return sampling::make_sobol_sampler(options.seed);
-    case Method::bayes: return sampling::make_tpe_sampler(options);
+    case Method::grid:
+      return sampling::make_grid_sampler();
+    case Method::random:
+      return sampling::make_random_sampler(options.seed);
+    case Method::sobol:
+      return sampling::make_sobol_sampler(options.seed);
+    case Method::bayes:
+      return sampling::make_tpe_sampler(options);
   }
   return nullptr;
 }

@@ -41,6 +41,8 @@ class GridSampler final : public Sampler {
 
 }  // namespace
 
-std::unique_ptr<Sampler> make_grid_sampler() { return std::make_unique<GridSampler>(); }
+std::unique_ptr<Sampler> make_grid_sampler() {
+  return std::make_unique<GridSampler>();
+}
 
 }  // namespace mlptune::tune::sampling

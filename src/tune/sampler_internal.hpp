@@ -19,7 +19,9 @@ std::unique_ptr<Sampler> make_tpe_sampler(const SamplerOptions& options);
 std::uint64_t name_stream(std::string_view name);
 
 // Uniform in [0, 1) with 53 random bits.
-inline double unit_from_bits(std::uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1p-53; }
+inline double unit_from_bits(std::uint64_t bits) {
+  return static_cast<double>(bits >> 11) * 0x1p-53;
+}
 
 // A sequence of uniform draws that is a pure function of (seed, stream): no hidden state to restore.
 class UnitStream {

@@ -29,12 +29,15 @@ std::uint64_t name_stream(std::string_view name) {
 Params random_params(const SearchSpace& space, std::uint64_t seed, int number) {
   Params params;
   for (const auto& parameter : space.parameters) {
-    const std::uint64_t bits = rng::hash(seed, kRandomStream ^ name_stream(parameter.name), static_cast<std::uint64_t>(number));
+    const std::uint64_t bits =
+        rng::hash(seed, kRandomStream ^ name_stream(parameter.name), static_cast<std::uint64_t>(number));
     params[parameter.name] = space::value_from_unit(parameter.distribution, unit_from_bits(bits));
   }
   return params;
 }
 
-std::unique_ptr<Sampler> make_random_sampler(std::uint64_t seed) { return std::make_unique<RandomSampler>(seed); }
+std::unique_ptr<Sampler> make_random_sampler(std::uint64_t seed) {
+  return std::make_unique<RandomSampler>(seed);
+}
 
 }  // namespace mlptune::tune::sampling

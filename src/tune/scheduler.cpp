@@ -22,7 +22,9 @@ int hyperband_brackets_below(const EarlyTerminate& settings, int max_iter) {
 
 }  // namespace
 
-std::unique_ptr<Scheduler> make_no_pruning() { return std::make_unique<NoPruning>(); }
+std::unique_ptr<Scheduler> make_no_pruning() {
+  return std::make_unique<NoPruning>();
+}
 
 std::unique_ptr<Scheduler> make_scheduler(const EarlyTerminate& settings, Goal goal, int run_cap, int trial_epochs) {
   const int max_iter = settings.max_iter > 0 ? settings.max_iter : trial_epochs;

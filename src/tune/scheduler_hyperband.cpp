@@ -14,8 +14,8 @@ namespace {
 
 // One bracket of one Hyperband cycle: its trial numbers and rungs.
 struct BracketInstance {
-  std::vector<int> members;            // trial numbers, capped by run_cap
-  std::vector<int> rung_epochs;        // r_0 .. r_s
+  std::vector<int> members;      // trial numbers, capped by run_cap
+  std::vector<int> rung_epochs;  // r_0 .. r_s
 };
 
 // Who entered each rung, as far as the bracket's history decides it.
@@ -27,7 +27,11 @@ struct BracketProgress {
 class Hyperband final : public Scheduler {
  public:
   Hyperband(Goal goal, int max_iter, double eta, int s_max, int run_cap)
-      : goal_(goal), max_iter_(max_iter), eta_(eta), run_cap_(run_cap), brackets_(hyperband_brackets(max_iter, eta, s_max)) {
+      : goal_(goal),
+        max_iter_(max_iter),
+        eta_(eta),
+        run_cap_(run_cap),
+        brackets_(hyperband_brackets(max_iter, eta, s_max)) {
     for (const auto& bracket : brackets_) cycle_size_ += bracket.rungs.front().configurations;
   }
 
@@ -96,8 +100,8 @@ class Hyperband final : public Scheduler {
     const auto found = trials.find(number);
     if (found == trials.end()) return false;  // not created yet
     const FrozenTrial& trial = *found->second;
-    return value_at(trial, epoch).has_value() || trial.state == RunState::complete ||
-           trial.state == RunState::pruned || trial.state == RunState::failed;
+    return value_at(trial, epoch).has_value() || trial.state == RunState::complete || trial.state == RunState::pruned ||
+           trial.state == RunState::failed;
   }
 
   BracketProgress progress_of(const BracketInstance& bracket, const TrialIndex& trials) const {

@@ -10,7 +10,9 @@
 namespace mlptune::tune {
 
 // a is strictly better than b for the goal.
-inline bool better(double a, double b, Goal goal) { return goal == Goal::minimize ? a < b : a > b; }
+inline bool better(double a, double b, Goal goal) {
+  return goal == Goal::minimize ? a < b : a > b;
+}
 
 std::optional<double> value_at(const FrozenTrial& trial, int epoch);
 // The epoch a paused trial stopped at (its last reported one); 0 for others.

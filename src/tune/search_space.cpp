@@ -7,7 +7,9 @@
 
 namespace mlptune::tune {
 
-std::string_view to_string(DistributionKind kind) { return space::info(kind).name; }
+std::string_view to_string(DistributionKind kind) {
+  return space::info(kind).name;
+}
 
 const ParameterSpec* SearchSpace::find(std::string_view name) const {
   for (const auto& parameter : parameters)

@@ -3,12 +3,11 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/math/distributions/beta.hpp>
+#include <boost/math/distributions/normal.hpp>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
-
-#include <boost/math/distributions/beta.hpp>
-#include <boost/math/distributions/normal.hpp>
 
 #include "mlptune/error.hpp"
 
@@ -18,7 +17,8 @@ namespace {
 using K = DistributionKind;
 using T = Transform;
 
-//                 kind                       name                       transform          quantized values  min/max mu/sig a/b
+//                 kind                       name                       transform          quantized values  min/max
+//                 mu/sig a/b
 constexpr std::array<KindInfo, 17> kKinds{{
     {K::constant, "constant", T::identity, false, true, false, false, false},
     {K::categorical, "categorical", T::identity, false, true, false, false, false},
@@ -50,12 +50,18 @@ bool is_quantile_transform(Transform transform) {
 double continuous_value(const Distribution& d, double z) {
   const double p = std::clamp(z, kUnitMargin, 1.0 - kUnitMargin);
   switch (info(d.kind).transform) {
-    case T::identity: return z;
-    case T::exp: return std::exp(z);
-    case T::negative_exp: return std::exp(-z);
-    case T::normal_quantile: return boost::math::quantile(boost::math::normal(d.mu, d.sigma), p);
-    case T::log_normal_quantile: return std::exp(boost::math::quantile(boost::math::normal(d.mu, d.sigma), p));
-    case T::beta_quantile: return boost::math::quantile(boost::math::beta_distribution<>(d.a, d.b), p);
+    case T::identity:
+      return z;
+    case T::exp:
+      return std::exp(z);
+    case T::negative_exp:
+      return std::exp(-z);
+    case T::normal_quantile:
+      return boost::math::quantile(boost::math::normal(d.mu, d.sigma), p);
+    case T::log_normal_quantile:
+      return std::exp(boost::math::quantile(boost::math::normal(d.mu, d.sigma), p));
+    case T::beta_quantile:
+      return boost::math::quantile(boost::math::beta_distribution<>(d.a, d.b), p);
   }
   return z;
 }
@@ -63,10 +69,14 @@ double continuous_value(const Distribution& d, double z) {
 // The value before q-rounding back to z (possibly infinite or NaN for values outside the law's support).
 double continuous_internal(const Distribution& d, double value) {
   switch (info(d.kind).transform) {
-    case T::identity: return value;
-    case T::exp: return std::log(value);
-    case T::negative_exp: return -std::log(value);
-    case T::normal_quantile: return boost::math::cdf(boost::math::normal(d.mu, d.sigma), value);
+    case T::identity:
+      return value;
+    case T::exp:
+      return std::log(value);
+    case T::negative_exp:
+      return -std::log(value);
+    case T::normal_quantile:
+      return boost::math::cdf(boost::math::normal(d.mu, d.sigma), value);
     case T::log_normal_quantile:
       return value > 0 ? boost::math::cdf(boost::math::normal(d.mu, d.sigma), std::log(value)) : 0.0;
     case T::beta_quantile:
@@ -118,9 +128,13 @@ std::pair<std::int64_t, std::int64_t> q_multiples(const Distribution& d) {
 
 }  // namespace
 
-std::span<const KindInfo> kind_table() { return kKinds; }
+std::span<const KindInfo> kind_table() {
+  return kKinds;
+}
 
-const KindInfo& info(DistributionKind kind) { return kKinds.at(static_cast<std::size_t>(kind)); }
+const KindInfo& info(DistributionKind kind) {
+  return kKinds.at(static_cast<std::size_t>(kind));
+}
 
 const KindInfo* find_kind(std::string_view name) {
   for (const auto& entry : kKinds)
@@ -128,8 +142,12 @@ const KindInfo* find_kind(std::string_view name) {
   return nullptr;
 }
 
-bool is_categorical(const Distribution& d) { return d.kind == K::categorical; }
-bool is_constant(const Distribution& d) { return d.kind == K::constant; }
+bool is_categorical(const Distribution& d) {
+  return d.kind == K::categorical;
+}
+bool is_constant(const Distribution& d) {
+  return d.kind == K::constant;
+}
 
 InternalRange internal_range(const Distribution& d) {
   const KindInfo& kind = info(d.kind);
@@ -187,38 +205,52 @@ bool grid_allowed(DistributionKind kind) {
 
 std::int64_t grid_count(const Distribution& d) {
   switch (d.kind) {
-    case K::constant: return 1;
-    case K::categorical: return static_cast<std::int64_t>(d.values.size());
-    case K::int_uniform: return grid_int64(d.max - d.min + 1);
+    case K::constant:
+      return 1;
+    case K::categorical:
+      return static_cast<std::int64_t>(d.values.size());
+    case K::int_uniform:
+      return grid_int64(d.max - d.min + 1);
     case K::q_uniform: {
       const auto [first, last] = q_multiples(d);
       return std::max<std::int64_t>(0, grid_int64(double(last) - double(first) + 1));
     }
-    default: throw std::invalid_argument("grid over a continuous distribution");
+    default:
+      throw std::invalid_argument("grid over a continuous distribution");
   }
 }
 
 ParamValue grid_value(const Distribution& d, std::int64_t index) {
   switch (d.kind) {
-    case K::constant: return d.values.front();
-    case K::categorical: return d.values.at(static_cast<std::size_t>(index));
-    case K::int_uniform: return static_cast<std::int64_t>(d.min) + index;
-    case K::q_uniform: return typed(d, static_cast<double>(q_multiples(d).first + index) * d.q);
-    default: throw std::invalid_argument("grid over a continuous distribution");
+    case K::constant:
+      return d.values.front();
+    case K::categorical:
+      return d.values.at(static_cast<std::size_t>(index));
+    case K::int_uniform:
+      return static_cast<std::int64_t>(d.min) + index;
+    case K::q_uniform:
+      return typed(d, static_cast<double>(q_multiples(d).first + index) * d.q);
+    default:
+      throw std::invalid_argument("grid over a continuous distribution");
   }
 }
 
 std::optional<std::pair<double, double>> natural_range(const Distribution& d) {
   switch (d.kind) {
-    case DistributionKind::int_uniform: case DistributionKind::uniform: case DistributionKind::q_uniform:
-    case DistributionKind::log_uniform_values: case DistributionKind::q_log_uniform_values:
+    case DistributionKind::int_uniform:
+    case DistributionKind::uniform:
+    case DistributionKind::q_uniform:
+    case DistributionKind::log_uniform_values:
+    case DistributionKind::q_log_uniform_values:
     case DistributionKind::inv_log_uniform_values:
       return std::pair{d.min, d.max};
-    case DistributionKind::log_uniform: case DistributionKind::q_log_uniform:
+    case DistributionKind::log_uniform:
+    case DistributionKind::q_log_uniform:
       return std::pair{std::exp(d.min), std::exp(d.max)};
     case DistributionKind::inv_log_uniform:
       return std::pair{std::exp(-d.max), std::exp(-d.min)};
-    case DistributionKind::beta: case DistributionKind::q_beta:
+    case DistributionKind::beta:
+    case DistributionKind::q_beta:
       return std::pair{0.0, 1.0};
     default:
       return std::nullopt;

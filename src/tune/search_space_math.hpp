@@ -29,7 +29,7 @@ struct KindInfo {
   DistributionKind kind;
   std::string_view name;
   Transform transform;
-  bool quantized;        // q_*: round to a multiple of q
+  bool quantized;          // q_*: round to a multiple of q
   bool bounds_are_values;  // min/max are values (> 0 required for log kinds) rather than exponents
   bool uses_min_max;
   bool uses_mu_sigma;

@@ -1,9 +1,8 @@
 // Quasi-random search: Boost's Sobol sequence, scrambled per seed (random linear matrix scramble
 // plus a random digital shift, which keep the net structure), mapped through each inverse CDF.
 #include <bit>
-#include <vector>
-
 #include <boost/random/sobol.hpp>
+#include <vector>
 
 #include "tune/sampler_internal.hpp"
 #include "tune/search_space_math.hpp"
@@ -74,6 +73,8 @@ class SobolSampler final : public Sampler {
 
 }  // namespace
 
-std::unique_ptr<Sampler> make_sobol_sampler(std::uint64_t seed) { return std::make_unique<SobolSampler>(seed); }
+std::unique_ptr<Sampler> make_sobol_sampler(std::uint64_t seed) {
+  return std::make_unique<SobolSampler>(seed);
+}
 
 }  // namespace mlptune::tune::sampling

@@ -64,7 +64,8 @@ Distribution distribution_from_json(const json& stored) {
   distribution.a = stored.value("a", 1.0);
   distribution.b = stored.value("b", 1.0);
   distribution.integer = stored.value("integer", false);
-  for (const auto& value : stored.value("values", json::array())) distribution.values.push_back(param_value_from_json(value));
+  for (const auto& value : stored.value("values", json::array()))
+    distribution.values.push_back(param_value_from_json(value));
   distribution.probabilities = stored.value("probabilities", std::vector<double>{});
   return distribution;
 }
@@ -80,7 +81,8 @@ std::string params_to_json_text(const Params& params, const std::map<std::string
   return stored.dump();
 }
 
-void params_from_json_text(const std::string& text, Params& params, std::map<std::string, Distribution>& distributions) {
+void params_from_json_text(const std::string& text, Params& params,
+                           std::map<std::string, Distribution>& distributions) {
   try {
     const json stored = json::parse(text);
     for (const auto& [name, entry] : stored.items()) {
@@ -93,7 +95,9 @@ void params_from_json_text(const std::string& text, Params& params, std::map<std
   }
 }
 
-std::string string_map_to_json_text(const std::map<std::string, std::string>& map) { return json(map).dump(); }
+std::string string_map_to_json_text(const std::map<std::string, std::string>& map) {
+  return json(map).dump();
+}
 
 std::map<std::string, std::string> string_map_from_json_text(const std::string& text) {
   if (text.empty()) return {};

@@ -176,7 +176,9 @@ class SqliteStorage final : public Storage {
     std::vector<StudyInfo> result;
     connection_.transaction(Mode::read, [&] {
       result.clear();
-      Statement select(connection_, "SELECT study_id, name, direction, config_yaml, seed, created_at FROM studies ORDER BY study_id");
+      Statement select(
+          connection_,
+          "SELECT study_id, name, direction, config_yaml, seed, created_at FROM studies ORDER BY study_id");
       while (select.step()) result.push_back(read_study_row(select));
     });
     return result;
@@ -401,12 +403,14 @@ class SqliteStorage final : public Storage {
   }
 
   StudyInfo read_study_row(const Statement& row) {
-    return StudyInfo{int(row.column_int(0)), row.column_text(1), goal_from_name(row.column_text(2)),
-                     row.column_text(3), std::uint64_t(row.column_int(4)), row.column_double(5)};
+    return StudyInfo{
+        int(row.column_int(0)),           row.column_text(1),  goal_from_name(row.column_text(2)), row.column_text(3),
+        std::uint64_t(row.column_int(4)), row.column_double(5)};
   }
 
   std::optional<StudyInfo> select_study(const std::string& name) {
-    Statement select(connection_, "SELECT study_id, name, direction, config_yaml, seed, created_at FROM studies WHERE name = ?");
+    Statement select(connection_,
+                     "SELECT study_id, name, direction, config_yaml, seed, created_at FROM studies WHERE name = ?");
     select.bind(1, name);
     if (!select.step()) return std::nullopt;
     return read_study_row(select);
@@ -461,9 +465,10 @@ class SqliteStorage final : public Storage {
 
   void mark_running(int study_id, int number, const TrialOwner& owner, bool fresh_start) {
     const double now = unix_now();
-    Statement update(connection_,
-                     "UPDATE trials SET state = 'running', owner_host = ?, owner_pid = ?, owner_token = ?, heartbeat = ?, "
-                     "started_at = CASE WHEN ? THEN ? ELSE started_at END WHERE study_id = ? AND number = ?");
+    Statement update(
+        connection_,
+        "UPDATE trials SET state = 'running', owner_host = ?, owner_pid = ?, owner_token = ?, heartbeat = ?, "
+        "started_at = CASE WHEN ? THEN ? ELSE started_at END WHERE study_id = ? AND number = ?");
     update.bind(1, owner.host).bind(2, owner.pid).bind(3, owner.token).bind(4, now);
     update.bind(5, int(fresh_start)).bind(6, now).bind(7, study_id).bind(8, number).run();
   }

@@ -22,7 +22,9 @@ Statement::Statement(Connection& connection, const char* sql) : connection_(conn
   connection_.check(sqlite3_prepare_v2(connection_.handle(), sql, -1, &statement_, nullptr), sql_);
 }
 
-Statement::~Statement() { sqlite3_finalize(statement_); }
+Statement::~Statement() {
+  sqlite3_finalize(statement_);
+}
 
 Statement& Statement::bind(int index, std::int64_t value) {
   connection_.check(sqlite3_bind_int64(statement_, index, value), sql_);
@@ -61,9 +63,13 @@ void Statement::run() {
   }
 }
 
-std::int64_t Statement::column_int(int index) const { return sqlite3_column_int64(statement_, index); }
+std::int64_t Statement::column_int(int index) const {
+  return sqlite3_column_int64(statement_, index);
+}
 
-double Statement::column_double(int index) const { return sqlite3_column_double(statement_, index); }
+double Statement::column_double(int index) const {
+  return sqlite3_column_double(statement_, index);
+}
 
 std::optional<double> Statement::column_optional_double(int index) const {
   if (sqlite3_column_type(statement_, index) == SQLITE_NULL) return std::nullopt;
@@ -89,7 +95,9 @@ Connection::Connection(const std::filesystem::path& path, double busy_timeout_se
   sqlite3_busy_timeout(database_, int(busy_timeout_seconds * 1000));
 }
 
-Connection::~Connection() { sqlite3_close(database_); }
+Connection::~Connection() {
+  sqlite3_close(database_);
+}
 
 void Connection::check(int result_code, const std::string& what) const {
   if (result_code == SQLITE_OK || result_code == SQLITE_ROW || result_code == SQLITE_DONE) return;
@@ -113,9 +121,13 @@ void Connection::execute(const char* sql) {
   check(result, sql);
 }
 
-std::int64_t Connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(database_); }
+std::int64_t Connection::last_insert_rowid() const {
+  return sqlite3_last_insert_rowid(database_);
+}
 
-int Connection::changes() const { return sqlite3_changes(database_); }
+int Connection::changes() const {
+  return sqlite3_changes(database_);
+}
 
 void Connection::rollback_if_open() {
   if (in_transaction_) sqlite3_exec(database_, "ROLLBACK", nullptr, nullptr, nullptr);

@@ -29,8 +29,8 @@ class Statement {
   Statement& bind_null(int index);
   Statement& bind(int index, const std::optional<double>& value);
 
-  bool step();   // true: a row is ready
-  void run();    // steps to the end
+  bool step();  // true: a row is ready
+  void run();   // steps to the end
 
   std::int64_t column_int(int index) const;
   double column_double(int index) const;

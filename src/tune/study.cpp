@@ -21,8 +21,12 @@
 namespace mlptune::tune {
 namespace {
 
-bool reached(double value, double target, Goal goal) { return goal == Goal::minimize ? value <= target : value >= target; }
-bool better_value(double a, double b, Goal goal) { return goal == Goal::minimize ? a < b : a > b; }
+bool reached(double value, double target, Goal goal) {
+  return goal == Goal::minimize ? value <= target : value >= target;
+}
+bool better_value(double a, double b, Goal goal) {
+  return goal == Goal::minimize ? a < b : a > b;
+}
 
 void check_metric_fits_data(MetricKind metric, const std::string& name, const DataSplits& data) {
   const Task task = data.train.task;
@@ -237,7 +241,8 @@ class StudyRunner {
       if (!is_paused(trial)) continue;
       const auto& [epoch, value] = *trial.intermediate.rbegin();
       if (best == nullptr || epoch > best->intermediate.rbegin()->first ||
-          (epoch == best->intermediate.rbegin()->first && better_value(value, best->intermediate.rbegin()->second, goal_)))
+          (epoch == best->intermediate.rbegin()->first &&
+           better_value(value, best->intermediate.rbegin()->second, goal_)))
         best = &trial;
     }
     if (best == nullptr) return std::nullopt;
@@ -258,10 +263,9 @@ class StudyRunner {
 
   std::optional<TrialJob> claimed_job() {
     sampled_spec_.reset();
-    const auto record = storage_->claim_trial(study_.id, owner_, run_cap_,
-                                              [this](std::span<const FrozenTrial> trials, int number) {
-                                                return sample(trials, number);
-                                              });
+    const auto record = storage_->claim_trial(
+        study_.id, owner_, run_cap_,
+        [this](std::span<const FrozenTrial> trials, int number) { return sample(trials, number); });
     if (!record) return std::nullopt;
     TrialJob job;
     job.trial_id = record->trial.number;
@@ -303,8 +307,7 @@ class StudyRunner {
   }
 
   void prune_never_promoted(const std::vector<FrozenTrial>& trials) {
-    for (int number : scheduler_->never_promoted(trials))
-      prune_paused(number, "not among the best at its rung");
+    for (int number : scheduler_->never_promoted(trials)) prune_paused(number, "not among the best at its rung");
   }
 
   void prune_paused_leftovers() {
@@ -352,11 +355,15 @@ class StudyRunner {
     const int number = result.trial_id;
     switch (result.outcome) {
       case JobOutcome::completed:
-      case JobOutcome::stopped_early: return finish_complete(number, result);
-      case JobOutcome::paused: return pause(number, result);
-      case JobOutcome::stopped: return finish_pruned(number);
+      case JobOutcome::stopped_early:
+        return finish_complete(number, result);
+      case JobOutcome::paused:
+        return pause(number, result);
+      case JobOutcome::stopped:
+        return finish_pruned(number);
       case JobOutcome::diverged:
-      case JobOutcome::failed: return finish_failed(number, result.message);
+      case JobOutcome::failed:
+        return finish_failed(number, result.message);
     }
   }
 
@@ -368,7 +375,8 @@ class StudyRunner {
     const auto record = storage_->trial_record(study_.id, number);
     std::optional<double> value;
     if (!record->trial.intermediate.empty()) value = record->trial.intermediate.rbegin()->second;
-    if (!value) return finish_failed(number, "metric " + config_.metric.name + " was never reported as a finite number");
+    if (!value)
+      return finish_failed(number, "metric " + config_.metric.name + " was never reported as a finite number");
     const std::optional<double> previous_best = best_complete_value();
     storage_->finish_trial(study_.id, number, RunState::complete, value, "");
     if (!previous_best || better_value(*value, *previous_best, goal_)) save_best(number, *value, result);
@@ -411,8 +419,11 @@ class StudyRunner {
     if (!result.state) return;
     const auto record = storage_->trial_record(study_.id, number);
     const std::map<std::string, std::string> metadata = {
-        {"study", study_.name}, {"trial", std::to_string(number)}, {"metric", config_.metric.name},
-        {"value", std::to_string(value)}, {"command", record->attributes.count("command") ? record->attributes.at("command") : ""}};
+        {"study", study_.name},
+        {"trial", std::to_string(number)},
+        {"metric", config_.metric.name},
+        {"value", std::to_string(value)},
+        {"command", record->attributes.count("command") ? record->attributes.at("command") : ""}};
     save_trial_state(best_weights_path(storage_path_), *result.state, /*with_optimizer_state=*/false, metadata);
   }
 
@@ -463,11 +474,21 @@ class StudyRunner {
 
   static void count_state(StudyProgress& progress, const FrozenTrial& trial) {
     switch (trial.state) {
-      case RunState::complete: ++progress.complete; break;
-      case RunState::pruned: ++progress.pruned; break;
-      case RunState::failed: ++progress.failed; break;
-      case RunState::running: ++progress.running; break;
-      case RunState::waiting: progress.paused += is_paused(trial); break;
+      case RunState::complete:
+        ++progress.complete;
+        break;
+      case RunState::pruned:
+        ++progress.pruned;
+        break;
+      case RunState::failed:
+        ++progress.failed;
+        break;
+      case RunState::running:
+        ++progress.running;
+        break;
+      case RunState::waiting:
+        progress.paused += is_paused(trial);
+        break;
     }
   }
 

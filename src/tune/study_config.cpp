@@ -105,8 +105,10 @@ EarlyTerminate parse_early_terminate(const Reader& reader, const YAML::Node& nod
     return result;
   }
   reader.check_keys(node, "early_terminate", {"type", "min_iter", "max_iter", "s", "eta", "strict"});
-  if (const auto min_iter = node["min_iter"]) result.min_iter = positive_int(reader, min_iter, "early_terminate.min_iter", 1);
-  if (const auto max_iter = node["max_iter"]) result.max_iter = positive_int(reader, max_iter, "early_terminate.max_iter", 1);
+  if (const auto min_iter = node["min_iter"])
+    result.min_iter = positive_int(reader, min_iter, "early_terminate.min_iter", 1);
+  if (const auto max_iter = node["max_iter"])
+    result.max_iter = positive_int(reader, max_iter, "early_terminate.max_iter", 1);
   if (const auto s = node["s"]) result.s = positive_int(reader, s, "early_terminate.s", 1);
   if (const auto eta = node["eta"]) {
     result.eta = reader.real(eta, "early_terminate.eta");
@@ -116,8 +118,8 @@ EarlyTerminate parse_early_terminate(const Reader& reader, const YAML::Node& nod
   if (result.min_iter == 0 && result.max_iter == 0)
     reader.fail(node, "early_terminate", "give min_iter (epochs of the first rung) or max_iter (and s)");
   if (result.min_iter > 0 && result.max_iter > 0 && result.min_iter >= result.max_iter)
-    reader.fail(node["min_iter"], "early_terminate.min_iter", "must be less than max_iter (" +
-                                                                   std::to_string(result.max_iter) + ")");
+    reader.fail(node["min_iter"], "early_terminate.min_iter",
+                "must be less than max_iter (" + std::to_string(result.max_iter) + ")");
   return result;
 }
 
@@ -192,8 +194,9 @@ YAML::Node load_yaml(const std::string& yaml_text, const std::string& source_nam
 }
 
 void parse_top_level(const Reader& reader, const YAML::Node& root, StudyConfig& config) {
-  reader.check_keys(root, "", {"method", "metric", "parameters", "early_terminate", "run_cap", "program", "command",
-                               "name", "description", "project", "entity", "mlptune"});
+  reader.check_keys(root, "",
+                    {"method", "metric", "parameters", "early_terminate", "run_cap", "program", "command", "name",
+                     "description", "project", "entity", "mlptune"});
   const auto method = root["method"];
   if (!method) reader.fail(root, "method", "missing; use " + kMethodNames.accepted_names());
   config.method = parse_name(reader, method, "method", kMethodNames);
@@ -207,8 +210,9 @@ void parse_top_level(const Reader& reader, const YAML::Node& root, StudyConfig& 
   }
   if (const auto run_cap = root["run_cap"]) config.run_cap = positive_int(reader, run_cap, "run_cap", 1);
   if (config.method != Method::grid && config.run_cap == 0)
-    reader.fail(method, "run_cap", "method " + std::string(to_string(config.method)) +
-                                       " needs run_cap (the number of trials), e.g. run_cap: 50");
+    reader.fail(
+        method, "run_cap",
+        "method " + std::string(to_string(config.method)) + " needs run_cap (the number of trials), e.g. run_cap: 50");
   if (const auto name = root["name"]) config.name = reader.text(name, "name");
   if (const auto description = root["description"]) config.description = reader.text(description, "description");
   for (const char* key : {"program", "project", "entity"})

@@ -57,9 +57,9 @@ class ParameterParser {
   ParameterSpec parse() {
     ParameterSpec parameter{canonical_name(reader_, name_node_), {}, Reader::line(name_node_)};
     reader_.require_map(spec_, path_);
-    reader_.check_keys(spec_, path_,
-                       {"value", "values", "probabilities", "distribution", "min", "max", "q", "mu", "sigma", "a",
-                        "b", "parameters"});
+    reader_.check_keys(
+        spec_, path_,
+        {"value", "values", "probabilities", "distribution", "min", "max", "q", "mu", "sigma", "a", "b", "parameters"});
     if (spec_["parameters"])
       reader_.fail(spec_["parameters"], path_ + ".parameters",
                    "nested parameters are not supported; list each hyperparameter at the top of `parameters`");
@@ -157,8 +157,9 @@ class ParameterParser {
   void read_probabilities(Distribution& distribution, const YAML::Node& node) const {
     const std::string where = key("probabilities");
     if (!node.IsSequence() || node.size() != distribution.values.size())
-      reader_.fail(node, where, "must be a list of " + std::to_string(distribution.values.size()) +
-                                    " numbers, one per entry of values");
+      reader_.fail(
+          node, where,
+          "must be a list of " + std::to_string(distribution.values.size()) + " numbers, one per entry of values");
     for (const auto& entry : node) {
       const double probability = reader_.real(entry, where);
       if (probability < 0.0) reader_.fail(entry, where, "must not be negative, got " + entry.Scalar());
@@ -177,11 +178,12 @@ class ParameterParser {
     if (kind.kind == DistributionKind::int_uniform && !(written_as_integer("min") && written_as_integer("max")))
       reader_.fail(spec_["min"], key("min"), "int_uniform needs whole-number min and max");
     if (!(distribution.min < distribution.max))
-      reader_.fail(spec_["min"], key("min"), "min (" + spec_["min"].Scalar() + ") must be less than max (" +
-                                                 spec_["max"].Scalar() + ")");
+      reader_.fail(spec_["min"], key("min"),
+                   "min (" + spec_["min"].Scalar() + ") must be less than max (" + spec_["max"].Scalar() + ")");
     if (log_of_values && distribution.min <= 0.0)
-      reader_.fail(spec_["min"], key("min"), std::string(kind.name) + " needs min > 0 (values on a log scale), got " +
-                                                 spec_["min"].Scalar() + "; or use log_uniform with exponents");
+      reader_.fail(spec_["min"], key("min"),
+                   std::string(kind.name) + " needs min > 0 (values on a log scale), got " + spec_["min"].Scalar() +
+                       "; or use log_uniform with exponents");
     distribution.integer = kind.kind == DistributionKind::int_uniform;
   }
 

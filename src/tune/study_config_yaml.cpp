@@ -17,10 +17,14 @@ const std::regex kRealPattern(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9
 
 std::string_view type_name(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Null: return "empty";
-    default: return "a scalar";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "empty";
+    default:
+      return "a scalar";
   }
 }
 
@@ -143,15 +147,17 @@ void Reader::check_keys(const YAML::Node& map, std::string_view path,
 
 double Reader::real(const YAML::Node& node, std::string_view key) const {
   if (!node.IsScalar() || classify(node) == ScalarType::text)
-    fail(node, key, "must be a number (e.g. 0.001 or 1e-3), got " +
-                        (node.IsScalar() ? "'" + node.Scalar() + "'" : std::string(type_name(node))));
+    fail(node, key,
+         "must be a number (e.g. 0.001 or 1e-3), got " +
+             (node.IsScalar() ? "'" + node.Scalar() + "'" : std::string(type_name(node))));
   return node.as<double>();
 }
 
 std::int64_t Reader::integer(const YAML::Node& node, std::string_view key) const {
   if (!node.IsScalar() || classify(node) != ScalarType::integer)
-    fail(node, key, "must be a whole number (e.g. 50), got " +
-                        (node.IsScalar() ? "'" + node.Scalar() + "'" : std::string(type_name(node))));
+    fail(node, key,
+         "must be a whole number (e.g. 50), got " +
+             (node.IsScalar() ? "'" + node.Scalar() + "'" : std::string(type_name(node))));
   const std::string& text = node.Scalar();
   std::int64_t value = 0;
   const char* begin = text.data() + (text.front() == '+' ? 1 : 0);
@@ -175,9 +181,12 @@ bool Reader::boolean(const YAML::Node& node, std::string_view key) const {
 ParamValue Reader::scalar_value(const YAML::Node& node, std::string_view key) const {
   if (!node.IsScalar()) fail(node, key, "must be a single value, got " + std::string(type_name(node)));
   switch (classify(node)) {
-    case ScalarType::integer: return integer(node, key);
-    case ScalarType::real: return real(node, key);
-    case ScalarType::text: return node.Scalar();
+    case ScalarType::integer:
+      return integer(node, key);
+    case ScalarType::real:
+      return real(node, key);
+    case ScalarType::text:
+      return node.Scalar();
   }
   return node.Scalar();
 }

@@ -2,11 +2,10 @@
 #include "tune/tpe_parzen.hpp"
 
 #include <algorithm>
+#include <boost/math/special_functions/erf.hpp>
 #include <cmath>
 #include <limits>
 #include <numeric>
-
-#include <boost/math/special_functions/erf.hpp>
 
 namespace mlptune::tune::tpe {
 namespace {
@@ -16,7 +15,9 @@ constexpr double kSqrtHalf = 0.70710678118654752440;
 constexpr double kLogSqrtTwoPi = 0.91893853320467274178;
 constexpr double kNegativeInfinity = -std::numeric_limits<double>::infinity();
 
-double normal_cdf(double z) { return 0.5 * std::erfc(-z * kSqrtHalf); }
+double normal_cdf(double z) {
+  return 0.5 * std::erfc(-z * kSqrtHalf);
+}
 
 // 1 - Phi(z) for z >= 0; beyond 8.5 it is below 1e-17, under half an ulp of 1, so it is taken as 0.
 double normal_tail(double z) {
@@ -179,8 +180,8 @@ double ParzenEstimator::sample_coordinate(std::size_t d, std::size_t kernel, dou
   const double p = std::clamp(lower + u * (upper - lower), 1e-300, 1.0 - 1e-16);
   const double x = std::clamp(mu - sigma * std::sqrt(2.0) * boost::math::erfc_inv(2.0 * p), low, high);
   if (dimension.step == 0.0) return x;
-  return std::clamp(dimension.low + std::round((x - dimension.low) / dimension.step) * dimension.step,
-                    dimension.low, dimension.high);
+  return std::clamp(dimension.low + std::round((x - dimension.low) / dimension.step) * dimension.step, dimension.low,
+                    dimension.high);
 }
 
 std::vector<double> ParzenEstimator::sample(sampling::UnitStream& draws, int count) const {

@@ -15,7 +15,7 @@ struct Dimension {
   std::vector<double> choice_prior;  // categorical: prior probability of each choice
   double low = 0.0;                  // numbers: internal range
   double high = 0.0;
-  double step = 0.0;                 // 1 for integers (kernels spread over [low - 1/2, high + 1/2]), else 0
+  double step = 0.0;  // 1 for integers (kernels spread over [low - 1/2, high + 1/2]), else 0
 };
 
 // Points are rows of a row-major matrix: point i, dimension d at [i * dimensions + d].
@@ -29,7 +29,7 @@ class ParzenEstimator {
   std::vector<double> log_pdf(std::span<const double> points) const;
 
  private:
-  struct Kernels {  // per dimension, one entry per kernel
+  struct Kernels {                                  // per dimension, one entry per kernel
     std::vector<double> mu, sigma, log_normaliser;  // numbers
     std::vector<double> log_mass_bound;             // integers: log of the largest mass one step can hold
     std::vector<double> choice_probability;         // categorical: kernel k, choice c at [k * choices + c]

@@ -105,8 +105,9 @@ std::vector<double> observations_of(const std::vector<const FrozenTrial*>& trial
     bool complete_row = true;
     for (std::size_t d = 0; d < searched.size() && complete_row; ++d) {
       const auto found = trial->params.find(searched[d]->name);
-      const auto z = found == trial->params.end() ? std::nullopt
-                                                  : space::internal_from_value(searched[d]->distribution, found->second);
+      const auto z = found == trial->params.end()
+                         ? std::nullopt
+                         : space::internal_from_value(searched[d]->distribution, found->second);
       complete_row = z.has_value();
       if (z) row[d] = *z;
     }
@@ -162,6 +163,8 @@ class TpeSampler final : public Sampler {
 
 }  // namespace
 
-std::unique_ptr<Sampler> make_tpe_sampler(const SamplerOptions& options) { return std::make_unique<TpeSampler>(options); }
+std::unique_ptr<Sampler> make_tpe_sampler(const SamplerOptions& options) {
+  return std::make_unique<TpeSampler>(options);
+}
 
 }  // namespace mlptune::tune::sampling

@@ -170,9 +170,9 @@ TEST_F(LossTest, MeanSquaredErrorMatchesReference) {
     const std::vector<float> target = test::random_floats(pred.size(), 12, -3.0f, 3.0f);
     std::vector<float> ref_loss(static_cast<std::size_t>(batch)), ref_grad(pred.size());
     ref::mean_squared_error(pred.data(), target.data(), ref_loss.data(), ref_grad.data(), batch, width);
-    DeviceArray<float> device_pred(pred), device_target(target), loss(static_cast<std::size_t>(batch)), grad(pred.size());
-    kernels::mean_squared_error(device_pred.get(), device_target.get(), loss.get(), grad.get(), batch, width,
-                                stream());
+    DeviceArray<float> device_pred(pred), device_target(target), loss(static_cast<std::size_t>(batch)),
+        grad(pred.size());
+    kernels::mean_squared_error(device_pred.get(), device_target.get(), loss.get(), grad.get(), batch, width, stream());
     EXPECT_TRUE(all_close(loss.download(), ref_loss, 0.0, 4e-6));
     EXPECT_TRUE(all_close(grad.download(), ref_grad, 0.0, 0.0));
   }
@@ -236,7 +236,8 @@ TEST_F(MetricsTest, AccumulateMetricsSumsAndFlagsTheFirstNonFiniteStep) {
 }
 
 TEST_F(MetricsTest, FlagNonfiniteValuesFlagsTheCurrentStepOnce) {
-  for (const std::size_t count : {std::size_t(1), std::size_t(31), std::size_t(33), std::size_t(509), std::size_t(269322)}) {
+  for (const std::size_t count :
+       {std::size_t(1), std::size_t(31), std::size_t(33), std::size_t(509), std::size_t(269322)}) {
     SCOPED_TRACE(count);
     std::vector<float> values = test::random_floats(count, 17, -3.0f, 3.0f);
     DeviceArray<float> device_values(values);
@@ -337,8 +338,8 @@ class OptimizerTest : public GpuTest {};
 
 TEST_F(OptimizerTest, OptimizerUpdateMatchesReferenceForEveryRule) {
   for (const Optimizer optimizer : kOptimizers) {
-    for (const std::size_t count : {std::size_t(1), std::size_t(31), std::size_t(33), std::size_t(509),
-                                    std::size_t(269322)}) {
+    for (const std::size_t count :
+         {std::size_t(1), std::size_t(31), std::size_t(33), std::size_t(509), std::size_t(269322)}) {
       for (const std::int64_t step : {std::int64_t(1), std::int64_t(7)}) {
         SCOPED_TRACE(std::string(to_string(optimizer)) + " n=" + std::to_string(count) + " t=" + std::to_string(step));
         TrainConfig config;
@@ -394,8 +395,8 @@ TEST_F(OptimizerTest, NothingMovesOnceDiverged) {
   const std::vector<float> gradients = test::random_floats(count, 22);
   cuda::DeviceTrial start = record_for(config, 4);
   start.train.nonfinite = 1;
-  DeviceArray<float> device_parameters(parameters), device_gradients(gradients),
-      first(std::vector<float>(count, 0.0f)), second(std::vector<float>(count, 0.0f));
+  DeviceArray<float> device_parameters(parameters), device_gradients(gradients), first(std::vector<float>(count, 0.0f)),
+      second(std::vector<float>(count, 0.0f));
   DeviceArray<cuda::DeviceTrial> record(std::vector<cuda::DeviceTrial>{start});
   DeviceArray<double> rates(std::vector<double>{0.1});
   kernels::begin_step(record.get(), rates.get(), 1, stream());
@@ -437,7 +438,8 @@ TEST_F(InitTest, InitializeWeightsMatchesReference) {
 class ShuffleTest : public GpuTest {};
 
 TEST_F(ShuffleTest, EpochPermutationEqualsReference) {
-  for (const std::size_t rows : {std::size_t(1), std::size_t(31), std::size_t(33), std::size_t(509), std::size_t(60000)}) {
+  for (const std::size_t rows :
+       {std::size_t(1), std::size_t(31), std::size_t(33), std::size_t(509), std::size_t(60000)}) {
     for (const int epoch : {0, 3}) {
       for (const std::uint64_t seed : {std::uint64_t(0), std::uint64_t(42)}) {
         SCOPED_TRACE("rows " + std::to_string(rows) + " epoch " + std::to_string(epoch) + " seed " +
@@ -574,16 +576,24 @@ class LinearTest : public GpuTest {
 // Integers in [-4, 4]: products ≤ 16 and sums ≤ 784·16 are exact in float, and the inputs are exact
 // in TF32, so both precisions must agree exactly, whatever order cuBLAS sums in. This pins the
 // transposes and leading dimensions.
-TEST_F(LinearTest, IntegerProductsAreExactInFp32) { check_layer(Precision::fp32, true, 0.0, 0.0); }
-TEST_F(LinearTest, IntegerProductsAreExactInTf32) { check_layer(Precision::tf32, true, 0.0, 0.0); }
+TEST_F(LinearTest, IntegerProductsAreExactInFp32) {
+  check_layer(Precision::fp32, true, 0.0, 0.0);
+}
+TEST_F(LinearTest, IntegerProductsAreExactInTf32) {
+  check_layer(Precision::tf32, true, 0.0, 0.0);
+}
 
 // Random floats in [-1, 1): the summation orders differ by rounding, about √K·u·|terms| with
 // u = 6e-8; 1e-6·√K absolute is over ten times that and far below the O(1) error of a wrong operand.
-TEST_F(LinearTest, FloatProductsMatchReferenceInFp32) { check_layer(Precision::fp32, false, 1e-6, 1e-6); }
+TEST_F(LinearTest, FloatProductsMatchReferenceInFp32) {
+  check_layer(Precision::fp32, false, 1e-6, 1e-6);
+}
 
 // TF32 rounds each input to 11 significant bits (relative 2^-11 ≈ 4.9e-4): each product is off by up
 // to ~1e-3 of its size and random signs add these like a random walk: 2e-3·√K absolute.
-TEST_F(LinearTest, FloatProductsMatchReferenceInTf32) { check_layer(Precision::tf32, false, 2e-3, 2e-3); }
+TEST_F(LinearTest, FloatProductsMatchReferenceInTf32) {
+  check_layer(Precision::tf32, false, 2e-3, 2e-3);
+}
 
 }  // namespace
 }  // namespace mlptune

@@ -48,8 +48,8 @@ Dataset make_classification(std::size_t rows, std::uint32_t seed, bool bytes) {
     data.column_offset.assign(kFeatures, -0.5f);
     for (std::size_t i = 0; i < data.raw_bytes.size(); ++i) {
       data.raw_bytes[i] = std::uint8_t(byte(engine));
-      data.features[i] = std::fma(float(data.raw_bytes[i]), data.column_scale[i % kFeatures],
-                                  data.column_offset[i % kFeatures]);
+      data.features[i] =
+          std::fma(float(data.raw_bytes[i]), data.column_scale[i % kFeatures], data.column_offset[i % kFeatures]);
     }
   } else {
     for (float& value : data.features) value = normal(engine);
@@ -63,7 +63,8 @@ Dataset make_classification(std::size_t rows, std::uint32_t seed, bool bytes) {
     float best_score = -INFINITY;
     for (int c = 0; c < kClasses; ++c) {
       float score = 0.0f;
-      for (int f = 0; f < kFeatures; ++f) score += data.features[r * kFeatures + f] * map[static_cast<std::size_t>(f) * kClasses + c];
+      for (int f = 0; f < kFeatures; ++f)
+        score += data.features[r * kFeatures + f] * map[static_cast<std::size_t>(f) * kClasses + c];
       if (score > best_score) best_score = score, best = c;
     }
     data.labels[r] = best;

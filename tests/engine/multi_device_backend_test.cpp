@@ -1,8 +1,9 @@
 // The multi-device backend: trainers spread over devices by live load, places given back when a
 // trainer ends or fails to start, concurrency summed.
+#include "engine/multi_device_backend.hpp"
+
 #include <gtest/gtest.h>
 
-#include "engine/multi_device_backend.hpp"
 #include "mlptune/error.hpp"
 
 namespace mlptune {
@@ -44,7 +45,9 @@ class FakeDevice final : public Backend {
 };
 
 // Which device a trainer runs on: the fake trainer predicts its ordinal.
-int device_of(Trainer& trainer) { return int(trainer.predict(Dataset{}).front()); }
+int device_of(Trainer& trainer) {
+  return int(trainer.predict(Dataset{}).front());
+}
 
 struct ThreeDevices {
   ThreeDevices() {

@@ -1,10 +1,10 @@
 // TPE against random search on the bundled digits set with the CPU backend: at the same budget of
 // 30 trials, TPE's best validation loss, averaged over a few study seeds, is lower.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "mlptune/tune/study.hpp"
@@ -15,8 +15,11 @@ namespace {
 // Small MLPs and few epochs keep a study to seconds; the learning rate spans four decades so
 // the sampler has something to learn.
 std::string digits_config(const std::string& method, int seed, const std::filesystem::path& storage) {
-  return "name: digits-" + method + "-" + std::to_string(seed) + "\n"
-         "method: " + method + "\n"
+  return "name: digits-" + method + "-" + std::to_string(seed) +
+         "\n"
+         "method: " +
+         method +
+         "\n"
          "metric: {name: validation_loss, goal: minimize}\n"
          "run_cap: 30\n"
          "parameters:\n"
@@ -30,8 +33,11 @@ std::string digits_config(const std::string& method, int seed, const std::filesy
          "  dataset: digits\n"
          "  backend: cpu\n"
          "  concurrency: 2\n"
-         "  seed: " + std::to_string(seed) + "\n"
-         "  storage: " + storage.string() + "\n";
+         "  seed: " +
+         std::to_string(seed) +
+         "\n"
+         "  storage: " +
+         storage.string() + "\n";
 }
 
 double best_validation_loss(const std::string& method, int seed, const std::filesystem::path& folder) {

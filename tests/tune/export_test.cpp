@@ -22,7 +22,9 @@ std::string read_text(const std::filesystem::path& path) {
   return text.str();
 }
 
-int line_count(const std::string& text) { return int(std::count(text.begin(), text.end(), '\n')); }
+int line_count(const std::string& text) {
+  return int(std::count(text.begin(), text.end(), '\n'));
+}
 
 // A finished study with complete, pruned and failed trials, integer, real and categorical params.
 class ExportTest : public ::testing::Test {
@@ -56,6 +58,7 @@ class ExportTest : public ::testing::Test {
       params["activation"] = std::string(number % 2 ? "tanh" : "relu");
       return params;
     }
+
    private:
     std::unique_ptr<Sampler> inner_;
   };
@@ -104,23 +107,26 @@ print(json.dumps({"direction": study.direction.name, "trials": [{"number": t.num
   "seed": t.user_attrs.get("seed")} for t in study.trials]}))
 )";
   const auto output = folder_.file("loaded.json");
-  const std::string command = "python3 " + script.string() + " " + folder_.file("export/journal.log").string() +
-                              " fake > " + output.string();
+  const std::string command =
+      "python3 " + script.string() + " " + folder_.file("export/journal.log").string() + " fake > " + output.string();
   ASSERT_EQ(std::system(command.c_str()), 0) << "Optuna could not load the journal";
   const json loaded = json::parse(read_text(output));
   EXPECT_EQ(loaded["direction"], "MINIMIZE");
   const json& trials = loaded["trials"];
   ASSERT_EQ(trials.size(), records_.size());
-  const std::map<RunState, std::string> names = {{RunState::complete, "COMPLETE"}, {RunState::pruned, "PRUNED"},
-                                                 {RunState::failed, "FAIL"}};
+  const std::map<RunState, std::string> names = {
+      {RunState::complete, "COMPLETE"}, {RunState::pruned, "PRUNED"}, {RunState::failed, "FAIL"}};
   for (std::size_t i = 0; i < records_.size(); ++i) {
     const FrozenTrial& trial = records_[i].trial;
     EXPECT_EQ(trials[i]["number"], trial.number);
     EXPECT_EQ(trials[i]["state"], names.at(trial.state));
-    if (trial.value) EXPECT_DOUBLE_EQ(trials[i]["value"].get<double>(), *trial.value);
-    else EXPECT_TRUE(trials[i]["value"].is_null());
+    if (trial.value)
+      EXPECT_DOUBLE_EQ(trials[i]["value"].get<double>(), *trial.value);
+    else
+      EXPECT_TRUE(trials[i]["value"].is_null());
     EXPECT_DOUBLE_EQ(trials[i]["params"]["lr"].get<double>(), std::get<double>(trial.params.at("lr")));
-    EXPECT_EQ(trials[i]["params"]["batch_size"].get<std::int64_t>(), std::get<std::int64_t>(trial.params.at("batch_size")));
+    EXPECT_EQ(trials[i]["params"]["batch_size"].get<std::int64_t>(),
+              std::get<std::int64_t>(trial.params.at("batch_size")));
     EXPECT_EQ(trials[i]["params"]["activation"], std::get<std::string>(trial.params.at("activation")));
     EXPECT_EQ(trials[i]["intermediate"].size(), trial.intermediate.size());
     EXPECT_EQ(trials[i]["seed"], std::to_string(trial.seed));

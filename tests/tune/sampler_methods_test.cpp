@@ -47,12 +47,16 @@ TEST(GridSampler, VisitsEveryPointOnceInOdometerOrder) {
   const Params second = grid->sample(space, {}, Goal::minimize, 1);
   const Params fifth = grid->sample(space, {}, Goal::minimize, 4);
   const Params last = grid->sample(space, {}, Goal::minimize, 23);
-  EXPECT_EQ(first, (Params{{"depth", std::int64_t{1}}, {"batch_size", std::int64_t{32}}, {"width", std::int64_t{16}},
+  EXPECT_EQ(first, (Params{{"depth", std::int64_t{1}},
+                           {"batch_size", std::int64_t{32}},
+                           {"width", std::int64_t{16}},
                            {"activation", std::string("relu")}}));
   EXPECT_EQ(second.at("width"), ParamValue(std::int64_t{32}));
   EXPECT_EQ(fifth.at("batch_size"), ParamValue(std::int64_t{64}));
   EXPECT_EQ(fifth.at("width"), ParamValue(std::int64_t{16}));
-  EXPECT_EQ(last, (Params{{"depth", std::int64_t{3}}, {"batch_size", std::int64_t{64}}, {"width", std::int64_t{64}},
+  EXPECT_EQ(last, (Params{{"depth", std::int64_t{3}},
+                          {"batch_size", std::int64_t{64}},
+                          {"width", std::int64_t{64}},
                           {"activation", std::string("relu")}}));
   EXPECT_THROW(grid->sample(space, {}, Goal::minimize, 24), Error);
 }
@@ -101,8 +105,8 @@ TEST(SobolSampler, FirstPointsFillEveryStratum) {
 // 60 random trials of (x - 0.3)^2, the history TPE then continues.
 std::vector<FrozenTrial> parabola_history(const SearchSpace& space) {
   auto random = sampler_for(Method::random, 11);
-  return testing::run_study(*random, space, [](const Params& p) { return std::pow(as_number(p.at("x0")) - 0.3, 2); },
-                            60);
+  return testing::run_study(
+      *random, space, [](const Params& p) { return std::pow(as_number(p.at("x0")) - 0.3, 2); }, 60);
 }
 
 TEST(TpeSampler, ConcentratesNearTheOptimumOfItsHistory) {
@@ -164,7 +168,8 @@ TEST(TpeSampler, ConstantLiarSteersAwayFromRunningTrials) {
   EXPECT_NE(next, tpe->sample(space, history, Goal::minimize, 25));
   // Without the liar, running trials are ignored.
   auto honest = sampler_for(Method::bayes, 9, false);
-  EXPECT_EQ(honest->sample(space, with_running, Goal::minimize, 25), honest->sample(space, history, Goal::minimize, 25));
+  EXPECT_EQ(honest->sample(space, with_running, Goal::minimize, 25),
+            honest->sample(space, history, Goal::minimize, 25));
 }
 
 TEST(TpeSampler, FailedTrialsAreIgnored) {

@@ -35,15 +35,21 @@ class SamplerSuite : public ::testing::TestWithParam<Method> {
 std::pair<double, double> value_bounds(const Distribution& d) {
   switch (d.kind) {
     case DistributionKind::log_uniform:
-    case DistributionKind::q_log_uniform: return {std::exp(d.min), std::exp(d.max)};
-    case DistributionKind::inv_log_uniform: return {std::exp(-d.max), std::exp(-d.min)};
+    case DistributionKind::q_log_uniform:
+      return {std::exp(d.min), std::exp(d.max)};
+    case DistributionKind::inv_log_uniform:
+      return {std::exp(-d.max), std::exp(-d.min)};
     case DistributionKind::normal:
-    case DistributionKind::q_normal: return {-INFINITY, INFINITY};
+    case DistributionKind::q_normal:
+      return {-INFINITY, INFINITY};
     case DistributionKind::log_normal:
-    case DistributionKind::q_log_normal: return {0.0, INFINITY};
+    case DistributionKind::q_log_normal:
+      return {0.0, INFINITY};
     case DistributionKind::beta:
-    case DistributionKind::q_beta: return {0.0, 1.0};
-    default: return {d.min, d.max};
+    case DistributionKind::q_beta:
+      return {0.0, 1.0};
+    default:
+      return {d.min, d.max};
   }
 }
 
@@ -92,7 +98,8 @@ TEST_P(SamplerSuite, LogScalesCoverDecades) {
   if (is_grid()) GTEST_SKIP() << "a grid holds no log-scale range";
   std::map<int, int> per_decade;  // lr is log-uniform on [1e-5, 1e-1]: four decades
   const auto trials = run(3, 80);
-  for (const auto& trial : trials) ++per_decade[static_cast<int>(std::floor(std::log10(as_number(trial.params.at("lr")))))];
+  for (const auto& trial : trials)
+    ++per_decade[static_cast<int>(std::floor(std::log10(as_number(trial.params.at("lr")))))];
   for (int decade = -5; decade <= -2; ++decade) EXPECT_GE(per_decade[decade], 4) << "decade 1e" << decade;
 }
 

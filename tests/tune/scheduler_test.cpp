@@ -100,7 +100,8 @@ Table as_table(const std::vector<HyperbandBracket>& brackets) {
   return table;
 }
 
-const Table kReferenceTable = {  // REFERENCE.md, Li et al. 2018 Table 1
+const Table kReferenceTable = {
+    // REFERENCE.md, Li et al. 2018 Table 1
     {{81, 1}, {27, 3}, {9, 9}, {3, 27}, {1, 81}},
     {{34, 3}, {11, 9}, {3, 27}, {1, 81}},
     {{15, 9}, {5, 27}, {1, 81}},
@@ -118,9 +119,8 @@ TEST(Hyperband, ARunOfOneCycleTrainsExactlyTheTable) {
   std::vector<int> quality(143);
   std::iota(quality.begin(), quality.end(), 0);
   std::shuffle(quality.begin(), quality.end(), std::mt19937(3));
-  SchedulerSimulation simulation(*scheduler, 143, 81, [&](int number, int epoch) {
-    return quality[std::size_t(number)] + 10.0 / epoch;
-  });
+  SchedulerSimulation simulation(*scheduler, 143, 81,
+                                 [&](int number, int epoch) { return quality[std::size_t(number)] + 10.0 / epoch; });
   const auto& trials = simulation.run();
   int first = 0;
   for (const auto& bracket : kReferenceTable) {
@@ -168,9 +168,8 @@ TEST(Asha, EveryTrialInTheTopThirdOfARungIsPromotedWhateverTheOrder) {
     std::vector<int> quality(27);
     std::iota(quality.begin(), quality.end(), 0);
     std::shuffle(quality.begin(), quality.end(), std::mt19937(seed));
-    SchedulerSimulation simulation(*scheduler, 27, 9, [&](int number, int epoch) {
-      return quality[std::size_t(number)] - 1.0 / epoch;
-    });
+    SchedulerSimulation simulation(*scheduler, 27, 9,
+                                   [&](int number, int epoch) { return quality[std::size_t(number)] - 1.0 / epoch; });
     const auto& trials = simulation.run();
     for (int rung : {1, 3}) {
       std::vector<std::pair<double, int>> at_rung;
@@ -216,7 +215,7 @@ TEST(MedianPruner, HandWorkedExampleWithAnOddNumberOfCompletedTrials) {
 }
 
 TEST(MedianPruner, EvenCountsInterpolateAndStartupAndWarmupProtect) {
-  auto trials = completed_history({0.5, 0.7, 0.9, 0.4});  // median (0.5 + 0.7) / 2 = 0.6
+  auto trials = completed_history({0.5, 0.7, 0.9, 0.4});                    // median (0.5 + 0.7) / 2 = 0.6
   trials.push_back(trial_with(4, RunState::pruned, {{1, 0.1}, {2, 0.1}}));  // pruned trials do not count
   trials.push_back(trial_with(5, RunState::running, {{1, 0.7}, {2, 0.61}}));
   EXPECT_EQ(make_median_pruner(Goal::minimize, 4, 0)->judge(trials.back(), 2, trials), Decision::stop);

@@ -77,7 +77,8 @@ void expect_error(const std::string& text, std::initializer_list<std::string> ex
     FAIL() << "no error for:\n" << text;
   } catch (const ConfigError& error) {
     const std::string message = error.what();
-    for (const auto& piece : expected) EXPECT_NE(message.find(piece), std::string::npos) << message << "\nlacks: " << piece;
+    for (const auto& piece : expected)
+      EXPECT_NE(message.find(piece), std::string::npos) << message << "\nlacks: " << piece;
   }
 }
 
@@ -137,8 +138,8 @@ TEST(SpaceConfig, FullConfigRoundTrip) {
 }
 
 TEST(SpaceConfig, DefaultsNameTheStudyAndStorageAfterTheFile) {
-  const StudyConfig config = parse_study_config("method: grid\nparameters:\n  depth: {values: [1, 2]}\n",
-                                                "experiments/depth.yaml");
+  const StudyConfig config =
+      parse_study_config("method: grid\nparameters:\n  depth: {values: [1, 2]}\n", "experiments/depth.yaml");
   EXPECT_EQ(config.settings.study_name, "depth");
   EXPECT_EQ(config.settings.storage, "experiments/depth.db");
   EXPECT_EQ(config.metric.name, "validation_loss");
@@ -147,9 +148,8 @@ TEST(SpaceConfig, DefaultsNameTheStudyAndStorageAfterTheFile) {
 }
 
 TEST(SpaceConfig, ExponentWithoutDotIsARealLikeWithDot) {
-  const StudyConfig config = parse_study_config(
-      "method: random\nrun_cap: 5\nparameters:\n  lr: {min: 1e-4, max: 1.0e-2}\n",
-      "sweep.yaml");
+  const StudyConfig config =
+      parse_study_config("method: random\nrun_cap: 5\nparameters:\n  lr: {min: 1e-4, max: 1.0e-2}\n", "sweep.yaml");
   const Distribution& lr = distribution_of(config, "lr");
   EXPECT_EQ(lr.kind, DistributionKind::uniform);
   EXPECT_DOUBLE_EQ(lr.min, 1e-4);
@@ -195,7 +195,8 @@ TEST(SpaceConfig, MinEqualToMax) {
 
 TEST(SpaceConfig, LogRangeWithMinNotPositive) {
   expect_error(
-      "method: random\nrun_cap: 5\nparameters:\n  lr:\n    distribution: log_uniform_values\n    min: 0\n    max: 0.1\n",
+      "method: random\nrun_cap: 5\nparameters:\n  lr:\n    distribution: log_uniform_values\n    min: 0\n    max: "
+      "0.1\n",
       {"sweep.yaml:6:", "parameters.lr.min", "min > 0"});
 }
 
@@ -210,8 +211,9 @@ TEST(SpaceConfig, EmptyValues) {
 }
 
 TEST(SpaceConfig, ProbabilitiesOfTheWrongLength) {
-  expect_error("method: random\nrun_cap: 5\nparameters:\n  depth:\n    values: [1, 2, 3]\n    probabilities: [0.5, 0.5]\n",
-               {"sweep.yaml:6:", "parameters.depth.probabilities", "list of 3 numbers"});
+  expect_error(
+      "method: random\nrun_cap: 5\nparameters:\n  depth:\n    values: [1, 2, 3]\n    probabilities: [0.5, 0.5]\n",
+      {"sweep.yaml:6:", "parameters.depth.probabilities", "list of 3 numbers"});
 }
 
 TEST(SpaceConfig, ProbabilitiesNotSummingToOne) {
@@ -231,8 +233,9 @@ TEST(SpaceConfig, UnknownParameterNameListsTheKnownOnes) {
 }
 
 TEST(SpaceConfig, UnknownDistribution) {
-  expect_error("method: random\nrun_cap: 5\nparameters:\n  lr:\n    distribution: loguniform\n    min: 0.1\n    max: 1.0\n",
-               {"sweep.yaml:5:", "parameters.lr.distribution", "unknown distribution 'loguniform'", "log_uniform_values"});
+  expect_error(
+      "method: random\nrun_cap: 5\nparameters:\n  lr:\n    distribution: loguniform\n    min: 0.1\n    max: 1.0\n",
+      {"sweep.yaml:5:", "parameters.lr.distribution", "unknown distribution 'loguniform'", "log_uniform_values"});
 }
 
 TEST(SpaceConfig, MissingRunCap) {

@@ -46,9 +46,8 @@ void expect_every_number_once_and_finished(const std::vector<TrialRecord>& recor
 TEST(StudyDurability, KillNineMidStudyThenRerunLosesAndDuplicatesNothing) {
   TempFolder folder;
   const auto database = folder.file("study.db");
-  const pid_t child = testing::fork_child([&] {
-    run_study(fake_study_config(kRunCap, kEpochs), options_for(database), fake_parts(kEpochs, 15, 3));
-  });
+  const pid_t child = testing::fork_child(
+      [&] { run_study(fake_study_config(kRunCap, kEpochs), options_for(database), fake_parts(kEpochs, 15, 3)); });
   // Kill once some trials finished while others run.
   std::vector<TrialRecord> before;
   for (int attempt = 0; attempt < 2000; ++attempt) {
@@ -133,9 +132,8 @@ TEST(StudyDurability, TwoProcessesOnOneStudyShareTheWorkWithoutLockErrors) {
   const auto database = folder.file("study.db");
   std::vector<pid_t> children;
   for (int process = 0; process < 2; ++process)
-    children.push_back(testing::fork_child([&] {
-      run_study(fake_study_config(kRunCap, kEpochs), options_for(database), fake_parts(kEpochs, 3, 2));
-    }));
+    children.push_back(testing::fork_child(
+        [&] { run_study(fake_study_config(kRunCap, kEpochs), options_for(database), fake_parts(kEpochs, 3, 2)); }));
   for (pid_t child : children)
     EXPECT_EQ(testing::wait_exit_code(child), 0) << "a process failed (its message is above, e.g. database is locked)";
   const auto records = read_trials(database);

@@ -16,12 +16,23 @@ TrialSpec base_spec() {
 }
 
 TEST(ParamsToSpec, SetsEveryNamedSetting) {
-  const Params params = {{"learning_rate", 0.003}, {"batch_size", std::int64_t(64)}, {"epochs", std::int64_t(7)},
-                         {"hidden", std::string("128,32")}, {"activation", std::string("tanh")},
-                         {"optimizer", std::string("momentum")}, {"momentum", 0.8}, {"beta1", 0.85},
-                         {"beta2", 0.99}, {"epsilon", 1e-7}, {"weight_decay", 1e-4}, {"schedule", std::string("step")},
-                         {"warmup", 0.5}, {"step_epochs", std::int64_t(3)}, {"step_gamma", 0.5},
-                         {"init", std::string("xavier")}, {"early_stopping", std::int64_t(2)}};
+  const Params params = {{"learning_rate", 0.003},
+                         {"batch_size", std::int64_t(64)},
+                         {"epochs", std::int64_t(7)},
+                         {"hidden", std::string("128,32")},
+                         {"activation", std::string("tanh")},
+                         {"optimizer", std::string("momentum")},
+                         {"momentum", 0.8},
+                         {"beta1", 0.85},
+                         {"beta2", 0.99},
+                         {"epsilon", 1e-7},
+                         {"weight_decay", 1e-4},
+                         {"schedule", std::string("step")},
+                         {"warmup", 0.5},
+                         {"step_epochs", std::int64_t(3)},
+                         {"step_gamma", 0.5},
+                         {"init", std::string("xavier")},
+                         {"early_stopping", std::int64_t(2)}};
   const TrialSpec spec = params_to_spec(params, base_spec());
   EXPECT_DOUBLE_EQ(spec.train.learning_rate, 0.003);
   EXPECT_EQ(spec.train.batch_size, 64);
@@ -71,8 +82,10 @@ TEST(ParamsToSpec, RejectsUnknownNamesWrongTypesAndConflicts) {
 }
 
 TEST(TrainCommandLine, GivesEveryFlagThatDecidesTheTrial) {
-  TrialSpec spec = params_to_spec({{"hidden", std::string("128,32")}, {"lr", 0.0012345678901234567},
-                                   {"optimizer", std::string("adamw")}, {"batch_size", std::int64_t(64)}},
+  TrialSpec spec = params_to_spec({{"hidden", std::string("128,32")},
+                                   {"lr", 0.0012345678901234567},
+                                   {"optimizer", std::string("adamw")},
+                                   {"batch_size", std::int64_t(64)}},
                                   base_spec());
   spec.train.seed = 18446744073709551615ull;
   EXPECT_EQ(train_command_line(spec, {"digits", "", ""}, BackendKind::cpu),

@@ -23,8 +23,8 @@ class TempFolder {
  public:
   TempFolder() {
     const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("mlptune-tune-") + test->test_suite_name() + "-" + test->name() + "-" +
-                       std::to_string(::getpid());
+    std::string name =
+        std::string("mlptune-tune-") + test->test_suite_name() + "-" + test->name() + "-" + std::to_string(::getpid());
     for (char& c : name)
       if (c == '/') c = '_';
     path_ = std::filesystem::temp_directory_path() / name;
@@ -89,9 +89,11 @@ class FakeTrainer final : public Trainer {
     const auto layers = spec.model.layers();
     for (std::size_t i = 0; i < layers.size(); ++i) {  // parameters shaped as the model, for save_trial_state
       const std::string prefix = "layers." + std::to_string(i) + ".";
-      state_.parameters.push_back({prefix + "weight", {layers[i].out, layers[i].in},
+      state_.parameters.push_back({prefix + "weight",
+                                   {layers[i].out, layers[i].in},
                                    std::vector<float>(std::size_t(layers[i].weight_count()), 0.5f)});
-      state_.parameters.push_back({prefix + "bias", {layers[i].out}, std::vector<float>(std::size_t(layers[i].out), 0.f)});
+      state_.parameters.push_back(
+          {prefix + "bias", {layers[i].out}, std::vector<float>(std::size_t(layers[i].out), 0.f)});
     }
   }
 

@@ -58,8 +58,8 @@ struct TrialRecord {
   FrozenTrial trial;
   std::map<std::string, Distribution> distributions;
   std::map<std::string, std::string> attributes;
-  TrialOwner owner;              // of the last run (empty for never-started trials)
-  double heartbeat = 0.0;        // unix seconds of the owner's last sign of life
+  TrialOwner owner;        // of the last run (empty for never-started trials)
+  double heartbeat = 0.0;  // unix seconds of the owner's last sign of life
   // The trial's latest saved state (save_trial_state, with optimizer state): after epoch
   // `checkpoint_epoch` (0: none). Paused trials have one at their rung; running trials save one
   // every so often, so that a run interrupted by a crash or kill -9 continues from there.

@@ -81,7 +81,7 @@ struct StudyOptions {
   // kill -9 loses at most this much of each; a rerun continues from there. Unset: the config's
   // settings.checkpoint_every_seconds.
   std::optional<double> checkpoint_every_seconds;
-  double poll_seconds = 0.2;           // waiting for other processes' trials
+  double poll_seconds = 0.2;  // waiting for other processes' trials
 };
 
 struct StudyProgress {
@@ -90,8 +90,8 @@ struct StudyProgress {
   int complete = 0;
   int pruned = 0;
   int failed = 0;
-  int running = 0;    // in any process
-  int paused = 0;     // waiting at a rung for a promotion
+  int running = 0;  // in any process
+  int paused = 0;   // waiting at a rung for a promotion
   int done() const { return complete + pruned + failed; }
   std::optional<double> best_value;
   int best_number = -1;
@@ -103,11 +103,11 @@ using ProgressCallback = std::function<void(const StudyProgress&)>;
 
 struct StudyResult {
   StudyInfo study;
-  StudyProgress progress;                 // at the end
-  std::optional<FrozenTrial> best;        // best complete trial
-  std::string best_command;               // its `mlptune train` line
+  StudyProgress progress;           // at the end
+  std::optional<FrozenTrial> best;  // best complete trial
+  std::string best_command;         // its `mlptune train` line
   std::filesystem::path storage_path;
-  std::filesystem::path best_weights;     // "<db>.best.safetensors", written whenever the best improved
+  std::filesystem::path best_weights;  // "<db>.best.safetensors", written whenever the best improved
   bool target_reached = false;
   std::string backend_name;
   int slots = 0;
