@@ -11,36 +11,14 @@
 #include <string>
 
 #include "mlptune/error.hpp"
+#include "temp_folder.hpp"
 #include "thrown_message.hpp"
 
 namespace mlptune::test {
 
-// A fresh folder per test, removed with everything in it when the test ends.
-class TempFolder {
+// The shared test folder, and a gzip-compressed file written into it.
+class TempFolder : public testing::TempFolder {
  public:
-  TempFolder() {
-    static std::atomic<int> counter{0};
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() / ("mlptune-data-" + std::to_string(::getpid()) + "-" +
-                                                      std::to_string(counter++) + "-" + (test ? test->name() : "none"));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempFolder() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempFolder(const TempFolder&) = delete;
-  TempFolder& operator=(const TempFolder&) = delete;
-
-  std::filesystem::path file(const std::string& name) const { return path_ / name; }
-
-  std::filesystem::path write(const std::string& name, const std::string& bytes) const {
-    std::ofstream out(file(name), std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    EXPECT_TRUE(out.good()) << "cannot write " << file(name);
-    return file(name);
-  }
-
   std::filesystem::path write_gz(const std::string& name, const std::string& bytes) const {
     gzFile out = gzopen(file(name).c_str(), "wb");
     EXPECT_NE(out, nullptr) << "cannot create " << file(name);
@@ -48,9 +26,6 @@ class TempFolder {
     EXPECT_EQ(gzclose(out), Z_OK);
     return file(name);
   }
-
- private:
-  std::filesystem::path path_;
 };
 
 // The message of the DataError that `load` throws; a test failure when it throws none.

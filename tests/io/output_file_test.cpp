@@ -14,15 +14,15 @@
 #include <thread>
 #include <vector>
 
-#include "io/temp_dir.hpp"
 #include "mlptune/error.hpp"
+#include "temp_folder.hpp"
 #include "thrown_message.hpp"
 
 namespace mlptune::io {
 namespace {
 
 namespace fs = std::filesystem;
-using mlptune::testing::TempDir;
+using mlptune::testing::TempFolder;
 
 std::string read(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -41,7 +41,7 @@ std::string message_of(Action&& action) {
 }
 
 TEST(OutputFile, WritesAndReplacesAWholeFile) {
-  TempDir folder;
+  TempFolder folder;
   const fs::path file = folder.file("out.csv");
   write_file_atomically(file, "first\n");
   EXPECT_EQ(read(file), "first\n");
@@ -51,7 +51,7 @@ TEST(OutputFile, WritesAndReplacesAWholeFile) {
 }
 
 TEST(OutputFile, NothingAppearsBeforeCommitAndAnAbandonedFileLeavesNothing) {
-  TempDir folder;
+  TempFolder folder;
   const fs::path file = folder.file("model.safetensors");
   {
     AtomicFile out(file);
@@ -69,7 +69,7 @@ TEST(OutputFile, NothingAppearsBeforeCommitAndAnAbandonedFileLeavesNothing) {
 }
 
 TEST(OutputFile, RefusesFoldersDevicesAndLinksToMissingFiles) {
-  TempDir folder;
+  TempFolder folder;
   EXPECT_NE(message_of([&] { checked_output_path(folder.file(""), "--save"); }).find("is a folder"), std::string::npos);
   EXPECT_NE(message_of([] {
               checked_output_path("/dev/null", "--metrics");
@@ -83,7 +83,7 @@ TEST(OutputFile, RefusesFoldersDevicesAndLinksToMissingFiles) {
 }
 
 TEST(OutputFile, ALinkToARegularFileIsFollowedAndKept) {
-  TempDir folder;
+  TempFolder folder;
   write_file_atomically(folder.file("target"), "old");
   fs::create_symlink("target", folder.file("link"));
   EXPECT_EQ(checked_output_path(folder.file("link")), fs::canonical(folder.file("target")));
@@ -96,7 +96,7 @@ TEST(OutputFile, ALinkToARegularFileIsFollowedAndKept) {
 // the file and the cause, and neither a truncated file nor a temporary one stays. Run in a child
 // process, since the limit applies to the whole process.
 TEST(OutputFile, AWriteThatFailsPartWayRemovesItsTemporaryFile) {
-  TempDir folder;
+  TempFolder folder;
   const fs::path file = folder.file("big.bin");
   const pid_t child = fork();
   ASSERT_GE(child, 0);
@@ -115,7 +115,7 @@ TEST(OutputFile, AWriteThatFailsPartWayRemovesItsTemporaryFile) {
 }
 
 TEST(OutputFile, ThreadsWritingOneFileNeverSeeEachOthersTemporaries) {
-  TempDir folder;
+  TempFolder folder;
   const fs::path file = folder.file("best.safetensors");
   std::vector<std::thread> writers;
   for (int i = 0; i < 8; ++i)
@@ -132,7 +132,7 @@ TEST(OutputFile, ThreadsWritingOneFileNeverSeeEachOthersTemporaries) {
 // kill -9 in the middle of a write leaves a temporary file: a later run removes those of
 // writers no longer running, and nothing else.
 TEST(OutputFile, TemporariesOfDeadWritersAreRemovedAndNothingElse) {
-  TempDir folder;
+  TempFolder folder;
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) _exit(0);

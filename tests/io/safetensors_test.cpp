@@ -15,13 +15,13 @@
 #include <string>
 #include <vector>
 
-#include "io/temp_dir.hpp"
 #include "mlptune/error.hpp"
+#include "temp_folder.hpp"
 
 namespace mlptune {
 namespace {
 
-using testing::TempDir;
+using testing::TempFolder;
 
 std::vector<float> random_values(std::size_t count, std::uint32_t seed) {
   std::mt19937 generator(seed);
@@ -74,7 +74,7 @@ std::uint64_t little_endian_u64(const std::string& bytes) {
 }
 
 TEST(Safetensors, TensorsAndMetadataRoundTrip) {
-  TempDir dir;
+  TempFolder dir;
   std::vector<Tensor> tensors = sample_tensors();
   std::map<std::string, std::string> metadata = {{"note", "quotes \" and \\ and unicode \u00e9"}, {"empty", ""}};
   write_safetensors(dir.file("model.safetensors"), tensors, metadata);
@@ -84,7 +84,7 @@ TEST(Safetensors, TensorsAndMetadataRoundTrip) {
 }
 
 TEST(Safetensors, NoTensorsNoMetadataRoundTrips) {
-  TempDir dir;
+  TempFolder dir;
   write_safetensors(dir.file("empty.safetensors"), {});
   SafetensorsFile file = read_safetensors(dir.file("empty.safetensors"));
   EXPECT_TRUE(file.tensors.empty());
@@ -92,7 +92,7 @@ TEST(Safetensors, NoTensorsNoMetadataRoundTrips) {
 }
 
 TEST(Safetensors, LayoutIsLengthThenPaddedHeaderThenLittleEndianData) {
-  TempDir dir;
+  TempFolder dir;
   write_safetensors(dir.file("one.safetensors"), {{"x", {2}, {1.0f, -2.0f}}});
   std::string bytes = file_bytes(dir.file("one.safetensors"));
   std::uint64_t header_length = little_endian_u64(bytes.substr(0, 8));
@@ -106,7 +106,7 @@ TEST(Safetensors, LayoutIsLengthThenPaddedHeaderThenLittleEndianData) {
 }
 
 TEST(Safetensors, WritingReplacesAnExistingFile) {
-  TempDir dir;
+  TempFolder dir;
   write_safetensors(dir.file("m.safetensors"), sample_tensors());
   write_safetensors(dir.file("m.safetensors"), {{"only", {1}, {5.0f}}});
   expect_same_tensors(read_safetensors(dir.file("m.safetensors")).tensors, {{"only", {1}, {5.0f}}});
@@ -114,7 +114,7 @@ TEST(Safetensors, WritingReplacesAnExistingFile) {
 }
 
 TEST(Safetensors, WritingRejectsShapeThatDisagreesWithData) {
-  TempDir dir;
+  TempFolder dir;
   try {
     write_safetensors(dir.file("bad.safetensors"), {{"w", {2, 3}, {1, 2, 3, 4, 5}}});
     FAIL() << "expected DataError";
@@ -125,12 +125,12 @@ TEST(Safetensors, WritingRejectsShapeThatDisagreesWithData) {
 }
 
 TEST(Safetensors, WritingRejectsDuplicateNames) {
-  TempDir dir;
+  TempFolder dir;
   EXPECT_THROW(write_safetensors(dir.file("dup.safetensors"), {{"w", {1}, {1}}, {"w", {1}, {2}}}), DataError);
 }
 
 TEST(Safetensors, MissingFileIsNamed) {
-  TempDir dir;
+  TempFolder dir;
   try {
     read_safetensors(dir.file("absent.safetensors"));
     FAIL() << "expected DataError";
@@ -140,7 +140,7 @@ TEST(Safetensors, MissingFileIsNamed) {
 }
 
 TEST(Safetensors, FileShorterThanItsLengthFieldIsRejected) {
-  TempDir dir;
+  TempFolder dir;
   std::ofstream(dir.file("short.safetensors"), std::ios::binary) << std::string("\x10\x00\x00\x00\x00", 5);
   try {
     read_safetensors(dir.file("short.safetensors"));
@@ -172,7 +172,7 @@ std::string raw_file(const MalformedCase& test) {
 class MalformedSafetensors : public ::testing::TestWithParam<MalformedCase> {};
 
 TEST_P(MalformedSafetensors, IsRejectedWithItsMessage) {
-  TempDir dir;
+  TempFolder dir;
   std::filesystem::path path = dir.file("model.safetensors");
   std::ofstream(path, std::ios::binary) << raw_file(GetParam());
   try {
@@ -244,7 +244,7 @@ save_file(tensors, sys.argv[2], metadata=metadata)
 
 TEST(Safetensors, PythonSafetensorsReadsTheSameValues) {
   if (!python_has_safetensors()) GTEST_SKIP() << "python3 with the safetensors and numpy packages is not installed";
-  TempDir dir;
+  TempFolder dir;
   std::vector<Tensor> tensors = sample_tensors();
   std::map<std::string, std::string> metadata = {{"mlptune.epoch", "3"}};
   write_safetensors(dir.file("ours.safetensors"), tensors, metadata);

@@ -9,15 +9,15 @@
 #include <string>
 #include <vector>
 
-#include "io/temp_dir.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/safetensors.hpp"
+#include "temp_folder.hpp"
 #include "thrown_message.hpp"
 
 namespace mlptune {
 namespace {
 
-using testing::TempDir;
+using testing::TempFolder;
 
 ModelSpec sample_model() {
   ModelSpec model;
@@ -94,7 +94,7 @@ std::string data_error_message(Action&& action) {
 }
 
 TEST(TrialStateFile, RoundTripsExactlyWithOptimizerState) {
-  TempDir dir;
+  TempFolder dir;
   TrialState state = sample_state();
   save_trial_state(dir.file("trial.safetensors"), state, true);
   TrialState loaded = load_trial_state(dir.file("trial.safetensors"));
@@ -106,7 +106,7 @@ TEST(TrialStateFile, RoundTripsExactlyWithOptimizerState) {
 }
 
 TEST(TrialStateFile, RoundTripsParametersWithoutOptimizerState) {
-  TempDir dir;
+  TempFolder dir;
   TrialState state = sample_state();
   save_trial_state(dir.file("weights.safetensors"), state, false);
   TrialState loaded = load_trial_state(dir.file("weights.safetensors"));
@@ -118,7 +118,7 @@ TEST(TrialStateFile, RoundTripsParametersWithoutOptimizerState) {
 }
 
 TEST(TrialStateFile, MomentumStateHasOnlyTheFirstSlot) {
-  TempDir dir;
+  TempFolder dir;
   TrialState state = sample_state();
   state.second_moment.clear();
   save_trial_state(dir.file("momentum.safetensors"), state, true);
@@ -128,7 +128,7 @@ TEST(TrialStateFile, MomentumStateHasOnlyTheFirstSlot) {
 }
 
 TEST(TrialStateFile, UnsetBestLossStaysInfinite) {
-  TempDir dir;
+  TempFolder dir;
   TrialState state = sample_state();
   state.best_validation_loss = std::numeric_limits<double>::infinity();
   save_trial_state(dir.file("fresh.safetensors"), state, false);
@@ -137,7 +137,7 @@ TEST(TrialStateFile, UnsetBestLossStaysInfinite) {
 }
 
 TEST(TrialStateFile, FileHoldsTorchNamesAndReadableMetadata) {
-  TempDir dir;
+  TempFolder dir;
   save_trial_state(dir.file("trial.safetensors"), sample_state(), true, {{"hyperparameters.lr", "0.001"}});
   SafetensorsFile file = read_safetensors(dir.file("trial.safetensors"));
   std::vector<std::string> names;
@@ -157,7 +157,7 @@ TEST(TrialStateFile, FileHoldsTorchNamesAndReadableMetadata) {
 }
 
 TEST(TrialStateFile, ExtraMetadataCannotOverwriteTheCounters) {
-  TempDir dir;
+  TempFolder dir;
   std::string message = data_error_message([&] {
     save_trial_state(dir.file("t.safetensors"), sample_state(), false, {{"mlptune.epoch", "99"}});
   });
@@ -168,7 +168,7 @@ TEST(TrialStateFile, ExtraMetadataCannotOverwriteTheCounters) {
 
 // A trial file whose tensors are changed by `edit` before writing.
 template <class Edit>
-std::string load_error_after(const TempDir& dir, Edit&& edit) {
+std::string load_error_after(const TempFolder& dir, Edit&& edit) {
   std::filesystem::path path = dir.file("edited.safetensors");
   save_trial_state(path, sample_state(), true);
   SafetensorsFile file = read_safetensors(path);
@@ -180,28 +180,28 @@ std::string load_error_after(const TempDir& dir, Edit&& edit) {
 }
 
 TEST(TrialStateFile, RejectsTransposedWeight) {
-  TempDir dir;
+  TempFolder dir;
   std::string message = load_error_after(dir, [](SafetensorsFile& file) { file.tensors[0].shape = {5, 7}; });
   EXPECT_NE(message.find("tensor 'layers.0.weight' has shape [5, 7] but the model needs [7, 5]"), std::string::npos)
       << message;
 }
 
 TEST(TrialStateFile, RejectsMissingParameter) {
-  TempDir dir;
+  TempFolder dir;
   std::string message =
       load_error_after(dir, [](SafetensorsFile& file) { file.tensors.erase(file.tensors.begin() + 3); });
   EXPECT_NE(message.find("missing tensor 'layers.1.bias'"), std::string::npos) << message;
 }
 
 TEST(TrialStateFile, RejectsPartialOptimizerSlot) {
-  TempDir dir;
+  TempFolder dir;
   std::string message =
       load_error_after(dir, [](SafetensorsFile& file) { file.tensors.erase(file.tensors.begin() + 7); });
   EXPECT_NE(message.find("missing tensor 'optimizer.first.layers.0.bias'"), std::string::npos) << message;
 }
 
 TEST(TrialStateFile, RejectsTensorOutsideTheModel) {
-  TempDir dir;
+  TempFolder dir;
   std::string message = load_error_after(dir, [](SafetensorsFile& file) {
     file.tensors.push_back({"layers.3.weight", {1}, {0.5f}});
   });
@@ -210,7 +210,7 @@ TEST(TrialStateFile, RejectsTensorOutsideTheModel) {
 }
 
 TEST(TrialStateFile, RejectsUnknownActivation) {
-  TempDir dir;
+  TempFolder dir;
   std::string message = load_error_after(dir, [](SafetensorsFile& file) {
     std::string& model = file.metadata.at("mlptune.model");
     model.replace(model.find("tanh"), 4, "swish");
@@ -219,13 +219,13 @@ TEST(TrialStateFile, RejectsUnknownActivation) {
 }
 
 TEST(TrialStateFile, RejectsBadCounter) {
-  TempDir dir;
+  TempFolder dir;
   std::string message = load_error_after(dir, [](SafetensorsFile& file) { file.metadata.at("mlptune.step") = "-4"; });
   EXPECT_NE(message.find("metadata 'mlptune.step' is '-4', not a non-negative integer"), std::string::npos) << message;
 }
 
 TEST(TrialStateFile, RejectsFileWithoutModelMetadata) {
-  TempDir dir;
+  TempFolder dir;
   std::string message = load_error_after(dir, [](SafetensorsFile& file) { file.metadata.erase("mlptune.model"); });
   EXPECT_NE(message.find("not an mlptune model: it has no 'mlptune.model' metadata"), std::string::npos) << message;
 }

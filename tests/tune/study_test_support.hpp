@@ -16,33 +16,11 @@
 
 #include "mlptune/backend.hpp"
 #include "mlptune/tune/study.hpp"
+#include "temp_folder.hpp"
 
 namespace mlptune::tune::testing {
 
-class TempFolder {
- public:
-  TempFolder() {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name =
-        std::string("mlptune-tune-") + test->test_suite_name() + "-" + test->name() + "-" + std::to_string(::getpid());
-    for (char& c : name)
-      if (c == '/') c = '_';
-    path_ = std::filesystem::temp_directory_path() / name;
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempFolder() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempFolder(const TempFolder&) = delete;
-  TempFolder& operator=(const TempFolder&) = delete;
-
-  std::filesystem::path file(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
+using ::mlptune::testing::TempFolder;
 
 // Runs `body` in a child process; the child exits 0 when body returns, 1 when it throws.
 inline pid_t fork_child(const std::function<void()>& body) {
