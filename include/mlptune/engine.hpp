@@ -55,7 +55,8 @@ struct ExecutorCallbacks {
   // Called under the executor's lock when a slot is free; `wait` blocks the slot until another
   // job reports or ends.
   std::function<NextJob()> next_job;
-  // Called after each epoch, from the trial's thread (serialised by the executor).
+  // Called after each epoch, from the trial's thread and without the executor's lock: reports of
+  // different trials may run at the same time, so it must be thread-safe.
   std::function<Decision(int trial_id, const EpochReport&)> on_epoch;
   // Called when a job ends for any reason (serialised by the executor).
   std::function<void(JobResult)> on_result;

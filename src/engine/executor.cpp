@@ -208,11 +208,24 @@ class Executor {
     if (outcome == JobOutcome::paused || options_.keep_final_state) result.state = trainer.state();
   }
 
+  // on_epoch runs without the executor's lock, beside other trials' reports: a slow callback (a
+  // database write) holds up only its own trial.
   Decision report_epoch(int trial_id, const EpochReport& report) {
-    std::lock_guard lock(mutex_);
-    if (run_error_) return Decision::stop;  // the run is ending: no more training
+    {
+      std::lock_guard lock(mutex_);
+      if (run_error_) return Decision::stop;  // the run is ending: no more training
+    }
     std::optional<Decision> decision = Decision::proceed;
-    if (callbacks_.on_epoch) decision = call_guarded([&] { return callbacks_.on_epoch(trial_id, report); });
+    if (callbacks_.on_epoch) {
+      try {
+        decision = callbacks_.on_epoch(trial_id, report);
+      } catch (...) {
+        std::lock_guard lock(mutex_);
+        record_run_error(std::current_exception());
+        decision.reset();
+      }
+    }
+    std::lock_guard lock(mutex_);
     signal_event();
     return decision.value_or(Decision::stop);
   }

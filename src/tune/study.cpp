@@ -15,6 +15,7 @@
 #include "mlptune/error.hpp"
 #include "mlptune/safetensors.hpp"
 #include "mlptune/tune/scheduler.hpp"
+#include "tune/intermediate_writer.hpp"
 #include "tune/search_space_math.hpp"
 #include "tune/storage_json.hpp"
 
@@ -95,10 +96,11 @@ class StudyRunner {
     data_source_ = {config.settings.dataset, config.settings.data_path, config.settings.label_column};
     io::checked_output_path(best_weights_path(storage_path_), "the best trial's weights");
 
-    storage_ = open_sqlite_storage(storage_path_);
+    storage_ = parts_.storage ? std::move(parts_.storage) : open_sqlite_storage(storage_path_);
     study_ = storage_->open_or_create_study(
         {0, resolve_study_name(config), goal_, options.config_yaml, config.settings.seed, 0.0});
     check_same_search(study_);
+    writer_ = std::make_unique<IntermediateWriter>(*storage_, study_.id);
   }
 
   StudyResult run() {
@@ -193,21 +195,24 @@ class StudyRunner {
 
   // --- the job source ---
   NextJob next_job() {
+    writer_->flush();  // before the lock: a slow write holds up no trial's epoch report
     std::unique_lock lock(mutex_);
     for (;;) {
-      const std::vector<FrozenTrial> trials = storage_->trials(study_.id);
+      refresh_history();
+      const std::vector<FrozenTrial>& trials = history_;
       prune_never_promoted(trials);
       if (!target_reached_) {
         if (auto job = promoted_job(trials)) return start(std::move(*job));
         if (auto job = claimed_job()) return start(std::move(*job));
       }
-      if (running_here_ > 0) return NextJob::wait();
+      if (!running_.empty()) return NextJob::wait();
       if (!running_elsewhere(trials) || target_reached_) {
         if (auto job = final_promotion(trials)) return start(std::move(*job));
         break;
       }
       lock.unlock();  // other processes' trials may still promote ours or be abandoned
       std::this_thread::sleep_for(std::chrono::duration<double>(options_.poll_seconds));
+      writer_->flush();
       storage_->requeue_abandoned_trials(study_.id, owner_, options_.stale_after_seconds);
       lock.lock();
     }
@@ -216,8 +221,22 @@ class StudyRunner {
   }
 
   NextJob start(TrialJob job) {
-    ++running_here_;
+    running_.insert(job.trial_id);
+    refresh_history();  // with the trial just claimed or promoted
     return NextJob::run(std::move(job));
+  }
+
+  // history_ as the storage has it, keeping the values of this process's running trials that the
+  // writer has not stored yet (a value is never removed while its trial runs here).
+  void refresh_history() {
+    std::vector<FrozenTrial> fresh = storage_->trials(study_.id);
+    for (FrozenTrial& trial : fresh) {
+      if (!running_.contains(trial.number)) continue;
+      const auto old =
+          std::find_if(history_.begin(), history_.end(), [&](auto& t) { return t.number == trial.number; });
+      if (old != history_.end()) trial.intermediate.insert(old->intermediate.begin(), old->intermediate.end());
+    }
+    history_ = std::move(fresh);
   }
 
   bool running_elsewhere(const std::vector<FrozenTrial>& trials) const {
@@ -330,6 +349,7 @@ class StudyRunner {
     try {
       const auto path = storage_->checkpoint_path_for(study_.id, number);
       save_trial_state(path, state, /*with_optimizer_state=*/true);
+      writer_->flush();  // a rerun keeps the values up to the checkpoint's epoch: they must be stored
       storage_->checkpoint_trial(study_.id, number, owner_, epoch, path.string());
     } catch (const Error& error) {
       std::lock_guard lock(mutex_);
@@ -338,20 +358,31 @@ class StudyRunner {
     }
   }
 
+  // Called from the trial's thread, beside other trials' reports: the value goes to the storage on
+  // the writer's thread, and the scheduler judges from the study's history in memory (read from the
+  // storage whenever a slot asks for work or a trial ends, and updated here), so no report waits
+  // on the database.
   Decision on_epoch(int number, const EpochReport& report) {
-    std::lock_guard lock(mutex_);
     const double value = metric_value(report, metric_);
     if (!std::isfinite(value)) return Decision::proceed;  // a diverged epoch ends the trial anyway
-    storage_->record_intermediate(study_.id, number, report.epoch, value);
+    writer_->record(number, report.epoch, value);
+    std::lock_guard lock(mutex_);
+    const auto self = std::find_if(history_.begin(), history_.end(), [number](auto& t) { return t.number == number; });
+    if (self == history_.end()) return Decision::proceed;
+    self->intermediate[report.epoch] = value;
     if (report.status != TrialStatus::running) return Decision::proceed;
-    const std::vector<FrozenTrial> trials = storage_->trials(study_.id);
-    const auto self = std::find_if(trials.begin(), trials.end(), [number](auto& t) { return t.number == number; });
-    return scheduler_->judge(*self, report.epoch, trials);
+    return scheduler_->judge(*self, report.epoch, history_);
   }
 
   void on_result(JobResult result) {
+    writer_->flush();  // the trial's last values are read back below
     std::lock_guard lock(mutex_);
-    --running_here_;
+    running_.erase(result.trial_id);
+    record_outcome(result);
+    refresh_history();
+  }
+
+  void record_outcome(const JobResult& result) {
     const int number = result.trial_id;
     switch (result.outcome) {
       case JobOutcome::completed:
@@ -533,8 +564,11 @@ class StudyRunner {
   // claim hands out is not made from its params a second time.
   std::optional<TrialSpec> sampled_spec_;
 
+  std::unique_ptr<IntermediateWriter> writer_;  // after storage_: it stops before the storage closes
+
   std::mutex mutex_;
-  int running_here_ = 0;
+  std::vector<FrozenTrial> history_;  // every trial of the study as last read, with this process's values since
+  std::set<int> running_;             // numbers of the trials running in this process
   bool target_reached_ = false;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   int done_at_start_ = -1;

@@ -168,8 +168,10 @@ TrialJob make_job(int trial_id, int epochs, int pause_after_epoch = 0) {
   return job;
 }
 
-// A job source and result sink. The executor serialises the callbacks, so no locking here.
+// A job source and result sink. on_epoch runs without the executor's lock, beside the other
+// callbacks, so one mutex guards the queue (and `decide` runs under it).
 struct JobQueue {
+  std::mutex mutex;
   std::deque<TrialJob> jobs;
   // The answer while the queue is empty but handed-out jobs have not ended (a scheduler that may
   // still promote one); with none outstanding it answers finished.
@@ -184,12 +186,17 @@ struct JobQueue {
   int next_job_calls = 0;
 
   ExecutorCallbacks callbacks() {
-    return {[this] { return next(); },
+    return {[this] {
+              std::lock_guard lock(mutex);
+              return next();
+            },
             [this](int trial_id, const EpochReport& report) {
+              std::lock_guard lock(mutex);
               epochs_reported[trial_id].push_back(report.epoch);
               return decide(trial_id, report);
             },
             [this](JobResult result) {
+              std::lock_guard lock(mutex);
               --outstanding;
               ++result_count[result.trial_id];
               after_result(result);
@@ -375,6 +382,32 @@ TEST(Executor, TrainingGoesOnWhileACheckpointIsWritten) {
   run_jobs(backend, test_data(), {.slots = 1, .checkpoint_interval_seconds = 0.0}, callbacks);
   EXPECT_TRUE(overlapped);
   EXPECT_EQ(queue.results[0].outcome, JobOutcome::completed);
+}
+
+// on_epoch runs without the executor's lock: while one trial's report takes 300 ms (a slow
+// database), the other slot's trial keeps training and reporting (its 5 epochs take 100 ms).
+TEST(Executor, ASlowEpochReportHoldsUpOnlyItsOwnTrial) {
+  FakeBackend backend(FakeScript{.epoch_sleep = milliseconds(20)});
+  JobQueue queue;
+  queue.jobs.push_back(make_job(0, 2));
+  queue.jobs.push_back(make_job(1, 5));
+  std::atomic<int> reported_during_the_slow_one{0};
+  std::atomic<bool> slow_one_running{false};
+  ExecutorCallbacks callbacks = queue.callbacks();
+  const auto on_epoch = callbacks.on_epoch;
+  callbacks.on_epoch = [&](int trial, const EpochReport& report) {
+    if (trial == 0 && report.epoch == 1) {
+      slow_one_running = true;
+      std::this_thread::sleep_for(milliseconds(300));
+      slow_one_running = false;
+    } else if (trial == 1 && slow_one_running) {
+      ++reported_during_the_slow_one;
+    }
+    return on_epoch(trial, report);
+  };
+  run_jobs(backend, test_data(), {.slots = 2}, callbacks);
+  EXPECT_GE(reported_during_the_slow_one.load(), 3);
+  EXPECT_EQ(queue.results[1].outcome, JobOutcome::completed);
 }
 
 TEST(Executor, StopDecisionEndsOnlyThatJob) {

@@ -115,6 +115,7 @@ struct StudyResult {
 
 // What a study runs on. make_study_parts builds the real ones; tests pass their own.
 struct StudyParts {
+  std::unique_ptr<Storage> storage;  // null: the SQLite file at the study's storage path
   std::unique_ptr<Backend> backend;
   std::shared_ptr<const DataSplits> data;
   std::unique_ptr<Sampler> sampler;
