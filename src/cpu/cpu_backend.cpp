@@ -72,12 +72,12 @@ class CpuTrainer final : public TrainerCore {
 };
 
 void CpuTrainer::allocate_buffers() {
-  const std::size_t parameter_count = layout().parameter_count();
+  const std::size_t flat_size = layout().flat_size();  // the parameter count: this layout is packed
   const std::size_t batch = static_cast<std::size_t>(batch_size_);
-  learned_.parameters.assign(parameter_count, 0.0f);
-  learned_.first_moment.assign(slot_count() >= 1 ? parameter_count : 0, 0.0f);
-  learned_.second_moment.assign(slot_count() >= 2 ? parameter_count : 0, 0.0f);
-  gradients_.assign(parameter_count, 0.0f);
+  learned_.parameters.assign(flat_size, 0.0f);
+  learned_.first_moment.assign(slot_count() >= 1 ? flat_size : 0, 0.0f);
+  learned_.second_moment.assign(slot_count() >= 2 ? flat_size : 0, 0.0f);
+  gradients_.assign(flat_size, 0.0f);
   batch_features_.assign(batch * spec().model.input_width, 0.0f);
   batch_labels_.assign(batch, 0);
   batch_targets_.assign(batch * spec().model.output_width, 0.0f);

@@ -1,27 +1,26 @@
-// The CUDA backend: device discovery, the per-backend cache of uploaded datasets, and trainers.
+// The CUDA backend: device discovery and set-up, its device's context (shared datasets, trial
+// slots, memory pool), and trainers.
 #include "cuda/cuda_backend.hpp"
 
-#include <algorithm>
 #include <cstdlib>
-#include <mutex>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "cuda/concurrency.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/cuda_trainer.hpp"
-#include "cuda/device_data.hpp"
+#include "cuda/device_context.hpp"
 #include "cuda/device_resources.hpp"
 #include "mlptune/error.hpp"
 
 namespace mlptune {
 namespace {
 
-// Streams worth running at once: one trial is a chain of small dependent kernels that fills a few
-// SMs, so about one trial per 8 SMs (16 on a 132-SM H100), within [1, 64].
-constexpr int kSmsPerTrial = 8;
-constexpr int kMaxConcurrency = 64;
-
+// Every way into the backend starts here, so CUDA_DEVICE_MAX_CONNECTIONS is set before the
+// process's first CUDA call. Returns the devices seen (0 without a driver or device).
 int device_count() {
+  cuda::prepare_connections();
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess) {
     cudaGetLastError();  // no driver or no device: clear it, this thread's later checks are unrelated
@@ -39,11 +38,12 @@ class CudaBackend final : public Backend {
     if (options.device < 0 || options.device >= count)
       throw DeviceError("CUDA device " + std::to_string(options.device) + " does not exist: " + std::to_string(count) +
                         " device(s) seen, ordinals 0.." + std::to_string(count - 1));
-    cuda::DeviceGuard device(options.device);
+    cuda::initialize_device(options.device);
     cudaDeviceProp properties{};
     MLPTUNE_CUDA_CHECK(cudaGetDeviceProperties(&properties, options.device));
     name_ = cuda::device_label(options.device);
-    concurrency_ = std::clamp(properties.multiProcessorCount / kSmsPerTrial, 1, kMaxConcurrency);
+    concurrency_ = cuda::recommended_concurrency(properties.multiProcessorCount, cuda::prepare_connections());
+    context_ = cuda::make_device_context(options.device);
   }
 
   std::string name() const override { return name_; }
@@ -51,40 +51,17 @@ class CudaBackend final : public Backend {
   int recommended_concurrency() const override { return concurrency_; }
 
   std::unique_ptr<Trainer> make_trainer(const TrialSpec& spec, std::shared_ptr<const DataSplits> data) override {
-    if (!data) throw ConfigError("make_trainer: no data given");
-    cuda::DeviceGuard device(options_.device);
-    std::shared_ptr<const cuda::DeviceSplits> device_data = resident(data);
-    return cuda::make_cuda_trainer(spec, std::move(data), std::move(device_data),
-                                   cuda::TrainerOptions{options_.device, options_.use_graphs});
+    if (!data) throw ConfigError("a trainer needs its data: none was given");
+    const cuda::StepLaunch launch = options_.use_graphs ? cuda::StepLaunch::graphs : cuda::StepLaunch::eager;
+    return cuda::make_cuda_trainer(spec, std::move(data), context_, cuda::TrainerOptions{options_.device, launch});
   }
 
  private:
-  struct CachedSplits {
-    std::weak_ptr<const DataSplits> host;
-    std::shared_ptr<const cuda::DeviceSplits> device;
-  };
-
-  // The device copy of `data`, uploaded on first use. Entries whose host data is gone are dropped
-  // (trainers still holding the device copy keep it alive).
-  std::shared_ptr<const cuda::DeviceSplits> resident(const std::shared_ptr<const DataSplits>& data) {
-    std::lock_guard lock(mutex_);
-    std::erase_if(cache_, [](const CachedSplits& entry) { return entry.host.expired(); });
-    for (const CachedSplits& entry : cache_)
-      if (entry.host.lock() == data) return entry.device;
-    cuda::Stream stream;
-    auto splits = std::make_shared<cuda::DeviceSplits>();
-    splits->train = cuda::DeviceDataset(data->train, stream.get());
-    splits->validation = cuda::DeviceDataset(data->validation, stream.get());
-    splits->test = cuda::DeviceDataset(data->test, stream.get());
-    cache_.push_back(CachedSplits{data, splits});
-    return splits;
-  }
-
   CudaBackendOptions options_;
   std::string name_;
   int concurrency_ = 1;
-  std::mutex mutex_;
-  std::vector<CachedSplits> cache_;
+  // Shared with the trainers, which may outlive the backend.
+  std::shared_ptr<cuda::DeviceContext> context_;
 };
 
 }  // namespace
@@ -98,6 +75,7 @@ std::vector<DeviceInfo> cuda_devices() {
   const int count = device_count();
   for (int ordinal = 0; ordinal < count; ++ordinal) {
     try {
+      cuda::initialize_device(ordinal);  // before the guard makes its context with other flags
       cuda::DeviceGuard device(ordinal);
       cudaDeviceProp properties{};
       MLPTUNE_CUDA_CHECK(cudaGetDeviceProperties(&properties, ordinal));

@@ -1,12 +1,13 @@
-// The CUDA trainer: one trial's arena, stream, cuBLAS handle and step graphs; the training step
-// (gather, forward, loss, backward, update) as a sequence of stream-ordered launches.
+// The CUDA trainer: one trial's arena and step graphs on a slot (stream, cuBLAS handle, pinned
+// buffers) lent by its device's context; the training step (gather, forward, loss, backward,
+// update) as a sequence of stream-ordered launches.
 #include "cuda/cuda_trainer.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
-#include <limits>
 #include <nvtx3/nvtx3.hpp>
 #include <optional>
 #include <span>
@@ -18,8 +19,10 @@
 #include "bias_gradient.cuh"
 #include "cuda/cuda_check.hpp"
 #include "cuda/device_resources.hpp"
+#include "cuda/device_scope.hpp"
 #include "cuda/device_trial.hpp"
 #include "cuda/gemm.hpp"
+#include "cuda/trial_arena.hpp"
 #include "dropout.cuh"
 #include "gather.cuh"
 #include "gradient_clip.cuh"
@@ -41,49 +44,8 @@ struct NvtxDomain {
 using Range = nvtx3::scoped_range_in<NvtxDomain>;
 
 // Rows evaluated per forward pass in evaluate/predict (the forward buffers hold this many rows).
-constexpr int kEvaluationRows = 1024;
-// cuBLAS scratch per trainer. The products here are small (K ≤ a few thousand); 4 MiB covers
-// cuBLAS's split-K choices for them, and 64 trainers then hold 256 MiB, not the 2 GiB that the
-// 32 MiB recommended for large Hopper GEMMs would take.
-constexpr std::size_t kCublasWorkspaceBytes = std::size_t(4) << 20;
-constexpr std::size_t kArenaAlignment = 256;
+constexpr std::size_t kEvaluationRows = 1024;
 constexpr double kMiB = 1024.0 * 1024.0;
-
-std::size_t align_up(std::size_t bytes) {
-  return (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
-}
-
-// Sub-buffers of one device allocation, each 256-byte aligned, handed out in the order reserved.
-// Without a base it only measures (every view it returns is empty); over the allocation's base
-// the same sequence of reservations gives the views.
-class ArenaPlan {
- public:
-  explicit ArenaPlan(unsigned char* base = nullptr) : base_(base) {}
-
-  template <class T>
-  std::span<T> reserve(std::size_t count) {
-    const std::size_t offset = bytes_;
-    bytes_ += align_up(count * sizeof(T));
-    if (base_ == nullptr || count == 0) return {};
-    return {reinterpret_cast<T*>(base_ + offset), count};
-  }
-  std::size_t bytes() const { return bytes_; }
-
- private:
-  unsigned char* base_;
-  std::size_t bytes_ = 0;
-};
-
-// A field of a device-side record, by address (offsetof: the record itself is not on the host).
-template <class Field, class Record>
-Field* field_at(Record* record, std::size_t offset) {
-  return reinterpret_cast<Field*>(reinterpret_cast<unsigned char*>(record) + offset);
-}
-
-// One tensor of a flat parameter-shaped array; empty while the arena is only measured.
-std::span<float> slice(std::span<float> flat, const TensorSlot& tensor) {
-  return flat.empty() ? std::span<float>() : flat.subspan(tensor.offset, tensor.count);
-}
 
 DeviceOptimizer device_optimizer(Optimizer optimizer) {
   switch (optimizer) {
@@ -105,59 +67,110 @@ std::string mib(std::size_t bytes) {
   return std::to_string(static_cast<long long>(std::ceil(double(bytes) / kMiB)));
 }
 
+// The arena's sizes, from the spec and the data (the shuffle's scratch size is CUB's answer).
+ArenaShape arena_shape(const TrialSpec& spec, const DataSplits& data, std::int64_t steps_per_epoch) {
+  ArenaShape shape;
+  shape.layers = spec.model.layers();
+  shape.input_width = spec.model.input_width;
+  shape.output_width = spec.model.output_width;
+  shape.optimizer_slots = optimizer_slot_count(spec.train.optimizer);
+  shape.train_rows = data.train.rows;
+  shape.train_batch = std::min<std::size_t>(std::size_t(spec.train.batch_size), shape.train_rows);
+  shape.rows_capacity = std::max(shape.train_batch, kEvaluationRows);
+  shape.steps_per_epoch = std::size_t(steps_per_epoch);
+  shape.gradient_partials = spec.train.clip_norm > 0 ? std::size_t(kernels::kGradientNormBlocks) : 0;
+  shape.shuffle_workspace_bytes = spec.train.shuffle ? kernels::shuffle_workspace_bytes(shape.train_rows) : 0;
+  return shape;
+}
+
+// The arena, stream-ordered from the device's pool. Tried rather than compared with cudaMemGetInfo
+// first: the pool may hold memory freed by finished trials that it reuses but cudaMemGetInfo does
+// not count as free. When it fails, the pool's unused memory goes back to the device (it may be in
+// blocks of other sizes) and it is tried once more.
+DeviceBuffer allocate_arena(DeviceContext& context, cudaStream_t stream, std::size_t bytes) {
+  try {
+    return DeviceBuffer(bytes, context.memory(), stream);
+  } catch (const DeviceError&) {
+    context.release_unused_memory();
+  }
+  try {
+    return DeviceBuffer(bytes, context.memory(), stream);
+  } catch (const DeviceError& error) {
+    std::size_t free_bytes = 0;
+    std::size_t total_bytes = 0;
+    MLPTUNE_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    throw DeviceError("out of GPU memory: trial needs " + mib(bytes) + " MiB, " + mib(free_bytes) + " MiB free on " +
+                      device_label(context.ordinal()) + " (" + error.what() + ")");
+  }
+}
+
+// Ends a capture that an exception interrupted, if one is still open, and clears what it left.
+void abandon_capture(cudaStream_t stream) noexcept {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(stream, &status) == cudaSuccess && status != cudaStreamCaptureStatusNone) {
+    cudaGraph_t broken = nullptr;
+    // An invalidated capture ends with cudaErrorStreamCaptureInvalidated and no graph: expected here.
+    if (cudaStreamEndCapture(stream, &broken) == cudaSuccess && broken != nullptr)
+      MLPTUNE_CUDA_LOG(cudaGraphDestroy(broken));
+  }
+  cudaGetLastError();  // the abandoned capture's error is not the next call's
+}
+
 class CudaTrainer final : public TrainerCore {
  public:
   CudaTrainer(const TrialSpec& spec, std::shared_ptr<const DataSplits> host_data,
-              std::shared_ptr<const DeviceSplits> device_data, const TrainerOptions& options);
-  ~CudaTrainer() override;
+              std::shared_ptr<DeviceContext> context, const TrainerOptions& options);
   CudaTrainer(const CudaTrainer&) = delete;
   CudaTrainer& operator=(const CudaTrainer&) = delete;
 
-  // The core's epoch inside the trial's and the epoch's NVTX ranges, on the trial's device.
+  // The core's epoch inside the trial's and the epoch's NVTX ranges, on the trial's device; a
+  // fall-back to eager launches is reported once, in the epoch's message and on stderr.
   EpochReport train_epoch() override;
 
  private:
-  // One layer's tensors in the arena. weight, bias and their gradients lie inside the flat
-  // parameters and gradients, where the ParameterLayout puts them.
-  struct LayerViews {
-    std::span<float> weight;           // (out, in)
-    std::span<float> bias;             // (out)
-    std::span<float> weight_gradient;  // (out, in)
-    std::span<float> bias_gradient;    // (out)
-    float* pre = nullptr;              // (rows_capacity, out): pre-activations (logits for the last layer)
-    float* out = nullptr;              // (rows_capacity, out): activations; null on the output layer
+  // The trial's share of the device: its slot, the shared data it reads and its arena, made and
+  // destroyed on the trial's device (OnDevice). Destroying it waits for the slot's stream, destroys
+  // the graphs with the device held exclusively, frees the arena on the stream, releases the data
+  // and gives the slot back, in that order: the next trainer on the slot finds it idle.
+  struct Resources {
+    Resources(DeviceContext& context, std::shared_ptr<const DeviceSplits> data, std::size_t arena_bytes);
+    ~Resources();
+    Resources(const Resources&) = delete;
+    Resources& operator=(const Resources&) = delete;
+
+    DeviceContext& context;
+    SlotPool<TrialSlot>::Lease slot;  // before the arena: given back after the arena's free
+    std::shared_ptr<const DeviceSplits> data;
+    DeviceBuffer arena;
+    StepGraph<GraphExec> full_step;
+    StepGraph<GraphExec> last_step;
   };
 
-  // Where each buffer lives in the arena (lay_out_arena is the one function that knows it).
-  struct Views {
-    std::span<float> parameters;  // P, in ParameterLayout order
-    std::span<float> gradients;   // P, same layout
-    std::span<float> first;       // P, or empty: optimizer slot 1
-    std::span<float> second;      // P, or empty: optimizer slot 2
-    float* x = nullptr;           // (rows_capacity, input_width)
-    float* grad_a = nullptr;      // (train_batch, widest layer output): backward ping-pong
-    float* grad_b = nullptr;
-    std::int32_t* labels = nullptr;   // (rows_capacity)
-    float* targets = nullptr;         // (rows_capacity, output_width): regression
-    float* sample_loss = nullptr;     // (rows_capacity)
-    std::int32_t* correct = nullptr;  // (rows_capacity)
-    DeviceTrial* trial = nullptr;
-    MetricSums* evaluation = nullptr;
-    double* learning_rates = nullptr;            // (steps_per_epoch): this epoch's schedule
-    double* gradient_partials = nullptr;         // (kGradientNormBlocks), where clip_norm > 0: the norm's first pass
-    std::uint32_t* order = nullptr;              // (train rows): this epoch's permutation
-    std::span<unsigned char> shuffle_workspace;  // empty when shuffle is off
-    std::span<unsigned char> cublas_workspace;
-    // Fields of *trial that kernels address directly.
-    std::int64_t* trial_batch_first_row = nullptr;
-    std::int64_t* trial_step = nullptr;
-    MetricSums* trial_train = nullptr;
-    std::vector<LayerViews> layers;
+  // Passes whose first run holds the device exclusively (see first_run).
+  struct FirstRuns {
+    bool epoch_start = false;
+    bool epoch_end = false;
+    bool evaluation = false;
+    bool prediction = false;
   };
 
-  struct StepGraph {
-    GraphExec exec;
-    bool warmed_up = false;  // one eager run first: lazy module loading happens outside capture
+  // One step's launches for the StepLauncher.
+  struct TrainingSteps {
+    CudaTrainer& trainer;
+    int batch;
+    void issue_first();
+    void issue() { trainer.issue_step(batch); }
+    GraphExec capture() { return trainer.capture_step(batch); }
+    void replay(const GraphExec& graph) { graph.launch(trainer.stream()); }
+  };
+
+  // Whether the trial has diverged so far, for issue_until_diverged: the record's flag, copied to
+  // the slot's page-locked staging behind the steps issued so far.
+  struct DivergenceCheck {
+    TrialSlot& slot;
+    const std::int32_t* nonfinite;  // device: the record's train.nonfinite
+    void request() const;
+    bool diverged() const;
   };
 
   EpochSteps train_steps(int epoch, std::int64_t first_step) override;
@@ -166,12 +179,20 @@ class CudaTrainer final : public TrainerCore {
   FlatParameters read_parameters() const override;
   void write_parameters(const FlatParameters& flat) override;
 
-  Views lay_out_arena(ArenaPlan& plan) const;
-  void allocate_arena();
+  Resources& resources() { return resources_->get(); }
+  const Resources& resources() const { return resources_->get(); }
+  TrialSlot& slot() const { return *resources().slot; }
+  cudaStream_t stream() const { return slot().stream(); }
+
+  template <class Issue>
+  void first_run(bool& done, Issue&& issue);
   void initialize_parameters();
   DeviceTrial make_record(std::int64_t steps_taken) const;
+  void start_epoch(int epoch, std::int64_t first_step);
+  void finish_epoch();
 
-  void run_step(StepGraph& graph, int batch, std::int64_t global_step);
+  void run_step(StepGraph<GraphExec>& step, int batch, std::int64_t global_step);
+  GraphExec capture_step(int batch);
   void issue_step(int batch);
   void gather_batch(const DeviceDataset& data, kernels::RowSelection rows, int batch);
   // Training applies dropout (the record's rate, seed and step); evaluation none.
@@ -180,142 +201,94 @@ class CudaTrainer final : public TrainerCore {
   void loss(int batch, float* grad);
   void backward(int batch);
 
-  MetricSums sum_resident(const DeviceDataset& data);
+  void issue_evaluation(const DeviceDataset& data);
+  void issue_prediction(const DeviceDataset& data, std::vector<float>& outputs);
   const DeviceDataset* resident(const Dataset& split) const;
   void copy_to_host(std::span<const float> device, std::vector<float>& host) const;
   void copy_to_device(const std::vector<float>& host, std::span<float> device) const;
 
   TrainerOptions options_;
-  std::shared_ptr<const DeviceSplits> device_data_;
-  std::vector<LayerShape> layers_;
-  int output_width_ = 0;
-  int train_batch_ = 0;    // rows of a full training batch (batch_size, at most the split's rows)
-  int rows_capacity_ = 0;  // rows of the forward buffers: max(train_batch, kEvaluationRows)
-  int widest_output_ = 0;  // widest layer output: the backward buffers' width
-  std::size_t train_rows_ = 0;
-  int full_steps_ = 0;
+  std::shared_ptr<DeviceContext> context_;  // declared before resources_: outlives them
+  ArenaShape shape_;
+  int full_steps_ = 0;  // full batches per epoch
   int last_batch_ = 0;  // rows of the final partial batch, 0 when batches divide the split
-
-  // Declared before what uses it: destroyed after the arena's stream-ordered free.
-  Stream stream_;
-  DeviceBuffer arena_;
-  Views views_;
-  std::optional<CublasHandle> cublas_;
-  PinnedBuffer host_record_;          // DeviceTrial
-  PinnedBuffer host_metrics_;         // MetricSums
-  PinnedBuffer host_learning_rates_;  // double (steps_per_epoch)
-  StepGraph full_step_;
-  StepGraph last_step_;
+  ArenaViews views_;
+  double* learning_rates_ = nullptr;  // the slot's page-locked table (steps_per_epoch)
+  StepLauncher<GraphExec> launcher_;
+  FirstRuns first_runs_;
+  // Last: destroyed first, on the trial's device, while everything above still stands.
+  std::optional<OnDevice<RuntimeDevices, Resources>> resources_;
 };
 
+CudaTrainer::Resources::Resources(DeviceContext& context, std::shared_ptr<const DeviceSplits> data,
+                                  std::size_t arena_bytes)
+    : context(context),
+      slot(context.acquire_slot()),
+      data(std::move(data)),
+      arena(allocate_arena(context, slot->stream(), arena_bytes)) {}
+
+CudaTrainer::Resources::~Resources() {
+  // Work in flight reads the arena, the shared data and the slot's staging: finish it first.
+  MLPTUNE_CUDA_LOG(cudaStreamSynchronize(slot->stream()));
+  auto exclusive = context.capture_lock().synchronising();
+  full_step.graph = GraphExec();
+  last_step.graph = GraphExec();
+}
+
 CudaTrainer::CudaTrainer(const TrialSpec& spec, std::shared_ptr<const DataSplits> host_data,
-                         std::shared_ptr<const DeviceSplits> device_data, const TrainerOptions& options)
-    : TrainerCore(spec, std::move(host_data)), options_(options), device_data_(std::move(device_data)) {
+                         std::shared_ptr<DeviceContext> context, const TrainerOptions& options)
+    : TrainerCore(spec, host_data, kParameterAlignment),
+      options_(options),
+      context_(std::move(context)),
+      launcher_(options.launch) {
   compute_type(spec.train.precision);  // rejects bf16 with the fix in the message
-  layers_ = spec.model.layers();
-  output_width_ = spec.model.output_width;
-  train_rows_ = data().train.rows;
-  train_batch_ = int(std::min<std::size_t>(std::size_t(spec.train.batch_size), train_rows_));
-  rows_capacity_ = std::max(train_batch_, kEvaluationRows);
-  full_steps_ = int(train_rows_ / std::size_t(train_batch_));
-  last_batch_ = int(train_rows_ % std::size_t(train_batch_));
-  for (const LayerShape& layer : layers_) widest_output_ = std::max(widest_output_, layer.out);
-
   DeviceGuard device(options_.device);
-  allocate_arena();
-  cublas_.emplace(stream_.get(), views_.cublas_workspace.data(), views_.cublas_workspace.size());
-  MLPTUNE_CUDA_CHECK(cublasSetMathMode(
-      cublas_->get(), spec.train.precision == Precision::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-  host_record_ = PinnedBuffer(sizeof(DeviceTrial));
-  host_metrics_ = PinnedBuffer(sizeof(MetricSums));
-  host_learning_rates_ = PinnedBuffer(std::size_t(steps_per_epoch()) * sizeof(double));
-  initialize_parameters();
-  if (!spec.train.shuffle) kernels::identity_permutation(views_.order, train_rows_, stream_.get());
-  stream_.synchronize();  // report any failure here, as this trial's, not at its first epoch
-}
-
-CudaTrainer::~CudaTrainer() {
-  // Work in flight reads the arena and the shared data: finish it before anything is freed.
-  MLPTUNE_CUDA_LOG(cudaSetDevice(options_.device));
-  MLPTUNE_CUDA_LOG(cudaStreamSynchronize(stream_.get()));
-}
-
-// The arena's layout, in one place: allocate_arena runs it once to measure (no base) and once
-// over the allocation to bind the views. The order of the reservations is the memory layout.
-CudaTrainer::Views CudaTrainer::lay_out_arena(ArenaPlan& plan) const {
-  const std::size_t capacity = std::size_t(rows_capacity_);
-  const std::size_t parameters = layout().parameter_count();
-  Views views;
-  views.parameters = plan.reserve<float>(parameters);
-  views.gradients = plan.reserve<float>(parameters);
-  views.first = plan.reserve<float>(slot_count() >= 1 ? parameters : 0);
-  views.second = plan.reserve<float>(slot_count() >= 2 ? parameters : 0);
-  views.x = plan.reserve<float>(capacity * std::size_t(spec().model.input_width)).data();
-  const std::size_t grad_count = std::size_t(train_batch_) * std::size_t(widest_output_);
-  views.grad_a = plan.reserve<float>(grad_count).data();
-  views.grad_b = plan.reserve<float>(grad_count).data();
-  views.labels = plan.reserve<std::int32_t>(capacity).data();
-  views.targets = plan.reserve<float>(capacity * std::size_t(output_width_)).data();
-  views.sample_loss = plan.reserve<float>(capacity).data();
-  views.correct = plan.reserve<std::int32_t>(capacity).data();
-  views.trial = plan.reserve<DeviceTrial>(1).data();
-  views.evaluation = plan.reserve<MetricSums>(1).data();
-  views.learning_rates = plan.reserve<double>(std::size_t(steps_per_epoch())).data();
-  views.gradient_partials =
-      plan.reserve<double>(spec().train.clip_norm > 0 ? std::size_t(kernels::kGradientNormBlocks) : 0).data();
-  views.order = plan.reserve<std::uint32_t>(train_rows_).data();
-  views.shuffle_workspace =
-      plan.reserve<unsigned char>(spec().train.shuffle ? kernels::shuffle_workspace_bytes(train_rows_) : 0);
-  views.cublas_workspace = plan.reserve<unsigned char>(kCublasWorkspaceBytes);
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    const std::size_t activations = capacity * std::size_t(layers_[l].out);
-    const bool hidden = l + 1 < layers_.size();
-    LayerViews layer;
-    layer.pre = plan.reserve<float>(activations).data();
-    layer.out = plan.reserve<float>(hidden ? activations : 0).data();
-    layer.weight = slice(views.parameters, layout().weight(l));
-    layer.bias = slice(views.parameters, layout().bias(l));
-    layer.weight_gradient = slice(views.gradients, layout().weight(l));
-    layer.bias_gradient = slice(views.gradients, layout().bias(l));
-    views.layers.push_back(layer);
+  {
+    // CUB's size query may launch (and so load) a kernel of its own.
+    auto exclusive = context_->capture_lock().synchronising();
+    shape_ = arena_shape(spec, data(), steps_per_epoch());
   }
-  if (views.trial != nullptr) {
-    views.trial_batch_first_row = field_at<std::int64_t>(views.trial, offsetof(DeviceTrial, batch_first_row));
-    views.trial_step = field_at<std::int64_t>(views.trial, offsetof(DeviceTrial, step));
-    views.trial_train = field_at<MetricSums>(views.trial, offsetof(DeviceTrial, train));
-  }
-  return views;
-}
-
-void CudaTrainer::allocate_arena() {
+  full_steps_ = int(shape_.train_rows / shape_.train_batch);
+  last_batch_ = int(shape_.train_rows % shape_.train_batch);
   ArenaPlan measure;
-  lay_out_arena(measure);
-  // Try the allocation itself rather than comparing with cudaMemGetInfo first: the stream-ordered
-  // pool may hold freed memory that it reuses but that cudaMemGetInfo does not count as free.
-  try {
-    arena_ = DeviceBuffer(measure.bytes(), stream_.get(), /*stream_ordered=*/true);
-  } catch (const DeviceError& error) {
-    std::size_t free_bytes = 0;
-    std::size_t total_bytes = 0;
-    MLPTUNE_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    throw DeviceError("out of GPU memory: trial needs " + mib(measure.bytes()) + " MiB, " + mib(free_bytes) +
-                      " MiB free on " + device_label(options_.device) + " (" + error.what() + ")");
+  lay_out_arena(shape_, layout(), measure);
+  resources_.emplace(options_.device, RuntimeDevices{}, *context_, context_->resident(host_data), measure.bytes());
+  ArenaPlan bind(resources().arena.as<unsigned char>());
+  views_ = lay_out_arena(shape_, layout(), bind);
+  MLPTUNE_CUDA_CHECK(cublasSetMathMode(
+      slot().cublas(), spec.train.precision == Precision::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  learning_rates_ = slot().learning_rates(std::size_t(steps_per_epoch()), context_->capture_lock());
+  {
+    auto exclusive = context_->capture_lock().synchronising();  // the initialisation's kernels load here
+    initialize_parameters();
+    if (!spec.train.shuffle) kernels::identity_permutation(views_.order, shape_.train_rows, stream());
   }
-
-  ArenaPlan bind(arena_.as<unsigned char>());
-  views_ = lay_out_arena(bind);
+  slot().synchronize();  // report any failure here, as this trial's, not at its first epoch
 }
 
-void CudaTrainer::initialize_parameters() {
-  const cudaStream_t stream = stream_.get();
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    const LayerViews& layer = views_.layers[l];
-    kernels::initialize_weights(spec().model.init, spec().train.seed, int(l), layers_[l].in, layers_[l].out,
-                                layer.weight.data(), stream);
-    MLPTUNE_CUDA_CHECK(cudaMemsetAsync(layer.bias.data(), 0, layer.bias.size_bytes(), stream));
+// Runs `issue` with the device held exclusively the first time (`done` false), then plainly. CUDA
+// loads a kernel on its first launch, and loading may synchronise the device, which would break
+// another trainer's capture; after a pass's first run its kernels are loaded.
+template <class Issue>
+void CudaTrainer::first_run(bool& done, Issue&& issue) {
+  if (done) {
+    issue();
+    return;
   }
-  for (const std::span<float> slot : {views_.first, views_.second})
-    if (!slot.empty()) MLPTUNE_CUDA_CHECK(cudaMemsetAsync(slot.data(), 0, slot.size_bytes(), stream));
+  auto exclusive = context_->capture_lock().synchronising();
+  issue();
+  done = true;
+}
+
+// Every flat array zero first: the padding between tensors stays zero for good (nothing writes it,
+// so its gradients are zero and every optimizer leaves it), then the weights drawn from the seed.
+void CudaTrainer::initialize_parameters() {
+  const cudaStream_t stream = this->stream();
+  for (const std::span<float> flat : {views_.parameters, views_.gradients, views_.first, views_.second})
+    if (!flat.empty()) MLPTUNE_CUDA_CHECK(cudaMemsetAsync(flat.data(), 0, flat.size_bytes(), stream));
+  for (std::size_t l = 0; l < shape_.layers.size(); ++l)
+    kernels::initialize_weights(spec().model.init, spec().train.seed, int(l), shape_.layers[l].in, shape_.layers[l].out,
+                                views_.layers[l].weight.data(), stream);
 }
 
 DeviceTrial CudaTrainer::make_record(std::int64_t steps_taken) const {
@@ -327,7 +300,7 @@ DeviceTrial CudaTrainer::make_record(std::int64_t steps_taken) const {
   record.epsilon = train.epsilon;
   record.weight_decay = train.weight_decay;
   record.optimizer = static_cast<std::int32_t>(device_optimizer(train.optimizer));
-  record.batch_size = train_batch_;
+  record.batch_size = int(shape_.train_batch);
   record.seed = train.seed;
   record.dropout = float(train.dropout);
   record.clip_norm = train.clip_norm;
@@ -339,26 +312,26 @@ DeviceTrial CudaTrainer::make_record(std::int64_t steps_taken) const {
 // --- the training step ----------------------------------------------------------------------------
 
 void CudaTrainer::gather_batch(const DeviceDataset& data, kernels::RowSelection rows, int batch) {
-  const cudaStream_t stream = stream_.get();
+  const cudaStream_t stream = this->stream();
   data.gather_features(rows, batch, views_.x, stream);
   if (data.task() == Task::classification) {
     kernels::gather_labels(data.labels(), rows, batch, views_.labels, stream);
   } else {
-    kernels::gather_rows(data.targets(), std::size_t(output_width_), rows, batch, views_.targets, stream);
+    kernels::gather_rows(data.targets(), std::size_t(shape_.output_width), rows, batch, views_.targets, stream);
   }
 }
 
 // x (B, in) → per layer pre (B, out) = input·Wᵀ + b and, on hidden layers, out (B, out) = f(pre),
 // dropped out in place in training (the next layer's input is what it saw).
 void CudaTrainer::forward(int batch, Pass pass) {
-  const cudaStream_t stream = stream_.get();
+  const cudaStream_t stream = this->stream();
   const float* input = views_.x;
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    const LayerShape& layer = layers_[l];
+  for (std::size_t l = 0; l < shape_.layers.size(); ++l) {
+    const LayerShape& layer = shape_.layers[l];
     const LayerViews& views = views_.layers[l];
-    linear_forward_product(cublas_->get(), spec().train.precision, input, views.weight.data(), views.pre, batch,
+    linear_forward_product(slot().cublas(), spec().train.precision, input, views.weight.data(), views.pre, batch,
                            layer.in, layer.out);
-    const bool hidden = l + 1 < layers_.size();
+    const bool hidden = l + 1 < shape_.layers.size();
     kernels::bias_activation_forward(hidden ? spec().model.activation : Activation::identity, views.pre,
                                      views.bias.data(), views.out, batch, layer.out, stream);
     if (hidden && pass == Pass::training && spec().train.dropout > 0)
@@ -371,26 +344,26 @@ void CudaTrainer::forward(int batch, Pass pass) {
 void CudaTrainer::loss(int batch, float* grad) {
   const float* logits = views_.layers.back().pre;
   if (spec().model.loss == Loss::softmax_cross_entropy)
-    kernels::softmax_cross_entropy(logits, views_.labels, views_.sample_loss, grad, batch, output_width_,
-                                   stream_.get());
+    kernels::softmax_cross_entropy(logits, views_.labels, views_.sample_loss, grad, batch, shape_.output_width,
+                                   stream());
   else
-    kernels::mean_squared_error(logits, views_.targets, views_.sample_loss, grad, batch, output_width_, stream_.get());
+    kernels::mean_squared_error(logits, views_.targets, views_.sample_loss, grad, batch, shape_.output_width, stream());
 }
 
 // grad_a holds ∂L/∂logits (B, output_width); fills every parameter's gradient.
 void CudaTrainer::backward(int batch) {
-  const cudaStream_t stream = stream_.get();
+  const cudaStream_t stream = this->stream();
   float* grad_y = views_.grad_a;
   float* grad_x = views_.grad_b;
-  for (std::size_t l = layers_.size(); l-- > 0;) {
-    const LayerShape& layer = layers_[l];
+  for (std::size_t l = shape_.layers.size(); l-- > 0;) {
+    const LayerShape& layer = shape_.layers[l];
     const LayerViews& views = views_.layers[l];
     const float* input = l == 0 ? views_.x : views_.layers[l - 1].out;
-    linear_weight_gradient(cublas_->get(), spec().train.precision, input, grad_y, views.weight_gradient.data(), batch,
+    linear_weight_gradient(slot().cublas(), spec().train.precision, input, grad_y, views.weight_gradient.data(), batch,
                            layer.in, layer.out);
     kernels::bias_gradient(grad_y, views.bias_gradient.data(), batch, layer.out, stream);
     if (l == 0) break;
-    linear_input_gradient(cublas_->get(), spec().train.precision, views.weight.data(), grad_y, grad_x, batch, layer.in,
+    linear_input_gradient(slot().cublas(), spec().train.precision, views.weight.data(), grad_y, grad_x, batch, layer.in,
                           layer.out);
     if (spec().train.dropout > 0)  // the step's mask gates the deltas as it gated the activations
       kernels::dropout_backward(views_.trial, int(l - 1), grad_x, grad_x, std::size_t(batch) * layer.in, stream);
@@ -403,11 +376,11 @@ void CudaTrainer::backward(int batch) {
 // One training step, every launch on the trial's stream and every varying value read from the
 // trial record, so the same launches captured once replay for every step of every epoch.
 void CudaTrainer::issue_step(int batch) {
-  const cudaStream_t stream = stream_.get();
+  const cudaStream_t stream = this->stream();
   kernels::begin_step(views_.trial, views_.learning_rates, int(steps_per_epoch()), stream);
   {
     Range range{"forward"};
-    gather_batch(device_data_->train, kernels::RowSelection{views_.order, views_.trial_batch_first_row, 0}, batch);
+    gather_batch(resources().data->train, kernels::RowSelection{views_.order, views_.trial_batch_first_row, 0}, batch);
     forward(batch, Pass::training);
     loss(batch, views_.grad_a);
     kernels::accumulate_metrics(views_.sample_loss, nullptr, batch, views_.trial_train, views_.trial_step, stream);
@@ -427,32 +400,45 @@ void CudaTrainer::issue_step(int batch) {
   }
 }
 
-void CudaTrainer::run_step(StepGraph& graph, int batch, std::int64_t global_step) {
+void CudaTrainer::TrainingSteps::issue_first() {
+  auto exclusive = trainer.context_->capture_lock().synchronising();  // the step's kernels load here
+  trainer.issue_step(batch);
+}
+
+void CudaTrainer::run_step(StepGraph<GraphExec>& step, int batch, std::int64_t global_step) {
   const std::string name = "step " + std::to_string(global_step);
   Range range{name};
-  const cudaStream_t stream = stream_.get();
-  if (!options_.use_graphs) return issue_step(batch);
-  if (!graph.exec && graph.warmed_up) {
-    // Thread-local capture: other threads' trainers may allocate or sync while this one captures.
+  TrainingSteps steps{*this, batch};
+  launcher_.run(step, steps);
+}
+
+// The step's launches captured (thread-local mode: other threads' trainers go on meanwhile) and
+// instantiated. The capture holds the device's capture lock shared, so nothing that synchronises
+// the device runs meanwhile; instantiating and uploading the graph hold it exclusively. On any
+// failure the capture is closed and DeviceError thrown: nothing ran, the caller issues the step.
+GraphExec CudaTrainer::capture_step(int batch) {
+  const cudaStream_t stream = this->stream();
+  cudaGraph_t graph = nullptr;
+  {
+    auto capturing = context_->capture_lock().capturing();
     MLPTUNE_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
     try {
       issue_step(batch);
     } catch (...) {
-      cudaGraph_t broken = nullptr;
-      MLPTUNE_CUDA_LOG(cudaStreamEndCapture(stream, &broken));
-      if (broken != nullptr) MLPTUNE_CUDA_LOG(cudaGraphDestroy(broken));
+      abandon_capture(stream);
       throw;
     }
-    cudaGraph_t captured = nullptr;
-    MLPTUNE_CUDA_CHECK(cudaStreamEndCapture(stream, &captured));
-    graph.exec = GraphExec(captured);
+    const cudaError_t status = cudaStreamEndCapture(stream, &graph);
+    if (status != cudaSuccess) {
+      if (graph != nullptr) MLPTUNE_CUDA_LOG(cudaGraphDestroy(graph));
+      cudaGetLastError();
+      MLPTUNE_CUDA_CHECK(status);
+    }
   }
-  if (graph.exec) {
-    graph.exec.launch(stream);
-  } else {
-    issue_step(batch);
-    graph.warmed_up = true;
-  }
+  auto exclusive = context_->capture_lock().synchronising();
+  GraphExec exec(graph);
+  exec.upload(stream);
+  return exec;
 }
 
 EpochReport CudaTrainer::train_epoch() {
@@ -461,73 +447,116 @@ EpochReport CudaTrainer::train_epoch() {
   const std::string epoch_name = "epoch " + std::to_string(epochs_done() + 1);
   Range trial_range{trial_name};
   Range epoch_range{epoch_name};
-  return TrainerCore::train_epoch();
+  EpochReport report = TrainerCore::train_epoch();
+  if (const std::optional<std::string> notice = launcher_.take_notice()) {
+    std::fprintf(stderr, "mlptune: trial %d: %s\n", spec().trial_number, notice->c_str());
+    report.message = report.message.empty() ? *notice : report.message + "; " + *notice;
+  }
+  return report;
 }
 
-EpochSteps CudaTrainer::train_steps(int epoch, std::int64_t first_step) {
-  DeviceGuard device(options_.device);
-  const cudaStream_t stream = stream_.get();
-  const int steps = int(steps_per_epoch());
-  auto* rates = host_learning_rates_.as<double>();
-  for (int i = 0; i < steps; ++i) rates[i] = learning_rate(first_step + i);
-  MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(views_.learning_rates, rates, std::size_t(steps) * sizeof(double),
+// The epoch's learning rates, its row order and the trial record, to the device.
+void CudaTrainer::start_epoch(int epoch, std::int64_t first_step) {
+  const cudaStream_t stream = this->stream();
+  const std::int64_t steps = steps_per_epoch();
+  for (std::int64_t i = 0; i < steps; ++i) learning_rates_[i] = learning_rate(first_step + i);
+  MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(views_.learning_rates, learning_rates_, std::size_t(steps) * sizeof(double),
                                      cudaMemcpyHostToDevice, stream));
   if (spec().train.shuffle)
-    kernels::epoch_permutation(spec().train.seed, epoch, train_rows_, views_.order, views_.shuffle_workspace.data(),
-                               views_.shuffle_workspace.size(), stream);
-  auto* record = host_record_.as<DeviceTrial>();
-  *record = make_record(first_step);
-  MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(views_.trial, record, sizeof(DeviceTrial), cudaMemcpyHostToDevice, stream));
-  for (int i = 0; i < full_steps_; ++i) run_step(full_step_, train_batch_, first_step + i + 1);
-  if (last_batch_ > 0) run_step(last_step_, last_batch_, first_step + full_steps_ + 1);
-  // Every step's loss was checked before its update; the epoch's last update itself may overflow.
+    kernels::epoch_permutation(spec().train.seed, epoch, shape_.train_rows, views_.order,
+                               views_.shuffle_workspace.data(), views_.shuffle_workspace.size(), stream);
+  DeviceTrial& record = slot().staging().record;
+  record = make_record(first_step);
+  MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(views_.trial, &record, sizeof(DeviceTrial), cudaMemcpyHostToDevice, stream));
+}
+
+// Every step's loss was checked before its update; the epoch's last update itself may overflow.
+// Then the record back to the host.
+void CudaTrainer::finish_epoch() {
+  const cudaStream_t stream = this->stream();
   kernels::flag_nonfinite_values(views_.parameters.data(), views_.parameters.size(), views_.trial_train,
                                  views_.trial_step, stream);
-  MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(record, views_.trial, sizeof(DeviceTrial), cudaMemcpyDeviceToHost, stream));
-  stream_.synchronize();
-  return EpochSteps{record->train, record->step};
+  MLPTUNE_CUDA_CHECK(
+      cudaMemcpyAsync(&slot().staging().record, views_.trial, sizeof(DeviceTrial), cudaMemcpyDeviceToHost, stream));
+}
+
+void CudaTrainer::DivergenceCheck::request() const {
+  MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(&slot.staging().nonfinite, nonfinite, sizeof(std::int32_t), cudaMemcpyDeviceToHost,
+                                     slot.stream()));
+  slot.checked().record(slot.stream());
+}
+
+bool CudaTrainer::DivergenceCheck::diverged() const {
+  slot.checked().synchronize();
+  return slot.staging().nonfinite != 0;
+}
+
+// The epoch's steps, issued ahead of the device and stopped soon after a loss turns non-finite
+// (the kernels skip every update after it, so the steps issued past it change nothing).
+EpochSteps CudaTrainer::train_steps(int epoch, std::int64_t first_step) {
+  DeviceGuard device(options_.device);
+  first_run(first_runs_.epoch_start, [&] { start_epoch(epoch, first_step); });
+  Resources& owned = resources();
+  const DivergenceCheck check{slot(), views_.trial_nonfinite};
+  issue_until_diverged(
+      steps_per_epoch(), kStepsPerDivergenceCheck,
+      [&](std::int64_t i) {
+        if (i < full_steps_)
+          run_step(owned.full_step, int(shape_.train_batch), first_step + i + 1);
+        else
+          run_step(owned.last_step, last_batch_, first_step + i + 1);
+      },
+      check);
+  first_run(first_runs_.epoch_end, [&] { finish_epoch(); });
+  slot().synchronize();
+  const DeviceTrial& record = slot().staging().record;
+  return EpochSteps{record.train, record.step};
 }
 
 // --- evaluation and prediction --------------------------------------------------------------------
 
+// A split that is not resident is uploaded for the call, stream-ordered on the trial's stream.
 MetricSums CudaTrainer::sum_metrics(const Dataset& split) {
   DeviceGuard device(options_.device);
   Range range{"evaluate"};
-  if (const DeviceDataset* data = resident(split)) return sum_resident(*data);
-  const DeviceDataset uploaded(split, stream_.get());
-  return sum_resident(uploaded);
+  std::optional<DeviceDataset> uploaded;
+  const DeviceDataset* data = resident(split);
+  if (data == nullptr) data = &uploaded.emplace(split, context_->memory(), stream());
+  first_run(first_runs_.evaluation, [&] { issue_evaluation(*data); });
+  slot().synchronize();
+  return slot().staging().metrics;
 }
 
-MetricSums CudaTrainer::sum_resident(const DeviceDataset& data) {
-  const cudaStream_t stream = stream_.get();
+// The sums over `data` into the slot's staging (valid once the stream is synchronised).
+void CudaTrainer::issue_evaluation(const DeviceDataset& data) {
+  const cudaStream_t stream = this->stream();
+  const int output_width = shape_.output_width;
   MLPTUNE_CUDA_CHECK(cudaMemsetAsync(views_.evaluation, 0, sizeof(MetricSums), stream));
-  for (std::size_t first = 0; first < data.rows(); first += std::size_t(rows_capacity_)) {
-    const int rows = int(std::min<std::size_t>(std::size_t(rows_capacity_), data.rows() - first));
+  for (std::size_t first = 0; first < data.rows(); first += shape_.rows_capacity) {
+    const int rows = int(std::min(shape_.rows_capacity, data.rows() - first));
     gather_batch(data, kernels::RowSelection{nullptr, nullptr, std::int64_t(first)}, rows);
     forward(rows, Pass::evaluation);
     loss(rows, nullptr);
     if (data.task() == Task::classification)
-      kernels::count_correct(views_.layers.back().pre, views_.labels, views_.correct, rows, output_width_, stream);
+      kernels::count_correct(views_.layers.back().pre, views_.labels, views_.correct, rows, output_width, stream);
     kernels::accumulate_metrics(views_.sample_loss, data.task() == Task::classification ? views_.correct : nullptr,
                                 rows, views_.evaluation, nullptr, stream);
   }
-  auto* result = host_metrics_.as<MetricSums>();
-  MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(result, views_.evaluation, sizeof(MetricSums), cudaMemcpyDeviceToHost, stream));
-  stream_.synchronize();
-  return *result;
+  MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(&slot().staging().metrics, views_.evaluation, sizeof(MetricSums),
+                                     cudaMemcpyDeviceToHost, stream));
 }
 
 const DeviceDataset* CudaTrainer::resident(const Dataset& split) const {
-  if (&split == &data().train) return &device_data_->train;
-  if (&split == &data().validation) return &device_data_->validation;
-  if (&split == &data().test) return &device_data_->test;
+  const DeviceSplits& device = *resources().data;
+  if (&split == &data().train) return &device.train;
+  if (&split == &data().validation) return &device.validation;
+  if (&split == &data().test) return &device.test;
   return nullptr;
 }
 
 std::vector<float> CudaTrainer::compute_outputs(const Dataset& data) {
   DeviceGuard device(options_.device);
   Range range{"predict"};
-  const cudaStream_t stream = stream_.get();
   std::optional<DeviceDataset> uploaded;
   const DeviceDataset* source = resident(data);
   if (source == nullptr) {
@@ -541,20 +570,26 @@ std::vector<float> CudaTrainer::compute_outputs(const Dataset& data) {
     features_only.raw_bytes = data.raw_bytes;
     features_only.column_scale = data.column_scale;
     features_only.column_offset = data.column_offset;
-    uploaded.emplace(features_only, stream);
-    source = &*uploaded;
+    source = &uploaded.emplace(features_only, context_->memory(), stream());
   }
-  std::vector<float> outputs(data.rows * std::size_t(output_width_));
-  for (std::size_t first = 0; first < data.rows; first += std::size_t(rows_capacity_)) {
-    const int rows = int(std::min<std::size_t>(std::size_t(rows_capacity_), data.rows - first));
-    source->gather_features(kernels::RowSelection{nullptr, nullptr, std::int64_t(first)}, rows, views_.x, stream);
-    forward(rows, Pass::evaluation);
-    MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(outputs.data() + first * std::size_t(output_width_), views_.layers.back().pre,
-                                       std::size_t(rows) * std::size_t(output_width_) * sizeof(float),
-                                       cudaMemcpyDeviceToHost, stream));
-  }
-  stream_.synchronize();
+  std::vector<float> outputs(data.rows * std::size_t(shape_.output_width));
+  first_run(first_runs_.prediction, [&] { issue_prediction(*source, outputs); });
+  slot().synchronize();
   return outputs;
+}
+
+// outputs (rows, output_width) = the network's outputs for `data` (valid once the stream is
+// synchronised).
+void CudaTrainer::issue_prediction(const DeviceDataset& data, std::vector<float>& outputs) {
+  const cudaStream_t stream = this->stream();
+  const std::size_t width = std::size_t(shape_.output_width);
+  for (std::size_t first = 0; first < data.rows(); first += shape_.rows_capacity) {
+    const int rows = int(std::min(shape_.rows_capacity, data.rows() - first));
+    data.gather_features(kernels::RowSelection{nullptr, nullptr, std::int64_t(first)}, rows, views_.x, stream);
+    forward(rows, Pass::evaluation);
+    MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(outputs.data() + first * width, views_.layers.back().pre,
+                                       std::size_t(rows) * width * sizeof(float), cudaMemcpyDeviceToHost, stream));
+  }
 }
 
 // --- state -------------------------------------------------------------------------------------
@@ -564,18 +599,22 @@ void CudaTrainer::copy_to_host(std::span<const float> device, std::vector<float>
   host.resize(device.size());
   if (device.empty()) return;
   MLPTUNE_CUDA_CHECK(
-      cudaMemcpyAsync(host.data(), device.data(), device.size_bytes(), cudaMemcpyDeviceToHost, stream_.get()));
+      cudaMemcpyAsync(host.data(), device.data(), device.size_bytes(), cudaMemcpyDeviceToHost, stream()));
 }
 
-// device = host, or zeros when host is empty (a slot the saved optimizer did not keep).
+// device = host, or zeros when host is empty (a slot the saved optimizer did not keep). Both are in
+// the trial's aligned layout, so the padding copied is zero.
 void CudaTrainer::copy_to_device(const std::vector<float>& host, std::span<float> device) const {
   if (device.empty()) return;
   if (host.empty()) {
-    MLPTUNE_CUDA_CHECK(cudaMemsetAsync(device.data(), 0, device.size_bytes(), stream_.get()));
+    MLPTUNE_CUDA_CHECK(cudaMemsetAsync(device.data(), 0, device.size_bytes(), stream()));
     return;
   }
+  if (host.size() != device.size())
+    throw Error("a trial state holds " + std::to_string(host.size()) + " values for a GPU array of " +
+                std::to_string(device.size()));
   MLPTUNE_CUDA_CHECK(
-      cudaMemcpyAsync(device.data(), host.data(), device.size_bytes(), cudaMemcpyHostToDevice, stream_.get()));
+      cudaMemcpyAsync(device.data(), host.data(), device.size_bytes(), cudaMemcpyHostToDevice, stream()));
 }
 
 FlatParameters CudaTrainer::read_parameters() const {
@@ -584,27 +623,26 @@ FlatParameters CudaTrainer::read_parameters() const {
   copy_to_host(views_.parameters, flat.parameters);
   copy_to_host(views_.first, flat.first_moment);
   copy_to_host(views_.second, flat.second_moment);
-  stream_.synchronize();
+  slot().synchronize();
   return flat;
 }
 
 void CudaTrainer::write_parameters(const FlatParameters& flat) {
   DeviceGuard device(options_.device);
   // Pageable sources: wait for work reading the parameters, copy, then wait for the copies.
-  stream_.synchronize();
+  slot().synchronize();
   copy_to_device(flat.parameters, views_.parameters);
   copy_to_device(flat.first_moment, views_.first);
   copy_to_device(flat.second_moment, views_.second);
-  stream_.synchronize();
+  slot().synchronize();
 }
 
 }  // namespace
 
 std::unique_ptr<Trainer> make_cuda_trainer(const TrialSpec& spec, std::shared_ptr<const DataSplits> host_data,
-                                           std::shared_ptr<const DeviceSplits> device_data,
-                                           const TrainerOptions& options) {
-  if (!host_data || !device_data) throw ConfigError("make_trainer: no data given");
-  return std::make_unique<CudaTrainer>(spec, std::move(host_data), std::move(device_data), options);
+                                           std::shared_ptr<DeviceContext> context, const TrainerOptions& options) {
+  if (!host_data || !context) throw ConfigError("a trainer needs its data: none was given");
+  return std::make_unique<CudaTrainer>(spec, std::move(host_data), std::move(context), options);
 }
 
 }  // namespace mlptune::cuda

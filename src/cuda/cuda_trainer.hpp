@@ -1,23 +1,25 @@
-// One trial on the GPU: its stream, device arena, cuBLAS handle and captured step graphs.
+// One trial on the GPU: its device arena and captured step graphs, on a slot (stream, cuBLAS
+// handle, pinned buffers) lent by the device's context.
 #pragma once
 
 #include <memory>
 
-#include "cuda/device_data.hpp"
+#include "cuda/device_context.hpp"
+#include "cuda/step_launch.hpp"
 #include "mlptune/backend.hpp"
 
 namespace mlptune::cuda {
 
 struct TrainerOptions {
   int device = 0;
-  bool use_graphs = true;
+  StepLaunch launch = StepLaunch::graphs;
 };
 
-// Validates the spec against the data (ConfigError), reserves the trial's device memory
-// (DeviceError "out of GPU memory: ..." when it does not fit) and initialises the parameters from
-// spec.train.seed on the device.
+// Validates the spec against the data (ConfigError), takes a slot from `context`, reserves the
+// trial's device memory (DeviceError "out of GPU memory: ..." when it does not fit) and initialises
+// the parameters from spec.train.seed on the device. The trainer shares `context` (it may outlive
+// the backend) and gives its slot back when destroyed.
 std::unique_ptr<Trainer> make_cuda_trainer(const TrialSpec& spec, std::shared_ptr<const DataSplits> host_data,
-                                           std::shared_ptr<const DeviceSplits> device_data,
-                                           const TrainerOptions& options);
+                                           std::shared_ptr<DeviceContext> context, const TrainerOptions& options);
 
 }  // namespace mlptune::cuda

@@ -11,8 +11,8 @@ namespace mlptune::cuda {
 namespace {
 
 template <class T>
-DeviceBuffer upload(const std::vector<T>& host, cudaStream_t stream) {
-  DeviceBuffer buffer(host.size() * sizeof(T));
+DeviceBuffer upload(const std::vector<T>& host, const MemoryPool& pool, cudaStream_t stream) {
+  DeviceBuffer buffer(host.size() * sizeof(T), pool, stream);
   if (!host.empty())
     MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(buffer.get(), host.data(), buffer.bytes(), cudaMemcpyHostToDevice, stream));
   return buffer;
@@ -40,23 +40,23 @@ void check_labels(const Dataset& data) {
 
 }  // namespace
 
-DeviceDataset::DeviceDataset(const Dataset& host, cudaStream_t stream)
+DeviceDataset::DeviceDataset(const Dataset& host, const MemoryPool& pool, cudaStream_t stream)
     : task_(host.task), rows_(host.rows), cols_(host.cols), output_width_(host.output_width()) {
   if (uses_bytes(host)) {
-    raw_ = upload(host.raw_bytes, stream);
-    column_scale_ = upload(host.column_scale, stream);
-    column_offset_ = upload(host.column_offset, stream);
+    raw_ = upload(host.raw_bytes, pool, stream);
+    column_scale_ = upload(host.column_scale, pool, stream);
+    column_offset_ = upload(host.column_offset, pool, stream);
   } else {
     require_size(host, "features", host.features.size(), host.rows * host.cols);
-    features_ = upload(host.features, stream);
+    features_ = upload(host.features, pool, stream);
   }
   if (host.task == Task::classification) {
     require_size(host, "labels", host.labels.size(), host.rows);
     check_labels(host);
-    labels_ = upload(host.labels, stream);
+    labels_ = upload(host.labels, pool, stream);
   } else {
     require_size(host, "targets", host.targets.size(), host.rows * std::size_t(host.target_width));
-    targets_ = upload(host.targets, stream);
+    targets_ = upload(host.targets, pool, stream);
   }
   // The host vectors are pageable: wait, so `host` may change or go away after this returns.
   MLPTUNE_CUDA_CHECK(cudaStreamSynchronize(stream));

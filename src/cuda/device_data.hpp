@@ -14,9 +14,10 @@ namespace mlptune::cuda {
 class DeviceDataset {
  public:
   DeviceDataset() = default;
-  // Copies `host` to the device (checked for consistent sizes: DataError otherwise) and waits for
-  // the copy on `stream`.
-  DeviceDataset(const Dataset& host, cudaStream_t stream);
+  // Copies `host` to the device (checked for consistent sizes: DataError otherwise) into buffers
+  // from `pool`, stream-ordered on `stream` (which must outlive the dataset: they are freed on it),
+  // and waits for the copy on `stream`.
+  DeviceDataset(const Dataset& host, const MemoryPool& pool, cudaStream_t stream);
 
   Task task() const { return task_; }
   std::size_t rows() const { return rows_; }

@@ -1,19 +1,47 @@
 // RAII owners of CUDA resources: construction checks and throws, destruction logs.
 #include "cuda/device_resources.hpp"
 
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+
 #include "cuda/cuda_check.hpp"
 
 namespace mlptune::cuda {
 
-DeviceGuard::DeviceGuard(int ordinal) {
-  MLPTUNE_CUDA_CHECK(cudaGetDevice(&previous_));
-  if (previous_ != ordinal) MLPTUNE_CUDA_CHECK(cudaSetDevice(ordinal));
+int RuntimeDevices::current() {
+  int ordinal = -1;
+  MLPTUNE_CUDA_CHECK(cudaGetDevice(&ordinal));
+  return ordinal;
 }
 
-DeviceGuard::~DeviceGuard() {
-  int current = -1;
-  MLPTUNE_CUDA_LOG(cudaGetDevice(&current));
-  if (previous_ >= 0 && current != previous_) MLPTUNE_CUDA_LOG(cudaSetDevice(previous_));
+void RuntimeDevices::make_current(int ordinal) {
+  MLPTUNE_CUDA_CHECK(cudaSetDevice(ordinal));
+}
+
+void RuntimeDevices::restore(int ordinal) noexcept {
+  MLPTUNE_CUDA_LOG(cudaSetDevice(ordinal));
+}
+
+void RuntimeDevices::log(const char* message) noexcept {
+  std::fprintf(stderr, "mlptune: %s\n", message);
+}
+
+void initialize_device(int ordinal) {
+  const cudaError_t status = cudaInitDevice(ordinal, cudaDeviceScheduleBlockingSync, cudaInitDeviceFlagsAreValid);
+  if (status != cudaErrorSetOnActiveProcess) {
+    MLPTUNE_CUDA_CHECK(status);
+    return;
+  }
+  // The context is already active (made by an earlier call with other flags): set the flags on it,
+  // which current drivers allow; where the driver refuses again, keep its schedule.
+  cudaGetLastError();
+  DeviceGuard device(ordinal);
+  const cudaError_t again = cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync);
+  if (again == cudaErrorSetOnActiveProcess)
+    cudaGetLastError();
+  else
+    MLPTUNE_CUDA_CHECK(again);
 }
 
 Stream::Stream() {
@@ -36,13 +64,39 @@ void Stream::synchronize() const {
   MLPTUNE_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
-DeviceBuffer::DeviceBuffer(std::size_t bytes, cudaStream_t stream, bool stream_ordered)
-    : bytes_(bytes), stream_(stream), stream_ordered_(stream_ordered) {
-  if (bytes == 0) return;
-  if (stream_ordered_)
-    MLPTUNE_CUDA_CHECK(cudaMallocAsync(&data_, bytes, stream_));
-  else
-    MLPTUNE_CUDA_CHECK(cudaMalloc(&data_, bytes));
+MemoryPool::MemoryPool(int device) {
+  cudaMemPoolProps properties{};
+  properties.allocType = cudaMemAllocationTypePinned;
+  properties.handleTypes = cudaMemHandleTypeNone;
+  properties.location.type = cudaMemLocationTypeDevice;
+  properties.location.id = device;
+  MLPTUNE_CUDA_CHECK(cudaMemPoolCreate(&pool_, &properties));
+  // Keep freed memory for the next trial instead of releasing it at every synchronisation (the
+  // default threshold, 0): releasing and mapping again costs time, and trim() returns it on demand.
+  std::uint64_t keep_all = std::numeric_limits<std::uint64_t>::max();
+  const cudaError_t status = cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &keep_all);
+  if (status != cudaSuccess) {
+    MLPTUNE_CUDA_LOG(cudaMemPoolDestroy(pool_));
+    MLPTUNE_CUDA_CHECK(status);
+  }
+}
+
+MemoryPool::~MemoryPool() {
+  // Memory still allocated from the pool keeps it alive until freed (cudaMemPoolDestroy's contract).
+  MLPTUNE_CUDA_LOG(cudaMemPoolDestroy(pool_));
+}
+
+void MemoryPool::trim() const {
+  MLPTUNE_CUDA_CHECK(cudaMemPoolTrimTo(pool_, 0));
+}
+
+DeviceBuffer::DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
+  if (bytes > 0) MLPTUNE_CUDA_CHECK(cudaMalloc(&data_, bytes));
+}
+
+DeviceBuffer::DeviceBuffer(std::size_t bytes, const MemoryPool& pool, cudaStream_t stream)
+    : bytes_(bytes), stream_(stream), stream_ordered_(true) {
+  if (bytes > 0) MLPTUNE_CUDA_CHECK(cudaMallocFromPoolAsync(&data_, bytes, pool.get(), stream));
 }
 
 DeviceBuffer::~DeviceBuffer() {
@@ -93,6 +147,30 @@ PinnedBuffer& PinnedBuffer::operator=(PinnedBuffer&& other) noexcept {
   return *this;
 }
 
+Event::Event() {
+  MLPTUNE_CUDA_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming | cudaEventBlockingSync));
+}
+
+Event::~Event() {
+  if (event_ != nullptr) MLPTUNE_CUDA_LOG(cudaEventDestroy(event_));
+}
+
+Event& Event::operator=(Event&& other) noexcept {
+  if (this != &other) {
+    if (event_ != nullptr) MLPTUNE_CUDA_LOG(cudaEventDestroy(event_));
+    event_ = std::exchange(other.event_, nullptr);
+  }
+  return *this;
+}
+
+void Event::record(cudaStream_t stream) const {
+  MLPTUNE_CUDA_CHECK(cudaEventRecord(event_, stream));
+}
+
+void Event::synchronize() const {
+  MLPTUNE_CUDA_CHECK(cudaEventSynchronize(event_));
+}
+
 GraphExec::GraphExec(cudaGraph_t graph) {
   const cudaError_t status = cudaGraphInstantiate(&exec_, graph, 0);
   MLPTUNE_CUDA_LOG(cudaGraphDestroy(graph));
@@ -109,6 +187,10 @@ GraphExec& GraphExec::operator=(GraphExec&& other) noexcept {
     exec_ = std::exchange(other.exec_, nullptr);
   }
   return *this;
+}
+
+void GraphExec::upload(cudaStream_t stream) const {
+  MLPTUNE_CUDA_CHECK(cudaGraphUpload(exec_, stream));
 }
 
 void GraphExec::launch(cudaStream_t stream) const {

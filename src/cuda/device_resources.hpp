@@ -1,5 +1,6 @@
-// RAII owners of CUDA resources: device and pinned memory, streams, graphs and cuBLAS handles.
-// All are move-only; copying device memory takes an explicit call (no performance accidents).
+// RAII owners of CUDA resources: device and pinned memory, memory pools, streams, events, graphs
+// and cuBLAS handles. All are move-only; copying device memory takes an explicit call (no
+// performance accidents).
 #pragma once
 
 #include <cublas_v2.h>
@@ -8,19 +9,27 @@
 #include <cstddef>
 #include <utility>
 
+#include "cuda/device_scope.hpp"
+
 namespace mlptune::cuda {
 
-// Makes `ordinal` the calling thread's current device for the guard's lifetime.
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int ordinal);
-  ~DeviceGuard();
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int previous_ = -1;
+// The device API of the CUDA runtime, for BasicDeviceGuard and OnDevice (cudaGetDevice and
+// cudaSetDevice, checked).
+struct RuntimeDevices {
+  static int current();
+  static void make_current(int ordinal);
+  static void restore(int ordinal) noexcept;
+  static void log(const char* message) noexcept;
 };
+
+// Makes `ordinal` the calling thread's current device for the guard's lifetime.
+using DeviceGuard = BasicDeviceGuard<RuntimeDevices>;
+
+// Initialises `ordinal`'s primary context so that a thread waiting for the device blocks instead of
+// spinning (cudaDeviceScheduleBlockingSync): with many trials' threads waiting in
+// cudaStreamSynchronize, spinning ones would starve those launching work. Where the context is
+// already active under other flags that cannot change, it is left as it is.
+void initialize_device(int ordinal);
 
 // A non-blocking stream (no implicit synchronisation with the legacy default stream).
 class Stream {
@@ -39,12 +48,31 @@ class Stream {
   cudaStream_t stream_ = nullptr;
 };
 
-// Device memory. Allocated stream-ordered (cudaMallocAsync) when given a stream, which must then
-// outlive the buffer; else with cudaMalloc. Freed the same way.
+// A stream-ordered memory pool on one device (cudaMemPoolCreate), keeping the memory freed to it
+// for reuse instead of handing it back to the device at every synchronisation.
+class MemoryPool {
+ public:
+  explicit MemoryPool(int device);
+  ~MemoryPool();
+  MemoryPool(const MemoryPool&) = delete;
+  MemoryPool& operator=(const MemoryPool&) = delete;
+
+  cudaMemPool_t get() const { return pool_; }
+  // Hands the pool's unused memory back to the device (cudaMemPoolTrimTo 0).
+  void trim() const;
+
+ private:
+  cudaMemPool_t pool_ = nullptr;
+};
+
+// Device memory. From a memory pool, stream-ordered (cudaMallocFromPoolAsync on `stream`, freed with
+// cudaFreeAsync on the same stream, which must then outlive the buffer): what a trainer allocates.
+// Without a pool, cudaMalloc and cudaFree, which may synchronise the whole device: for tests only.
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  explicit DeviceBuffer(std::size_t bytes, cudaStream_t stream = nullptr, bool stream_ordered = false);
+  explicit DeviceBuffer(std::size_t bytes);
+  DeviceBuffer(std::size_t bytes, const MemoryPool& pool, cudaStream_t stream);
   ~DeviceBuffer();
   DeviceBuffer(DeviceBuffer&& other) noexcept;
   DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
@@ -66,7 +94,25 @@ class DeviceBuffer {
   bool stream_ordered_ = false;
 };
 
-// Page-locked host memory, so asynchronous copies are truly asynchronous.
+// An event for the host to wait on (no timing; the waiting thread blocks).
+class Event {
+ public:
+  Event();
+  ~Event();
+  Event(Event&& other) noexcept : event_(std::exchange(other.event_, nullptr)) {}
+  Event& operator=(Event&& other) noexcept;
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+
+  void record(cudaStream_t stream) const;
+  void synchronize() const;
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
+// Page-locked host memory, so asynchronous copies are truly asynchronous. cudaMallocHost and
+// cudaFreeHost may synchronise the whole device: trainers take theirs from their slot.
 class PinnedBuffer {
  public:
   PinnedBuffer() = default;
@@ -102,6 +148,8 @@ class GraphExec {
   GraphExec& operator=(const GraphExec&) = delete;
 
   explicit operator bool() const { return exec_ != nullptr; }
+  // Copies the graph's launch data to the device ahead of its first launch.
+  void upload(cudaStream_t stream) const;
   void launch(cudaStream_t stream) const;
 
  private:
@@ -109,7 +157,8 @@ class GraphExec {
 };
 
 // A cuBLAS handle bound to one stream, with its own workspace (so graph capture needs no
-// allocation and two handles never share scratch memory).
+// allocation and two handles never share scratch memory). cublasCreate and cublasDestroy
+// synchronise the whole device: trainers use their slot's handle.
 class CublasHandle {
  public:
   CublasHandle(cudaStream_t stream, void* workspace, std::size_t workspace_bytes);

@@ -2,22 +2,26 @@
 #include "nn/parameter_layout.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "common/shape_text.hpp"
 #include "mlptune/error.hpp"
 
 namespace mlptune {
 
-ParameterLayout::ParameterLayout(const ModelSpec& model) {
+ParameterLayout::ParameterLayout(const ModelSpec& model, std::size_t alignment) : alignment_(alignment) {
+  if (alignment == 0) throw ConfigError("a parameter layout needs an alignment of at least 1 element");
   const std::vector<LayerShape> layers = model.layers();
+  const auto add = [&](std::string name, std::vector<std::int64_t> shape, std::size_t count) {
+    const std::size_t offset = (flat_size_ + alignment - 1) / alignment * alignment;
+    tensors_.push_back({std::move(name), std::move(shape), offset, count});
+    parameter_count_ += count;
+    flat_size_ = offset + count;
+  };
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const std::string prefix = "layers." + std::to_string(i);
-    const auto weights = static_cast<std::size_t>(layers[i].weight_count());
-    const auto biases = static_cast<std::size_t>(layers[i].bias_count());
-    tensors_.push_back({prefix + ".weight", {layers[i].out, layers[i].in}, parameter_count_, weights});
-    parameter_count_ += weights;
-    tensors_.push_back({prefix + ".bias", {layers[i].out}, parameter_count_, biases});
-    parameter_count_ += biases;
+    add(prefix + ".weight", {layers[i].out, layers[i].in}, static_cast<std::size_t>(layers[i].weight_count()));
+    add(prefix + ".bias", {layers[i].out}, static_cast<std::size_t>(layers[i].bias_count()));
   }
 }
 
@@ -47,7 +51,7 @@ void ParameterLayout::check(const std::vector<Tensor>& tensors, const char* what
 
 std::vector<float> ParameterLayout::to_flat(const std::vector<Tensor>& tensors, const char* what) const {
   check(tensors, what);
-  std::vector<float> flat(parameter_count_);
+  std::vector<float> flat(flat_size_, 0.0f);
   for (std::size_t t = 0; t < tensors_.size(); ++t)
     std::copy(tensors[t].data.begin(), tensors[t].data.end(), flat.begin() + std::ptrdiff_t(tensors_[t].offset));
   return flat;

@@ -1,5 +1,6 @@
 // Where a model's parameter tensors live in one flat array, as every backend stores them:
-// layers.0.weight (out, in), layers.0.bias (out), layers.1.weight, ... back to back.
+// layers.0.weight (out, in), layers.0.bias (out), layers.1.weight, ... in that order, back to back
+// or with each tensor's start rounded up to an alignment (the CUDA backend's, for cuBLAS).
 #pragma once
 
 #include <cstddef>
@@ -24,25 +25,33 @@ struct TensorSlot {
 
 class ParameterLayout {
  public:
-  explicit ParameterLayout(const ModelSpec& model);
+  // Each tensor starts at a multiple of `alignment` elements (1: back to back). The elements
+  // between tensors are padding: to_flat leaves them zero, and a trainer keeps them zero (nothing
+  // writes them: their gradients stay zero, so every optimizer leaves them at zero).
+  explicit ParameterLayout(const ModelSpec& model, std::size_t alignment = 1);
 
   const std::vector<TensorSlot>& tensors() const { return tensors_; }
   std::size_t layer_count() const { return tensors_.size() / 2; }
   const TensorSlot& weight(std::size_t layer) const { return tensors_[2 * layer]; }
   const TensorSlot& bias(std::size_t layer) const { return tensors_[2 * layer + 1]; }
   std::size_t parameter_count() const { return parameter_count_; }
+  // Elements of the flat array: the parameters and the padding between them.
+  std::size_t flat_size() const { return flat_size_; }
+  std::size_t alignment() const { return alignment_; }
 
-  // flat (parameter_count) → one Tensor per slot.
+  // flat (flat_size) → one Tensor per slot.
   std::vector<Tensor> to_tensors(std::span<const float> flat) const;
   // Throws ConfigError "trial state: <what> ..." unless `tensors` are exactly this layout's
   // tensors (names, shapes and value counts, in order).
   void check(const std::vector<Tensor>& tensors, const char* what) const;
-  // The inverse of to_tensors, after check().
+  // The inverse of to_tensors, after check(): flat_size elements, the padding zero.
   std::vector<float> to_flat(const std::vector<Tensor>& tensors, const char* what) const;
 
  private:
   std::vector<TensorSlot> tensors_;
+  std::size_t alignment_ = 1;
   std::size_t parameter_count_ = 0;
+  std::size_t flat_size_ = 0;
 };
 
 // The parameter-shaped arrays an optimizer keeps beside the parameters (TrialState's first and

@@ -21,7 +21,7 @@ double seconds_since(Clock::time_point start) {
 }
 
 std::shared_ptr<const DataSplits> checked(const TrialSpec& spec, std::shared_ptr<const DataSplits> data) {
-  if (!data) throw ConfigError("make_trainer: no data given");
+  if (!data) throw ConfigError("a trainer needs its data: none was given");
   check_trial_fits_data(spec, *data);
   return data;
 }
@@ -41,11 +41,11 @@ Metrics to_metrics(const MetricSums& sums, Task task, double target_scale) {
   return metrics;
 }
 
-TrainerCore::TrainerCore(const TrialSpec& spec, std::shared_ptr<const DataSplits> data)
+TrainerCore::TrainerCore(const TrialSpec& spec, std::shared_ptr<const DataSplits> data, std::size_t parameter_alignment)
     : spec_(spec),
       schedule_(spec.train),
       data_(checked(spec, std::move(data))),
-      layout_(spec.model),
+      layout_(spec.model, parameter_alignment),
       slot_count_(optimizer_slot_count(spec.train.optimizer)),
       steps_per_epoch_((std::int64_t(data_->train.rows) + spec.train.batch_size - 1) / spec.train.batch_size) {}
 

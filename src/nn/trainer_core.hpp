@@ -4,6 +4,7 @@
 // bookkeeping. A backend derives from it and supplies only the math and the memory (the hooks).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -15,11 +16,12 @@
 
 namespace mlptune {
 
-// The host copy of a trainer's learned arrays, each flat in ParameterLayout order.
+// The host copy of a trainer's learned arrays, each flat in the trainer's ParameterLayout (its
+// padding zero).
 struct FlatParameters {
-  std::vector<float> parameters;     // (parameter_count)
-  std::vector<float> first_moment;   // (parameter_count), or empty: no such optimizer slot (loading: zeros)
-  std::vector<float> second_moment;  // (parameter_count), or empty, as first_moment
+  std::vector<float> parameters;     // (flat_size)
+  std::vector<float> first_moment;   // (flat_size), or empty: no such optimizer slot (loading: zeros)
+  std::vector<float> second_moment;  // (flat_size), or empty, as first_moment
 };
 
 // What one epoch of training steps leaves.
@@ -34,8 +36,9 @@ Metrics to_metrics(const MetricSums& sums, Task task, double target_scale);
 class TrainerCore : public Trainer {
  public:
   // Checks the spec against the data first (check_trial_fits_data), so a backend's constructor
-  // only runs for a trial that fits.
-  TrainerCore(const TrialSpec& spec, std::shared_ptr<const DataSplits> data);
+  // only runs for a trial that fits. The backend's flat arrays start each tensor at a multiple of
+  // `parameter_alignment` elements (ParameterLayout).
+  TrainerCore(const TrialSpec& spec, std::shared_ptr<const DataSplits> data, std::size_t parameter_alignment = 1);
 
   // train_steps, then the report: a divergence, or validation, early stopping and the status. Any
   // exception marks the trial failed. A backend may wrap it (the CUDA backend opens its NVTX

@@ -16,13 +16,16 @@
 #include <string>
 #include <vector>
 
+#include "cuda/concurrency.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/device_resources.hpp"
 
 namespace mlptune::test {
 
-// Whether a CUDA device is visible (clears the error a missing driver leaves behind).
+// Whether a CUDA device is visible (clears the error a missing driver leaves behind). The first
+// CUDA call of a test program: CUDA_DEVICE_MAX_CONNECTIONS is set first, as the backend sets it.
 inline bool cuda_device_available() {
+  cuda::prepare_connections();
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess) {
     cudaGetLastError();

@@ -1,9 +1,14 @@
 // Whole-model tests of the CUDA backend: CUDA against the CPU backend from the same state, graphs
-// against eager launches, concurrent trainers against lone ones, tf32, divergence, state, memory.
+// against eager launches, concurrent trainers against lone ones, tf32, divergence, state, memory;
+// and what many trials at once need: slots reused, captures that trials starting and ending never
+// break (and the fall-back when something else does), the process set up for many streams.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <random>
 #include <string>
@@ -12,6 +17,8 @@
 
 #include "cpu/cpu_backend.hpp"
 #include "cuda/cuda_backend.hpp"
+#include "cuda/cuda_trainer.hpp"
+#include "cuda/device_context.hpp"
 #include "gpu_test_support.hpp"
 #include "mlptune/backend.hpp"
 #include "mlptune/error.hpp"
@@ -452,6 +459,207 @@ TEST_F(CudaTrainerTest, RejectsSpecsThatDoNotFitTheData) {
   TrialSpec bf16 = make_spec(Optimizer::adam, Activation::relu);
   bf16.train.precision = Precision::bf16;
   EXPECT_THROW(backend->make_trainer(bf16, data), ConfigError);
+}
+
+// The backend sets the process up for many concurrent trials: CUDA_DEVICE_MAX_CONNECTIONS (set by
+// the test program's first CUDA call, as the backend would) allows the recommended concurrency, and
+// a thread waiting for the device blocks rather than spins.
+TEST_F(CudaTrainerTest, TheProcessIsSetUpForManyStreams) {
+  const auto backend = cuda_backend();
+  const char* connections = std::getenv("CUDA_DEVICE_MAX_CONNECTIONS");
+  ASSERT_NE(connections, nullptr);
+  EXPECT_LE(backend->recommended_concurrency(), cuda::connections_for(connections));
+  unsigned int flags = 0;
+  MLPTUNE_CUDA_CHECK(cudaGetDeviceFlags(&flags));
+  EXPECT_EQ(flags & cudaDeviceScheduleMask, unsigned(cudaDeviceScheduleBlockingSync)) << "flags " << flags;
+}
+
+// Trials one after another take the same slot (one stream, one cuBLAS handle, one set of pinned
+// buffers); two at once take two. A slot's previous trial leaves nothing behind: an fp32 trial after
+// a tf32 one on the same slot trains exactly as on a fresh context.
+TEST_F(CudaTrainerTest, TrialsReuseTheirSlots) {
+  const auto data = classification_splits();
+  const auto context = cuda::make_device_context(0);
+  const cuda::TrainerOptions options{0, cuda::StepLaunch::graphs};
+  TrialSpec spec = make_spec(Optimizer::adam, Activation::relu);
+  spec.train.epochs = 1;
+  TrialSpec tf32 = spec;
+  tf32.train.precision = Precision::tf32;
+  tf32.train.batch_size = 61;
+  EXPECT_EQ(cuda::make_cuda_trainer(tf32, data, context, options)->train_epoch().status, TrialStatus::completed);
+  const auto reused = cuda::make_cuda_trainer(spec, data, context, options);
+  const EpochReport reused_report = reused->train_epoch();
+  const std::vector<float> reused_parameters = flatten(reused->state().parameters);
+  EXPECT_EQ(context->slots().made(), 1u);
+  {
+    const auto second = cuda::make_cuda_trainer(spec, data, context, options);
+    EXPECT_EQ(context->slots().made(), 2u);
+    EXPECT_EQ(context->slots().lent(), 2u);
+  }
+  EXPECT_EQ(context->slots().lent(), 1u);
+  EXPECT_EQ(context->slots().free(), 1u);
+
+  const auto fresh = cuda::make_cuda_trainer(spec, data, cuda::make_device_context(0), options);
+  const EpochReport fresh_report = fresh->train_epoch();
+  EXPECT_EQ(reused_report.train_loss, fresh_report.train_loss);
+  EXPECT_EQ(reused_report.validation.loss, fresh_report.validation.loss);
+  EXPECT_EQ(reused_parameters, flatten(fresh->state().parameters));
+}
+
+// A trainer may outlive its backend (the context is shared): it trains, and is destroyed, after.
+TEST_F(CudaTrainerTest, ATrainerOutlivesItsBackend) {
+  const auto data = classification_splits();
+  TrialSpec spec = make_spec(Optimizer::sgd, Activation::tanh);
+  const auto trainer = cuda_backend()->make_trainer(spec, data);
+  EXPECT_EQ(trainer->train_epoch().status, TrialStatus::running);
+  EXPECT_EQ(trainer->evaluate(data->test).samples, 97);
+}
+
+// What `mlptune tune` does: 8 slots, each running one-epoch trials of different shapes back to
+// back, so trials end and start while others capture their step graphs. Nothing a trial does at
+// its start or end synchronises the device, so every capture succeeds (no trial reports a fall-back
+// to eager launches) and every trial trains exactly as it does alone.
+TEST_F(CudaTrainerTest, TrialsEndingAndStartingNeverBreakAnothersCapture) {
+  const auto data = classification_splits();
+  constexpr int kSlots = 8;
+  constexpr int kTrialsPerSlot = 4;
+  std::vector<TrialSpec> specs;
+  const Optimizer optimizers[] = {Optimizer::adam, Optimizer::sgd, Optimizer::adamw, Optimizer::nesterov};
+  for (int k = 0; k < kSlots * kTrialsPerSlot; ++k) {
+    TrialSpec spec = make_spec(optimizers[k % 4], k % 3 == 0 ? Activation::gelu : Activation::relu);
+    spec.model.hidden = {17 + 13 * (k % 5), 33};
+    spec.train.batch_size = 16 + 9 * (k % 7);
+    spec.train.epochs = 1;
+    spec.train.seed = 200 + std::uint64_t(k);
+    spec.trial_number = k;
+    specs.push_back(spec);
+  }
+  const auto backend = cuda_backend();
+  std::vector<Outcome> alone;
+  for (const TrialSpec& spec : specs) alone.push_back(train_for(*backend, spec, data, 1));
+
+  std::vector<Outcome> together(specs.size());
+  std::vector<std::string> messages(specs.size());
+  std::vector<std::thread> slots;
+  for (int slot = 0; slot < kSlots; ++slot) {
+    slots.emplace_back([&, slot] {
+      for (int t = 0; t < kTrialsPerSlot; ++t) {
+        const std::size_t k = std::size_t(slot * kTrialsPerSlot + t);
+        try {
+          const auto trainer = backend->make_trainer(specs[k], data);
+          const EpochReport report = trainer->train_epoch();
+          messages[k] = report.message;
+          together[k].train_losses.push_back(report.train_loss);
+          together[k].validation_losses.push_back(report.validation.loss);
+          together[k].parameters = flatten(trainer->state().parameters);
+        } catch (const std::exception& error) {
+          messages[k] = std::string("failed: ") + error.what();
+        }
+      }
+    });
+  }
+  for (std::thread& thread : slots) thread.join();
+  for (std::size_t k = 0; k < specs.size(); ++k) {
+    SCOPED_TRACE("trial " + std::to_string(k));
+    EXPECT_EQ(messages[k], "");  // neither failed nor fell back
+    EXPECT_EQ(together[k].train_losses, alone[k].train_losses);
+    EXPECT_EQ(together[k].validation_losses, alone[k].validation_losses);
+    EXPECT_EQ(together[k].parameters, alone[k].parameters);
+  }
+}
+
+// Another thread synchronises the whole device over and over while trainers capture (what the
+// backend itself never does once trials run): a capture it breaks falls back to eager launches, so
+// every trial still trains exactly as eager launches do, and says so at most once.
+TEST_F(CudaTrainerTest, ABrokenCaptureFallsBackToEagerLaunches) {
+  const auto data = classification_splits();
+  const auto eager_backend = cuda_backend(false);
+  const auto backend = cuda_backend(true);
+  std::atomic<bool> stop{false};
+  std::thread synchronizer([&] {
+    if (cudaSetDevice(0) != cudaSuccess) return;
+    while (!stop) {
+      cudaDeviceSynchronize();
+      cudaGetLastError();  // whatever it met is not this test's to report
+    }
+  });
+  int fell_back = 0;
+  for (int k = 0; k < 6; ++k) {
+    SCOPED_TRACE("trainer " + std::to_string(k));
+    TrialSpec spec = make_spec(k % 2 == 0 ? Optimizer::adam : Optimizer::momentum, Activation::relu);
+    spec.train.batch_size = 16 + 15 * k;
+    spec.train.epochs = 2;
+    const auto trainer = backend->make_trainer(spec, data);
+    const auto eager = eager_backend->make_trainer(spec, data);
+    int notices = 0;
+    for (int epoch = 0; epoch < 2; ++epoch) {
+      const EpochReport a = trainer->train_epoch();
+      const EpochReport b = eager->train_epoch();
+      EXPECT_EQ(a.train_loss, b.train_loss);
+      EXPECT_EQ(a.validation.loss, b.validation.loss);
+      EXPECT_EQ(a.step, b.step);
+      if (!a.message.empty()) {
+        EXPECT_NE(a.message.find("run eagerly"), std::string::npos) << a.message;
+        ++notices;
+      }
+    }
+    EXPECT_LE(notices, 1);
+    fell_back += notices;
+    EXPECT_EQ(flatten(trainer->state().parameters), flatten(eager->state().parameters));
+  }
+  stop = true;
+  synchronizer.join();
+  std::cout << fell_back << " of 6 trainers fell back to eager launches\n";
+}
+
+// A trial that diverges at its first steps ends its epoch there instead of issuing its 20000 steps
+// (batches of 1): it takes a small part of the time the same epoch takes when it stays finite. It
+// issues at most 2 + 2·32 steps, so a quarter of the finite epoch's time leaves a wide margin.
+TEST_F(CudaTrainerTest, ADivergedEpochEndsAtOnce) {
+  auto data = std::make_shared<DataSplits>();
+  data->train = make_regression(20000, 7);
+  data->validation = make_regression(211, 8);
+  TrialSpec spec = make_spec(Optimizer::sgd, Activation::identity, Task::regression);
+  spec.train.batch_size = 1;
+  spec.train.weight_decay = 0.0;
+  spec.train.epochs = 1;
+  spec.train.learning_rate = 1e-4;
+  const auto backend = cuda_backend();
+  const EpochReport finite = backend->make_trainer(spec, data)->train_epoch();
+  ASSERT_EQ(finite.status, TrialStatus::completed);
+  spec.train.learning_rate = 1e10;
+  const EpochReport diverged = backend->make_trainer(spec, data)->train_epoch();
+  ASSERT_EQ(diverged.status, TrialStatus::diverged) << "the test's learning rate no longer diverges";
+  EXPECT_LT(diverged.step, 10);
+  EXPECT_LT(diverged.seconds, 0.25 * finite.seconds) << diverged.seconds << " s against " << finite.seconds << " s";
+}
+
+// With two devices: a trainer on device 1 made, trained and destroyed from a thread whose device is
+// 0 leaves device 0 current after each call.
+TEST_F(CudaTrainerTest, TrainersLeaveTheCallersDeviceCurrent) {
+  int count = 0;
+  MLPTUNE_CUDA_CHECK(cudaGetDeviceCount(&count));
+  if (count < 2) GTEST_SKIP() << "needs two CUDA devices";
+  const auto current = [] {
+    int device = -1;
+    MLPTUNE_CUDA_CHECK(cudaGetDevice(&device));
+    return device;
+  };
+  MLPTUNE_CUDA_CHECK(cudaSetDevice(0));
+  const auto data = classification_splits();
+  CudaBackendOptions options;
+  options.device = 1;
+  {
+    const auto backend = make_cuda_backend(options);
+    EXPECT_EQ(current(), 0);
+    const auto trainer = backend->make_trainer(make_spec(Optimizer::adam, Activation::relu), data);
+    EXPECT_EQ(current(), 0);
+    trainer->train_epoch();
+    EXPECT_EQ(current(), 0);
+    trainer->state();
+    EXPECT_EQ(current(), 0);
+  }
+  EXPECT_EQ(current(), 0);
 }
 
 }  // namespace

@@ -60,6 +60,40 @@ TEST(ParameterLayout, TensorsOfAnotherModelAreRefusedByName) {
             "trial state: parameters has 3 tensors; the model has 4");
 }
 
+// Aligned to 64 floats (256 bytes, the CUDA backend's): every tensor starts at a multiple of 64,
+// in order and apart; to_flat writes zeros between them and to_tensors reads only the tensors.
+TEST(ParameterLayout, AlignedTensorsStartAtMultiplesOfTheAlignment) {
+  const ModelSpec odd{37, {33, 1}, 5, Activation::relu, Loss::softmax_cross_entropy, Init::he};
+  const ParameterLayout packed(odd);
+  const ParameterLayout layout(odd, 64);
+  ASSERT_EQ(layout.tensors().size(), 6u);
+  EXPECT_EQ(layout.alignment(), 64u);
+  EXPECT_EQ(layout.parameter_count(), packed.parameter_count());
+  EXPECT_EQ(layout.bias(0).offset, 1280u);    // 33·37 = 1221 weights, rounded up to 20·64
+  EXPECT_EQ(layout.weight(1).offset, 1344u);  // 33 biases, rounded up to 64
+  std::size_t end = 0;
+  for (const TensorSlot& tensor : layout.tensors()) {
+    SCOPED_TRACE(tensor.name);
+    EXPECT_EQ(tensor.offset % 64, 0u);
+    EXPECT_GE(tensor.offset, end);  // in order, no overlap
+    end = tensor.offset + tensor.count;
+  }
+  EXPECT_EQ(layout.flat_size(), end);
+  EXPECT_GT(layout.flat_size(), layout.parameter_count());
+
+  std::vector<float> values(packed.flat_size());
+  std::iota(values.begin(), values.end(), 1.0f);  // no zeros among the parameters
+  const std::vector<Tensor> tensors = packed.to_tensors(values);
+  const std::vector<float> flat = layout.to_flat(tensors, "parameters");
+  ASSERT_EQ(flat.size(), layout.flat_size());
+  std::size_t nonzero = 0;
+  for (const float value : flat) nonzero += value != 0.0f;
+  EXPECT_EQ(nonzero, layout.parameter_count());  // the padding is zero
+  const std::vector<Tensor> back = layout.to_tensors(flat);
+  for (std::size_t t = 0; t < tensors.size(); ++t) EXPECT_EQ(back[t].data, tensors[t].data) << tensors[t].name;
+  EXPECT_THROW(ParameterLayout(odd, 0), ConfigError);
+}
+
 TEST(OptimizerSlots, CountPerOptimizer) {
   EXPECT_EQ(optimizer_slot_count(Optimizer::sgd), 0);
   EXPECT_EQ(optimizer_slot_count(Optimizer::momentum), 1);
