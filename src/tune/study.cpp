@@ -235,8 +235,11 @@ class StudyRunner {
     if (stopping_) return true;
     if (!stop_->requested()) return false;
     stopping_ = true;
-    report_progress("stopping: " + stop_->reason() + "; no trial starts, and the " + std::to_string(running_.size()) +
-                    " running here end after their current epoch, saved to continue in the next run");
+    std::string event = "stopping: " + stop_->reason() + "; no trial starts";
+    if (!running_.empty())
+      event += ", and the " + std::to_string(running_.size()) +
+               " running here end after their current epoch, saved to continue in the next run";
+    report_progress(event);
     return true;
   }
 
