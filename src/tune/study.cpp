@@ -459,18 +459,25 @@ class StudyRunner {
   }
 
   // The run is ending: the trial waits, saved after its last epoch, for the next run to continue it.
+  // A state that cannot be saved costs only this trial's epochs since its last checkpoint (it is left
+  // as a killed run leaves it), so it is a warning and the other trials are still saved.
   void suspend(int number, const JobResult& result) {
     if (!result.state) return finish_failed(number, "suspended without its state; the executor must return it");
-    const int epoch = result.state->epoch;
-    const auto path = storage_->checkpoint_path_for(study_.id, number);
-    save_trial_state(path, *result.state, /*with_optimizer_state=*/true);
-    if (!storage_->suspend_trial(study_.id, number, owner_, epoch, path.string()))
-      return report_progress("warning: trial " + std::to_string(number) +
-                             " was taken over by another worker (this one was too long silent); its epochs here are "
-                             "not kept");
+    const std::string trial = "trial " + std::to_string(number);
+    const std::string after = " after epoch " + std::to_string(result.state->epoch);
+    try {
+      const auto path = storage_->checkpoint_path_for(study_.id, number);
+      save_trial_state(path, *result.state, /*with_optimizer_state=*/true);
+      if (!storage_->suspend_trial(study_.id, number, owner_, result.state->epoch, path.string()))
+        return report_progress("warning: " + trial +
+                               " was taken over by another worker while this one was silent too long; its state" +
+                               after + " is dropped");
+    } catch (const Error& error) {
+      return report_progress("warning: " + trial + ": cannot save its state" + after + " (" + error.what() +
+                             "); the next run continues it from its last checkpoint");
+    }
     suspended_.push_back(number);
-    report_progress("trial " + std::to_string(number) + " saved after epoch " + std::to_string(epoch) +
-                    ": it continues from there in the next run");
+    report_progress(trial + " saved" + after + ": it continues from there in the next run");
   }
 
   std::optional<double> best_complete_value() {
@@ -528,7 +535,7 @@ class StudyRunner {
       return "; no trial starts after " + duration_text(*budget) +
              " (the timeout), and running ones stop at their next epoch end";
     if (run_cap_ > 0) return "";
-    return "; no run_cap: it runs until stopped (Ctrl-C), or give run_cap or a timeout";
+    return "; no run_cap and no timeout: it runs until stopped (Ctrl-C)";
   }
   StudyProgress progress(const std::string& event) {
     StudyProgress progress;

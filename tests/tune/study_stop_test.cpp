@@ -153,11 +153,29 @@ TEST_F(StudyStop, WithoutRunCapOrTimeoutTheStudyRunsUntilItIsStopped) {
   EXPECT_EQ(result.stopped_by, StopCause::terminate);
   EXPECT_GE(result.progress.complete, 40) << "far beyond any default number of trials";
   ASSERT_FALSE(seen.empty());
-  EXPECT_NE(seen.front().event.find("no run_cap: it runs until stopped (Ctrl-C)"), std::string::npos)
+  EXPECT_NE(seen.front().event.find("no run_cap and no timeout: it runs until stopped (Ctrl-C)"), std::string::npos)
       << seen.front().event;
   EXPECT_EQ(seen.front().run_cap, 0);
   EXPECT_FALSE(seen.front().eta_seconds.has_value());
   EXPECT_TRUE(seen.back().stopping);
+}
+
+// Rung schedulers without run_cap: brackets and rungs go on until the budget ends the study.
+TEST_F(StudyStop, RungSchedulersWithoutRunCapRunUntilTheTimeout) {
+  for (const PrunerKind pruner : {PrunerKind::asha, PrunerKind::hyperband}) {
+    SCOPED_TRACE(std::string(to_string(pruner)));
+    std::filesystem::remove_all(folder_.file(""));
+    std::filesystem::create_directories(folder_.file(""));
+    StudyConfig config = fake_study_config(/*run_cap=*/0, 9);
+    config.early_terminate = {pruner, 1, 9, 0, 3.0};
+    StudyOptions timed = options();
+    timed.timeout_seconds = 0.5;
+    const StudyResult result = run_study(config, timed, fake_parts(9, 2, 3));
+    EXPECT_EQ(result.stopped_by, StopCause::time_budget);
+    EXPECT_GE(result.progress.complete, 1);
+    EXPECT_GE(result.progress.pruned + result.progress.paused, 1) << "rungs hold back or prune trials as with a cap";
+    for (const auto& record : records()) EXPECT_NE(record.trial.state, RunState::running) << record.trial.number;
+  }
 }
 
 // Trials paused at a rung stay paused through a stop (they are not pruned as leftovers), so the next
