@@ -1,19 +1,14 @@
 // `mlptune tune CONFIG.yaml`: runs (or resumes) a tuning study with a live view, and ends with the
 // leaderboard and the best configuration as an `mlptune train` command line.
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <sstream>
-#include <thread>
 
 #include "cli/commands.hpp"
+#include "cli/live_view.hpp"
 #include "cli/options.hpp"
 #include "cli/stop_signals.hpp"
 #include "cli/text.hpp"
@@ -64,89 +59,6 @@ std::string read_text(const std::string& path) {
   return text.str();
 }
 
-// One status line: counts, best so far, time, ETA and what ends the study.
-std::string status_line(const tune::StudyProgress& progress) {
-  std::string line = progress.run_cap > 0 ? format("[%d/%d]", progress.done(), progress.run_cap)
-                                          : format("[%d, no run_cap]", progress.done());
-  line += format(" %d complete, %d pruned, %d failed, %d running", progress.complete, progress.pruned, progress.failed,
-                 progress.running);
-  if (progress.paused > 0) line += format(", %d paused", progress.paused);
-  if (progress.best_value) line += format(" | best %.5g (trial %d)", *progress.best_value, progress.best_number);
-  line += " | " + duration(progress.elapsed_seconds);
-  if (progress.stopping) return line + ", stopping at the running trials' epoch ends";
-  if (progress.eta_seconds) line += ", eta " + duration(*progress.eta_seconds);
-  if (progress.seconds_left) return line + ", " + duration(*progress.seconds_left) + " left of the timeout";
-  if (progress.run_cap == 0) line += ", runs until Ctrl-C";
-  return line;
-}
-
-// The live view. On a terminal the status line is redrawn in place under the event lines, and
-// every second as time passes. In a log (a file, a pipe: CI, nohup, Slurm) each event is one line
-// and the status follows at most every 30 s, so the log neither floods nor goes silent.
-class LiveView {
- public:
-  LiveView() : ticker_([this] { tick(); }) {}
-  ~LiveView() {
-    {
-      std::lock_guard lock(mutex_);
-      closing_ = true;
-    }
-    wake_.notify_all();
-    ticker_.join();
-    if (terminal_ && shown_) std::cout << "\n";
-  }
-  LiveView(const LiveView&) = delete;
-  LiveView& operator=(const LiveView&) = delete;
-
-  void operator()(const tune::StudyProgress& progress) {
-    std::lock_guard lock(mutex_);
-    last_ = progress;
-    last_at_ = Clock::now();
-    shown_ = true;
-    if (terminal_) {
-      std::cout << "\r\033[K";
-      if (!progress.event.empty()) std::cout << progress.event << "\n";
-      std::cout << status_line(progress) << std::flush;
-    } else if (!progress.event.empty()) {
-      std::cout << progress.event << std::endl;
-    }
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  static constexpr std::chrono::seconds kLogInterval{30};
-
-  // Redraws (terminal) or logs (every kLogInterval) the last status, with the time since it.
-  void tick() {
-    std::unique_lock lock(mutex_);
-    auto last_logged = Clock::now();
-    while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return closing_; })) {
-      if (!shown_) continue;
-      const auto now = Clock::now();
-      if (!terminal_ && now - last_logged < kLogInterval) continue;
-      last_logged = now;
-      tune::StudyProgress aged = last_;
-      const double since = std::chrono::duration<double>(now - last_at_).count();
-      aged.elapsed_seconds += since;
-      if (aged.seconds_left) aged.seconds_left = std::max(0.0, *aged.seconds_left - since);
-      if (aged.eta_seconds) aged.eta_seconds = std::max(0.0, *aged.eta_seconds - since);
-      if (terminal_)
-        std::cout << "\r\033[K" << status_line(aged) << std::flush;
-      else
-        std::cout << status_line(aged) << std::endl;
-    }
-  }
-
-  const bool terminal_ = isatty(STDOUT_FILENO) != 0;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool closing_ = false;
-  bool shown_ = false;  // a progress has come
-  tune::StudyProgress last_;
-  Clock::time_point last_at_;
-  std::thread ticker_;  // last: it starts once every member above exists
-};
-
 // After a stop: what was kept and how to go on.
 std::string stop_summary(const tune::StudyResult& result, const TuneCommandOptions& options) {
   std::string text = "stopped early: " + result.stop_reason + ".";
@@ -157,7 +69,8 @@ std::string stop_summary(const tune::StudyResult& result, const TuneCommandOptio
     text += (one ? " Trial " : " Trials ") + join(numbers, ", ") +
             (one ? " was saved after its" : " were saved after their") + " last epoch, to continue from there.";
   }
-  if (result.progress.paused > 0) text += " " + std::to_string(result.progress.paused) + " wait paused at rungs.";
+  if (result.progress.paused > 0)
+    text += " " + std::to_string(result.progress.paused) + " trials wait paused at their rungs.";
   std::string command = "mlptune tune " + options.config_path;
   if (!options.storage_path.empty()) command += " --storage " + options.storage_path;
   return text + "\nTo continue the study, run the same command again: " + command + "\n";
