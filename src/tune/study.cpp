@@ -388,8 +388,11 @@ class StudyRunner {
     if (self == history_.end()) return Decision::proceed;
     self->intermediate[report.epoch] = value;
     if (report.status != TrialStatus::running) return Decision::proceed;
-    if (stopping()) return Decision::suspend;
-    return scheduler_->judge(*self, report.epoch, history_);
+    // The scheduler judges first: a trial at a rung pauses (or is pruned) there even while the study
+    // stops, so that a suspended trial never skips its rung's judgement.
+    const Decision decision = scheduler_->judge(*self, report.epoch, history_);
+    if (decision == Decision::proceed && stopping()) return Decision::suspend;
+    return decision;
   }
 
   void on_result(JobResult result) {

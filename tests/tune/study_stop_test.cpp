@@ -17,6 +17,31 @@ using testing::fake_parts;
 using testing::fake_study_config;
 using testing::TempFolder;
 
+TEST(StopRequest, TheFirstCauseWinsAndASpentBudgetBecomesOne) {
+  StopRequest signalled;
+  EXPECT_FALSE(signalled.requested());
+  EXPECT_FALSE(signalled.seconds_left().has_value());
+  signalled.request(StopCause::terminate);
+  signalled.request(StopCause::interrupt);
+  EXPECT_EQ(signalled.cause(), StopCause::terminate);
+  EXPECT_EQ(signalled.reason(), "SIGTERM");
+
+  StopRequest timed;
+  timed.stop_after(0.05);
+  EXPECT_EQ(timed.cause(), StopCause::none);
+  EXPECT_GT(*timed.seconds_left(), 0.0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  EXPECT_EQ(timed.cause(), StopCause::time_budget);
+  EXPECT_EQ(*timed.seconds_left(), 0.0);
+  timed.request(StopCause::interrupt);
+  EXPECT_EQ(timed.cause(), StopCause::time_budget) << "the budget was spent first";
+  EXPECT_EQ(timed.reason(), "the time budget of 0.1s is spent");
+
+  StopRequest forever;
+  forever.stop_after(1e300);
+  EXPECT_EQ(forever.cause(), StopCause::none) << "a huge budget neither overflows nor ends at once";
+}
+
 class StudyStop : public ::testing::Test {
  protected:
   StudyOptions options() const {
