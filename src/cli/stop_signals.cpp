@@ -55,6 +55,9 @@ StopSignals::StopSignals(std::shared_ptr<tune::StopRequest> stop) : stop_(std::m
   action.sa_flags = SA_RESTART;  // interrupted system calls go on: the stop is seen at the next epoch end
   ::sigaction(SIGINT, &action, &previous_interrupt_);
   ::sigaction(SIGTERM, &action, &previous_terminate_);
+  // A program started in the background by a script ignores SIGINT, so that a Ctrl-C meant for the
+  // script's foreground leaves it alone: it keeps doing so.
+  if (previous_interrupt_.sa_handler == SIG_IGN) ::sigaction(SIGINT, &previous_interrupt_, nullptr);
 }
 
 StopSignals::~StopSignals() {
