@@ -166,6 +166,22 @@ TEST_F(StudyStop, ATimeBudgetEndsAStudyWithoutRunCapAndTheNextRunHasAFreshOne) {
   EXPECT_EQ(stored_epochs(after), epochs->load() + more_epochs->load()) << "no epoch trained twice or lost";
 }
 
+// mlptune.timeout is the budget unless --timeout (options.timeout_seconds) gives another.
+TEST_F(StudyStop, TheConfigsTimeoutIsTheBudgetAndTheOptionReplacesIt) {
+  StudyConfig config = fake_study_config(/*run_cap=*/0, 3);
+  config.settings.timeout_seconds = 0.2;
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(run_study(config, options(), fake_parts(3, 5, 2)).stop_reason, "the time budget of 0.2s is spent");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+
+  config.settings.timeout_seconds = 3600.0;
+  StudyOptions shorter = options();
+  shorter.timeout_seconds = 0.3;
+  start = std::chrono::steady_clock::now();
+  EXPECT_EQ(run_study(config, shorter, fake_parts(3, 5, 2)).stop_reason, "the time budget of 0.3s is spent");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
 TEST_F(StudyStop, WithoutRunCapOrTimeoutTheStudyRunsUntilItIsStopped) {
   const StudyConfig config = fake_study_config(/*run_cap=*/0, 2);
   StudyOptions stopped = options();
