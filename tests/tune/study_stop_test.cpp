@@ -201,19 +201,22 @@ TEST_F(StudyStop, WithoutRunCapOrTimeoutTheStudyRunsUntilItIsStopped) {
   EXPECT_TRUE(seen.back().stopping);
 }
 
-// Rung schedulers without run_cap: brackets and rungs go on until the budget ends the study.
-TEST_F(StudyStop, RungSchedulersWithoutRunCapRunUntilTheTimeout) {
+// Rung schedulers without run_cap: brackets and rungs go on, trials complete, until a stop (here
+// after two complete; the time budget only guards against a study that would never get there).
+TEST_F(StudyStop, RungSchedulersWithoutRunCapRunUntilStopped) {
   for (const PrunerKind pruner : {PrunerKind::asha, PrunerKind::hyperband}) {
     SCOPED_TRACE(std::string(to_string(pruner)));
     std::filesystem::remove_all(folder_.file(""));
     std::filesystem::create_directories(folder_.file(""));
     StudyConfig config = fake_study_config(/*run_cap=*/0, 9);
     config.early_terminate = {pruner, 1, 9, 0, 3.0};
-    StudyOptions timed = options();
-    timed.timeout_seconds = 0.5;
-    const StudyResult result = run_study(config, timed, fake_parts(9, 2, 3));
-    EXPECT_EQ(result.stopped_by, StopCause::time_budget);
-    EXPECT_GE(result.progress.complete, 1);
+    StudyOptions stopped = options();
+    stopped.timeout_seconds = 120.0;
+    stopped.stop = std::make_shared<StopRequest>();
+    const StudyResult result = run_study(config, stopped, fake_parts(9, 2, 3), [&](const StudyProgress& progress) {
+      if (progress.complete >= 2) stopped.stop->request(StopCause::interrupt);
+    });
+    EXPECT_EQ(result.stopped_by, StopCause::interrupt) << "two trials completed";
     EXPECT_GE(result.progress.pruned + result.progress.paused, 1) << "rungs hold back or prune trials as with a cap";
     for (const auto& record : records()) EXPECT_NE(record.trial.state, RunState::running) << record.trial.number;
   }
