@@ -143,9 +143,9 @@ std::string resolve_study_name(const StudyConfig& config);
 // study finishes the interrupted ones rather than starting new ones), the metric target is
 // reached, or it is stopped (the time budget, options.stop). Without run_cap (and not grid) only a
 // target or a stop ends it. A stop starts no trial; each running one ends after its current epoch,
-// saved and waiting, and the next run continues it from there; paused trials stay paused. On the CPU backend,
-// settings.cpu_run_cap replaces run_cap and settings.cpu_max_epochs caps the epochs. Diverged and failed trials are
-// recorded as failed with their reason.
+// saved and waiting, and the next run continues it from there; paused trials stay paused. On the
+// CPU backend, settings.cpu_run_cap replaces run_cap and settings.cpu_max_epochs caps the epochs.
+// Diverged and failed trials are recorded as failed with their reason.
 StudyResult run_study(const StudyConfig& config, const StudyOptions& options, const ProgressCallback& progress = {});
 StudyResult run_study(const StudyConfig& config, const StudyOptions& options, StudyParts parts,
                       const ProgressCallback& progress = {});
