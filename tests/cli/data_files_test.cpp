@@ -279,4 +279,29 @@ mlptune: {dataset: iris, task: regression}
   EXPECT_NE(refused.output.find("mlptune.task"), std::string::npos) << refused.output;
 }
 
+// tune --test-data is the study's mlptune.test_data: the best trial's line carries it, and a rerun
+// with another test file is a changed study.
+TEST_F(DataFiles, TuneTestDataBecomesPartOfTheStudysData) {
+  const std::string rows = write("rows.csv", regression_rows(60, 0));
+  write("test.csv", regression_rows(20, 500));
+  write("other.csv", regression_rows(30, 900));
+  const std::string study = write("study.yaml", R"(method: random
+metric: {name: validation_rmse, goal: minimize}
+parameters:
+  epochs: {value: 1}
+run_cap: 1
+mlptune: {data: )" + rows +
+                                                    R"(, task: regression, label_column: y, backend: cpu})"
+                                                    "\n");
+  const ProgramRun run = run_mlptune("tune " + study + " --quiet --test-data " + path("test.csv"));
+  ASSERT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("--test-data " + path("test.csv")), std::string::npos) << run.output;
+  const ProgramRun other = run_mlptune("tune " + study + " --quiet --test-data " + path("other.csv"));
+  EXPECT_EQ(other.status, 2) << other.output;
+  EXPECT_NE(other.output.find("test_data " + path("test.csv") + ", task regression -> data " + rows +
+                              ", label_column y, test_data " + path("other.csv")),
+            std::string::npos)
+      << other.output;
+}
+
 }  // namespace
