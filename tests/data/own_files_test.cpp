@@ -47,6 +47,45 @@ TEST(OwnTestFile, IsTheTestSplitInFileOrderScaledByTheTrainingSplit) {
   EXPECT_EQ(splits.test.name, spec.test_path);
 }
 
+std::string big_endian(std::initializer_list<std::uint32_t> words) {
+  std::string bytes;
+  for (const std::uint32_t word : words)
+    for (const int shift : {24, 16, 8, 0}) bytes += static_cast<char>((word >> shift) & 0xFF);
+  return bytes;
+}
+
+// `count` images of 2x2 bytes (image i holds first + i in each pixel) and labels i % 3, as
+// Fashion-MNIST ships its train and t10k pairs.
+std::string idx_pair(const test::TempFolder& folder, const std::string& name, int count, int first) {
+  std::string pixels, labels;
+  for (int i = 0; i < count; ++i) {
+    pixels += std::string(4, static_cast<char>(first + i));
+    labels += static_cast<char>(i % 3);
+  }
+  const auto images =
+      folder.write_gz(name + "-images-idx3-ubyte.gz", big_endian({0x00000803, std::uint32_t(count), 2, 2}) + pixels);
+  const auto label_file =
+      folder.write_gz(name + "-labels-idx1-ubyte.gz", big_endian({0x00000801, std::uint32_t(count)}) + labels);
+  return images.string() + "," + label_file.string();
+}
+
+TEST(OwnTestFile, AnIdxPairGivesTheTestSplitOfAnIdxTrainingPair) {
+  test::TempFolder folder;
+  DataSpec spec;
+  spec.path = idx_pair(folder, "train", 30, 0);
+  spec.test_path = idx_pair(folder, "t10k", 6, 100);
+  spec.scaling = Scaling::minmax;
+  spec.validation_fraction = 0.2;
+  const DataSplits splits = load_data(spec);
+  EXPECT_EQ(splits.train.rows, 24u);
+  EXPECT_EQ(splits.validation.rows, 6u);
+  ASSERT_EQ(splits.test.rows, 6u);
+  // minmax from the training split's bytes (at most 0..29): the test bytes 100.. lie beyond 1.
+  EXPECT_EQ(splits.test.raw_bytes.front(), 100);
+  EXPECT_GT(splits.test.features.front(), 3.0f);
+  EXPECT_EQ(splits.test.labels, (std::vector<std::int32_t>{0, 1, 2, 0, 1, 2}));
+}
+
 TEST(OwnTestFile, WithOtherColumnsIsRefusedNamingBothFiles) {
   test::TempFolder folder;
   DataSpec spec;
