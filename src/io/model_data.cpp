@@ -1,6 +1,8 @@
 // A saved model's "mlptune.data" metadata entry: the task, the feature columns and the scaling
 // fitted on its training split, as JSON.
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "mlptune/error.hpp"
@@ -14,17 +16,50 @@ namespace {
   throw DataError(path.string() + ": " + problem);
 }
 
-// The entry's fields, each read with its type checked.
+// Thrown for an entry a reader of this version cannot take; read_model_data names the file.
+struct MalformedEntry {
+  std::string problem;
+};
+
+// A number of the entry that float32 holds (column maps), or that is finite (target maps).
+double finite_number(const nlohmann::json& json, const char* key) {
+  const nlohmann::json& value = json.at(key);
+  if (!value.is_number() || !std::isfinite(value.get<double>()))
+    throw MalformedEntry{std::string(key) + " is not a finite number"};
+  return value.get<double>();
+}
+
+std::vector<float> float_list(const nlohmann::json& json, const char* key) {
+  const nlohmann::json& values = json.at(key);
+  if (!values.is_array()) throw MalformedEntry{std::string(key) + " is not a list"};
+  std::vector<float> list;
+  for (const nlohmann::json& value : values) {
+    if (!value.is_number() || !(std::fabs(value.get<double>()) <= std::numeric_limits<float>::max()))
+      throw MalformedEntry{std::string(key) + " holds " + value.dump() + ", not a float32 number"};
+    list.push_back(static_cast<float>(value.get<double>()));
+  }
+  return list;
+}
+
+// The entry's fields, each read with its type and range checked.
 ModelData model_data_from_json(const nlohmann::json& json) {
   ModelData data;
   data.task = detail::kTaskNames.parse(json.at("task").get<std::string>());
   data.label_column = json.at("label_column").get<std::string>();
   data.feature_names = json.at("feature_names").get<std::vector<std::string>>();
-  data.column_scale = json.at("column_scale").get<std::vector<float>>();
-  data.column_offset = json.at("column_offset").get<std::vector<float>>();
-  data.classes = json.at("classes").get<int>();
-  data.target_offset = json.at("target_offset").get<double>();
-  data.target_scale = json.at("target_scale").get<double>();
+  data.column_scale = float_list(json, "column_scale");
+  data.column_offset = float_list(json, "column_offset");
+  const nlohmann::json& classes = json.at("classes");
+  if (!classes.is_number_integer() || classes.get<std::int64_t>() < 0 ||
+      classes.get<std::int64_t>() > std::numeric_limits<int>::max())
+    throw MalformedEntry{"classes is not a count"};
+  data.classes = int(classes.get<std::int64_t>());
+  data.target_offset = finite_number(json, "target_offset");
+  data.target_scale = finite_number(json, "target_scale");
+  if (data.column_scale.size() != data.column_offset.size() ||
+      (!data.feature_names.empty() && data.feature_names.size() != data.column_scale.size()))
+    throw MalformedEntry{"its column lists differ in length"};
+  if (!(data.target_scale > 0)) throw MalformedEntry{"target_scale is not positive"};
   return data;
 }
 
@@ -62,22 +97,16 @@ ModelData read_model_data(const std::filesystem::path& path, const std::map<std:
                    "' metadata entry with the scaling of the data it was trained on (it was saved by an earlier "
                    "mlptune, or by another program); train it again with `mlptune train --save` to apply it to "
                    "new rows");
-  ModelData data;
+  const std::string fix = "; train and save the model again (`mlptune train --save`)";
   try {
-    data = model_data_from_json(nlohmann::json::parse(entry->second));
+    return model_data_from_json(nlohmann::json::parse(entry->second));
   } catch (const nlohmann::json::exception& error) {
-    fail(path, std::string("its '") + kModelDataKey + "' metadata entry is damaged (" + error.what() +
-                   "); save the model again with `mlptune train --save`");
+    fail(path, std::string("its '") + kModelDataKey + "' metadata entry is damaged (" + error.what() + ")" + fix);
+  } catch (const MalformedEntry& error) {
+    fail(path, std::string("its '") + kModelDataKey + "' metadata entry is damaged: " + error.problem + fix);
   } catch (const ConfigError& error) {
-    fail(path, std::string("its '") + kModelDataKey + "' metadata entry: " + error.what());
+    fail(path, std::string("its '") + kModelDataKey + "' metadata entry: " + error.what() + fix);
   }
-  if (data.column_scale.size() != data.column_offset.size() ||
-      (!data.feature_names.empty() && data.feature_names.size() != data.column_scale.size()) ||
-      !(data.target_scale > 0) || !std::isfinite(data.target_scale) || !std::isfinite(data.target_offset))
-    fail(path, std::string("its '") + kModelDataKey +
-                   "' metadata entry is inconsistent (column counts or target scaling); save the model again with "
-                   "`mlptune train --save`");
-  return data;
 }
 
 }  // namespace mlptune
