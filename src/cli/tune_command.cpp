@@ -98,6 +98,9 @@ int run_tune(const TuneCommandOptions& options) {
   tune::StudyOptions study_options;
   study_options.config_yaml = read_text(options.config_path);
   if (!options.test_data_path.empty()) {
+    if (config.settings.data_path.empty())
+      throw ConfigError("--test-data goes with a training file of your own (mlptune.data in " + options.config_path +
+                        "); the bundled sets bring their own splits");
     study_options.config_yaml = with_test_data(study_options.config_yaml, options.test_data_path);
     config = tune::parse_study_config(study_options.config_yaml, options.config_path);
   }

@@ -302,6 +302,15 @@ mlptune: {data: )" + rows +
                               ", label_column y, test_data " + path("other.csv")),
             std::string::npos)
       << other.output;
+  const std::string bundled = write("bundled.yaml",
+                                    "method: random\nparameters:\n  epochs: {value: 1}\nrun_cap: 1\n"
+                                    "mlptune: {dataset: iris, backend: cpu}\n");
+  const ProgramRun refused = run_mlptune("tune " + bundled + " --quiet --test-data " + path("test.csv"));
+  EXPECT_EQ(refused.status, 2) << refused.output;
+  EXPECT_NE(refused.output.find("--test-data goes with a training file of your own (mlptune.data in " + bundled),
+            std::string::npos)
+      << refused.output;
+  EXPECT_FALSE(fs::exists(path("bundled.db"))) << "a refused configuration creates no study file";
 }
 
 }  // namespace
