@@ -131,6 +131,18 @@ def with_adam_slots(model: pathlib.Path) -> bytes:
     return save(tensors, metadata)
 
 
+def plain_layer_seeds() -> None:
+    """Layers as PyTorch saves a ModuleList of nn.Linear, without metadata, in the shapes of the
+    harness's model (4 -> 4 -> 3), in float16 and float64."""
+    from safetensors.numpy import save
+    rng = np.random.default_rng(0)
+    for dtype in ("float16", "float64"):
+        tensors = {"layers.0.weight": rng.normal(size=(4, 4)), "layers.0.bias": rng.normal(size=4),
+                   "layers.1.weight": rng.normal(size=(3, 4)), "layers.1.bias": rng.normal(size=3)}
+        write("safetensors", f"pytorch-layers-{dtype}.safetensors",
+              save({name: value.astype(dtype) for name, value in tensors.items()}))
+
+
 def model_and_study_seeds(mlptune: pathlib.Path) -> None:
     with tempfile.TemporaryDirectory() as folder_name:
         folder = pathlib.Path(folder_name)
@@ -203,6 +215,7 @@ def main() -> None:
     idx_seeds()
     csv_seeds()
     npy_seeds()
+    plain_layer_seeds()
     model_and_study_seeds(mlptune)
     study_yaml_seeds()
     for folder in sorted(CORPUS.iterdir()):

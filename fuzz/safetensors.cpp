@@ -1,5 +1,6 @@
 // Fuzzes the safetensors reader (read_safetensors) and the model / trial-state loader on top of it
-// (load_trial_state), and checks that what either reads writes back and reads the same again.
+// (load_trial_state), and checks that what either reads writes back and reads the same again; and
+// the readers of a model's parameters (load_parameters) and data entry (read_model_data).
 #include "mlptune/safetensors.hpp"
 
 #include <cstring>
@@ -60,11 +61,26 @@ void check_state_file(const fuzz::fs::path& path) {
   fuzz::require(same_state(*state, load_trial_state(copy)), "a trial state saved and loaded again differs");
 }
 
+// The same file as --init-from and predict read it: a model's parameters (any file of its layers'
+// tensors) and its data entry are each taken or refused with an error.
+void check_parameters_file(const fuzz::fs::path& path) {
+  ModelSpec model;
+  model.input_width = 4;
+  model.hidden = {4};
+  model.output_width = 3;
+  if (const auto parameters = fuzz::expected_errors([&] { return load_parameters(path, model); }))
+    fuzz::require(parameters->size() == 4 && parameters->at(2).shape == std::vector<std::int64_t>{3, 4},
+                  "load_parameters returned tensors that are not the model's");
+  if (const auto file = fuzz::expected_errors([&] { return read_safetensors(path); }))
+    fuzz::expected_errors([&] { return read_model_data(path, file->metadata); });
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto path = fuzz::scratch().write("model.safetensors", {reinterpret_cast<const char*>(data), size});
   check_tensor_file(path);
   check_state_file(path);
+  check_parameters_file(path);
   return 0;
 }

@@ -41,8 +41,7 @@ SampledTrial sample_trial(const StudyConfig& config, Sampler& sampler, std::span
   sampled.seed = trial_seed(config.settings.seed, number);
   TrialSpec spec = params_to_spec(sampled.params, base_spec());
   spec.train.seed = sampled.seed;
-  sampled.attributes["command"] = train_command_line(
-      spec, {config.settings.dataset, config.settings.data_path, config.settings.label_column}, BackendKind::cpu);
+  sampled.attributes["command"] = train_command_line(spec, study_data_spec(config.settings), BackendKind::cpu);
   return sampled;
 }
 

@@ -39,6 +39,8 @@ struct Dataset {
   std::vector<float> column_scale;      // cols (identity: 1)
   std::vector<float> column_offset;     // cols (identity: 0)
 
+  std::vector<std::string> feature_names;  // cols, from the file's header line; empty without one
+
   int output_width() const { return task == Task::classification ? num_classes : target_width; }
 };
 
@@ -99,10 +101,15 @@ Dataset make_line(std::size_t rows, double slope, double intercept, double noise
 // Two interleaved spirals in 2-D; classification with 2 classes.
 Dataset make_spirals(std::size_t rows, double noise_stddev, std::uint64_t seed);
 
-// Seeded shuffle-and-split (fractions of rows), then scaling fitted on train and applied to all.
+// Seeded split (fractions of rows; each split keeps the rows in the order of `all`), then scaling
+// fitted on train and applied to all.
 DataSplits split_and_scale(const Dataset& all, const SplitOptions& options);
-// For sets that come with a test split: validation is taken from train.
+// For sets that come with a test split: validation is taken from train. DataError when the test
+// set's columns differ from the training set's (count, header names, task).
 DataSplits split_and_scale(const Dataset& train, const Dataset& test, const SplitOptions& options);
+// Applies a scaling fitted earlier (a saved model's) to unscaled rows: features = fma(value,
+// column_scale, column_offset), refusing a value it takes beyond float32's range.
+void scale_features(Dataset& rows, const std::vector<float>& column_scale, const std::vector<float>& column_offset);
 
 // Bundled and generated sets by name: mnist, iris, wine, breast_cancer, digits, diabetes, line,
 // spirals.
@@ -134,11 +141,21 @@ struct DataSpec {
   double validation_fraction = 0.1;
   double test_fraction = 0.2;
   std::uint64_t split_seed = 0;
+  std::string test_path;  // with path: a file of the same columns holding the test split
 };
 // Regression targets from a user's file are standardised (RMSE is still reported in file units).
+// With a test_path, the test split is that file and test_fraction is unused.
 DataSplits load_data(const DataSpec& spec);
 
 // Loads a user file by extension (.csv[.gz], .npy, .idx/-ubyte[.gz] pairs given as "IMAGES,LABELS").
+Dataset load_rows(const std::string& spec, const LoadOptions& load);
+// load_rows, then split_and_scale.
 DataSplits load_file(const std::string& spec, const LoadOptions& load, const SplitOptions& split);
+
+// New rows for a model with `feature_count` inputs, unscaled, without labels: a text table
+// (.csv, .tsv, .txt, optionally .gz) or a 2-D .npy whose rows hold the features, or the features
+// and the label column (found as load.label_column says, and dropped). DataError naming the file
+// and the widths when its rows hold another number of values.
+Dataset load_features(const std::string& path, std::size_t feature_count, const LoadOptions& load);
 
 }  // namespace mlptune

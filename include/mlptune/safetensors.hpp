@@ -7,18 +7,20 @@
 #include <string>
 #include <vector>
 
+#include "mlptune/data.hpp"
 #include "mlptune/trial.hpp"
 
 namespace mlptune {
 
-// F32 tensors only. Metadata goes in the "__metadata__" string map.
+// Writes F32 tensors. Metadata goes in the "__metadata__" string map.
 void write_safetensors(const std::filesystem::path& path, const std::vector<Tensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 struct SafetensorsFile {
   std::vector<Tensor> tensors;  // in file order
   std::map<std::string, std::string> metadata;
 };
-// Throws DataError naming the file and what is wrong (bad header, truncated data, dtype).
+// Reads F32, F16, BF16 and F64 tensors as float32. Throws DataError naming the file and what is
+// wrong (bad header, truncated data, another dtype, an F64 value beyond float32's range).
 SafetensorsFile read_safetensors(const std::filesystem::path& path);
 
 // A model file: the parameters plus metadata (the ModelSpec as JSON, and free-form entries such
@@ -26,5 +28,34 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path);
 void save_trial_state(const std::filesystem::path& path, const TrialState& state, bool with_optimizer_state,
                       const std::map<std::string, std::string>& extra_metadata = {});
 TrialState load_trial_state(const std::filesystem::path& path);
+
+// The parameters of `model` from any safetensors file that holds exactly its tensors,
+// layers.{i}.weight (out, in) and layers.{i}.bias (out) in any dtype read_safetensors reads: an
+// mlptune model (its optimizer slots left out), or a torch.nn.ModuleList of nn.Linear named
+// `layers` saved with safetensors.torch.save_file. Throws DataError listing the tensors expected
+// and those found when the names or shapes differ, or naming one that holds NaN or Inf.
+std::vector<Tensor> load_parameters(const std::filesystem::path& path, const ModelSpec& model);
+
+// How a model's training data was read and scaled, saved beside its parameters (metadata entry
+// "mlptune.data") so that new rows are read and scaled the same way.
+struct ModelData {
+  Task task = Task::classification;
+  std::string label_column;                // as given: an index or a header name; empty: the last column
+  std::vector<std::string> feature_names;  // from the training file's header; empty without one
+  std::vector<float> column_scale;         // per feature: scaled = fma(value, column_scale, column_offset)
+  std::vector<float> column_offset;
+  int classes = 0;             // classification
+  double target_offset = 0.0;  // regression: file units = output * target_scale + target_offset
+  double target_scale = 1.0;
+};
+inline constexpr const char* kModelDataKey = "mlptune.data";
+
+// The training split's reading and scaling.
+ModelData model_data_of(const Dataset& train, const std::string& label_column);
+// The metadata entry's text (JSON), and back. The reader throws DataError naming the file when the
+// entry is missing (a model saved by an mlptune before it kept its scaling, or by another program:
+// the fix is to save it again with `mlptune train --save`) or malformed.
+std::string model_data_text(const ModelData& data);
+ModelData read_model_data(const std::filesystem::path& path, const std::map<std::string, std::string>& metadata);
 
 }  // namespace mlptune

@@ -21,5 +21,6 @@ Command add_devices_command(CLI::App& app);
 Command add_tune_command(CLI::App& app);
 Command add_report_command(CLI::App& app);
 Command add_export_command(CLI::App& app);
+Command add_predict_command(CLI::App& app);
 
 }  // namespace mlptune::cli

@@ -10,6 +10,7 @@
 #include "data/split_fraction.hpp"
 #include "engine/backend_names.hpp"
 #include "mlptune/error.hpp"
+#include "nn/enum_names.hpp"
 #include "nn/settings.hpp"
 
 namespace mlptune::cli {
@@ -33,10 +34,15 @@ void add_data_options(CLI::App& app, DataOptions& options) {
   group->add_option("--dataset", options.dataset, "bundled or generated set: " + names)->capture_default_str();
   group->add_option("--data", options.data_path,
                     "a file of your own instead: .csv[.gz], .npy (FEATURES.npy,LABELS.npy) or IDX (IMAGES,LABELS)");
+  auto* test_data =
+      group->add_option("--test-data", options.test_data_path,
+                        "with --data: a file of the same columns that holds the test split (validation then comes "
+                        "from the --data file)");
   group->add_option("--label-column", options.label_column,
                     "CSV: label column, by index (negative from the end) or name");
-  group->add_option("--task", options.task, "for --data: classification or regression")
-      ->check(CLI::IsMember({"classification", "regression"}))
+  const auto tasks = detail::kTaskNames.canonical_names();
+  group->add_option("--task", options.task, "for --data: " + detail::kTaskNames.accepted_names())
+      ->check(CLI::IsMember(std::vector<std::string>(tasks.begin(), tasks.end())))
       ->capture_default_str();
   group
       ->add_option("--scaling", options.scaling,
@@ -52,7 +58,8 @@ void add_data_options(CLI::App& app, DataOptions& options) {
       ->add_option(
           "--test-fraction", options.test_fraction,
           "share of all rows held out for test, for sets without a test split, " + data::kTestFractionRange.describe())
-      ->capture_default_str();
+      ->capture_default_str()
+      ->excludes(test_data);
   group->add_option("--split-seed", options.split_seed, "seed of the train/validation/test split")
       ->check(whole_number<std::uint64_t>(0))
       ->capture_default_str();
@@ -161,8 +168,9 @@ DataSplits load_data(const DataOptions& options) {
   DataSpec spec;
   spec.dataset = options.dataset;
   spec.path = options.data_path;
+  spec.test_path = options.test_data_path;
   spec.label_column = options.label_column;
-  spec.task = options.task == "regression" ? Task::regression : Task::classification;
+  spec.task = detail::kTaskNames.parse(options.task);
   if (options.scaling != "auto") {
     spec.scaling = options.scaling == "none"     ? Scaling::none
                    : options.scaling == "minmax" ? Scaling::minmax

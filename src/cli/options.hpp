@@ -20,6 +20,7 @@ namespace mlptune::cli {
 struct DataOptions {
   std::string dataset = DataSpec{}.dataset;
   std::string data_path;
+  std::string test_data_path;
   std::string label_column;
   std::string task = "classification";
   std::string scaling = "auto";

@@ -68,13 +68,14 @@ constexpr double kLargestTrainableOutput = 1e15;
 // Refuses saved parameters with which some input of the training split's range could drive a
 // layer's outputs beyond kLargestTrainableOutput: the worst case of |W x + b|, layer by layer
 // (tanh and sigmoid bound their outputs by 1). Parameters are layers.{i}.weight, layers.{i}.bias.
-void check_trainable_magnitude(const std::string& path, const TrialState& saved, const Dataset& train) {
+void check_trainable_magnitude(const std::string& path, const std::vector<Tensor>& parameters, Activation activation,
+                               const Dataset& train) {
   double bound = 0.0;
   for (float value : train.features) bound = std::max(bound, std::fabs(double(value)));
-  const std::size_t layer_count = saved.parameters.size() / 2;
+  const std::size_t layer_count = parameters.size() / 2;
   for (std::size_t layer = 0; layer < layer_count; ++layer) {
-    const Tensor& weight = saved.parameters[2 * layer];
-    const Tensor& bias = saved.parameters[2 * layer + 1];
+    const Tensor& weight = parameters[2 * layer];
+    const Tensor& bias = parameters[2 * layer + 1];
     const std::size_t in = std::size_t(weight.shape[1]);
     double widest_row = 0.0;  // max over outputs of sum |W[o, i]|
     for (std::size_t row = 0; row * in < weight.data.size(); ++row) {
@@ -91,30 +92,23 @@ void check_trainable_magnitude(const std::string& path, const TrialState& saved,
                  "%.3g on this data, beyond the range float32 training handles (%.0e); the file does not "
                  "hold a trained model's parameters",
                  path.c_str(), weight.name.c_str(), bias.name.c_str(), layer, bound, kLargestTrainableOutput));
-    const Activation activation = saved.model.activation;
     if (layer + 1 < layer_count && (activation == Activation::tanh || activation == Activation::sigmoid))
       bound = std::min(bound, 1.0);
   }
 }
 
-// Starts the trainer from saved parameters (not their optimizer state): checks that the file's
-// model has the shapes of this run's model and values it can train from.
+// Starts the trainer from saved parameters (not their optimizer state): any safetensors file with
+// this run's layers (mlptune's own, or PyTorch's nn.Linear layers), with values it can train from.
 void initialise_from_file(Trainer& trainer, const std::string& path, const Dataset& train) {
-  const TrialState saved = load_trial_state(path);
   TrialState state = trainer.state();
-  if (saved.parameters.size() != state.parameters.size())
-    throw ConfigError(
-        format("--init-from %s: the file has %zu parameter tensors, this model has %zu; use the same "
-               "--hidden as the saved run",
-               path.c_str(), saved.parameters.size(), state.parameters.size()));
-  for (std::size_t i = 0; i < state.parameters.size(); ++i) {
-    if (saved.parameters[i].shape != state.parameters[i].shape)
-      throw ConfigError("--init-from " + path + ": " + state.parameters[i].name +
-                        " has another shape in the file; use the model the file was saved from (mlptune summary " +
-                        path + " shows it)");
-    state.parameters[i].data = saved.parameters[i].data;
+  std::vector<Tensor> parameters;
+  try {
+    parameters = load_parameters(path, state.model);
+  } catch (const DataError& error) {
+    throw ConfigError(std::string("--init-from ") + error.what());
   }
-  check_trainable_magnitude(path, saved, train);
+  check_trainable_magnitude(path, parameters, state.model.activation, train);
+  for (std::size_t i = 0; i < state.parameters.size(); ++i) state.parameters[i].data = std::move(parameters[i].data);
   trainer.load_state(state);
 }
 
@@ -191,7 +185,9 @@ int run_train(const TrainCommandOptions& options) {
     std::cout << "not saving " << options.save_path << ": the parameters of a diverged run are not usable" << std::endl;
   } else if (!options.save_path.empty()) {
     save_trial_state(options.save_path, trainer->state(), false,
-                     {{"mlptune.spec", to_json(spec).dump()}, {"mlptune.result", result.dump()}});
+                     {{"mlptune.spec", to_json(spec).dump()},
+                      {"mlptune.result", result.dump()},
+                      {kModelDataKey, model_data_text(model_data_of(train, options.data.label_column))}});
     std::cout << "saved parameters to " << options.save_path << std::endl;
   }
   return diverged ? kExitDiverged : kExitOk;
@@ -212,7 +208,10 @@ Command add_train_command(CLI::App& app) {
   auto* output = command->add_option_group("Output");
   output->add_option("--metrics", options->metrics_path, "write per-epoch metrics to FILE (.csv, or .json)");
   output->add_option("--save", options->save_path, "write the learned parameters to FILE (.safetensors)");
-  output->add_option("--init-from", options->init_from, "start from parameters saved with --save")
+  output
+      ->add_option("--init-from", options->init_from,
+                   "start from parameters saved with --save, or from any safetensors file of layers.N.weight (out, "
+                   "in) and layers.N.bias (out), as PyTorch saves a ModuleList of nn.Linear")
       ->check(CLI::ExistingFile);
   output->add_flag("--quiet,-q", options->quiet, "print only the result line");
   return [options] { return run_train(*options); };

@@ -1,5 +1,7 @@
 // `mlptune tune CONFIG.yaml`: runs (or resumes) a tuning study with a live view, and ends with the
 // leaderboard and the best configuration as an `mlptune train` command line.
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -49,6 +51,7 @@ struct TuneCommandOptions {
   std::optional<double> checkpoint_every_seconds;
   bool allow_config_change = false;
   std::string timeout;
+  std::string test_data_path;
 };
 
 std::string read_text(const std::string& path) {
@@ -76,12 +79,29 @@ std::string stop_summary(const tune::StudyResult& result, const TuneCommandOptio
   return text + "\nTo continue the study, run the same command again: " + command + "\n";
 }
 
+// --test-data as if the config's mlptune section said test_data, so the stored configuration holds
+// it and a rerun with another test file counts as a changed study. The text has been parsed whole.
+std::string with_test_data(const std::string& yaml_text, const std::string& test_data_path) {
+  YAML::Node root = YAML::Load(yaml_text);
+  root["mlptune"]["test_data"] = test_data_path;
+  YAML::Emitter out;
+  out << root;
+  return std::string(out.c_str()) + "\n";
+}
+
 int run_tune(const TuneCommandOptions& options) {
   const auto stop = std::make_shared<tune::StopRequest>();
   const StopSignals signals(stop);  // a first Ctrl-C stops gracefully even while the data loads
-  const tune::StudyConfig config = tune::load_study_config(options.config_path);
+  tune::StudyConfig config = tune::load_study_config(options.config_path);
   tune::StudyOptions study_options;
   study_options.config_yaml = read_text(options.config_path);
+  if (!options.test_data_path.empty()) {
+    if (config.settings.data_path.empty())
+      throw ConfigError("--test-data goes with a training file of your own (mlptune.data in " + options.config_path +
+                        "); the bundled sets bring their own splits");
+    study_options.config_yaml = with_test_data(study_options.config_yaml, options.test_data_path);
+    config = tune::parse_study_config(study_options.config_yaml, options.config_path);
+  }
   if (!options.storage_path.empty()) study_options.storage_path = options.storage_path;
   if (options.concurrency > 0) study_options.concurrency = options.concurrency;
   if (!options.backend.empty()) study_options.backend = parse_backend_kind(options.backend);
@@ -152,6 +172,9 @@ Command add_tune_command(CLI::App& app) {
   command->add_flag("--allow-config-change", options->allow_config_change,
                     "continue a study whose search space, metric, pruner or data changed in the configuration "
                     "(the change is recorded); without it such a rerun is refused");
+  command->add_option("--test-data", options->test_data_path,
+                      "overrides the config's mlptune.test_data: a file of the mlptune.data file's columns that holds "
+                      "the test split");
   return [options] { return run_tune(*options); };
 }
 

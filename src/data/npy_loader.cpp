@@ -312,6 +312,10 @@ data::NumericTable table_from_arrays(const std::filesystem::path& features_path,
 
 }  // namespace
 
+data::NumericTable data::read_npy_table(const std::filesystem::path& path) {
+  return table_from_arrays(path, read_npy(path, 2), std::nullopt, std::nullopt);
+}
+
 Dataset load_npy(const std::filesystem::path& features_path, const std::optional<std::filesystem::path>& labels_path,
                  const LoadOptions& options) {
   const NpyArray features = read_npy(features_path, 2);

@@ -48,6 +48,8 @@ std::size_t resolve_name(const NumericTable& table, const std::string& name) {
   throw DataError(table.source + ": no column named '" + name + "' (columns: " + join(table.column_names, ", ") + ")");
 }
 
+}  // namespace
+
 std::size_t label_column_of(const NumericTable& table, const LoadOptions& options) {
   if (!options.label_column) {
     return table.cols - 1;
@@ -57,6 +59,8 @@ std::size_t label_column_of(const NumericTable& table, const LoadOptions& option
   }
   return resolve_name(table, *options.label_column);
 }
+
+namespace {
 
 // The float32 the device will see; a value finite in double may still overflow float.
 float checked_float(const NumericTable& table, std::size_t row, std::size_t col) {
@@ -97,8 +101,12 @@ std::int32_t checked_label(const NumericTable& table, std::size_t row, std::size
   return label;
 }
 
+// label_col: the column to leave out, or table.cols for none.
 void fill_features(const NumericTable& table, std::size_t label_col, Dataset& dataset) {
   dataset.features.reserve(dataset.rows * dataset.cols);
+  for (std::size_t col = 0; col < table.column_names.size(); ++col) {
+    if (col != label_col) dataset.feature_names.push_back(table.column_names[col]);
+  }
   for (std::size_t row = 0; row < table.rows; ++row) {
     for (std::size_t col = 0; col < table.cols; ++col) {
       if (col != label_col) {
@@ -150,6 +158,22 @@ Dataset table_to_dataset(const NumericTable& table, const LoadOptions& options) 
   } else {
     fill_targets(table, label_col, dataset);
   }
+  set_identity_scaling(dataset);
+  return dataset;
+}
+
+Dataset table_features(const NumericTable& table, std::size_t feature_count, const LoadOptions& options) {
+  if (table.rows == 0) throw DataError(table.source + ": holds no rows");
+  if (table.cols != feature_count && table.cols != feature_count + 1)
+    throw DataError(table.source + ": its rows hold " + std::to_string(table.cols) + " values, but the model takes " +
+                    std::to_string(feature_count) + " features: give rows of the " + std::to_string(feature_count) +
+                    " feature columns it was trained on, in the same order, optionally with the label column");
+  const std::size_t label_col = table.cols == feature_count ? table.cols : label_column_of(table, options);
+  Dataset dataset;
+  dataset.task = options.task;
+  dataset.rows = table.rows;
+  dataset.cols = feature_count;
+  fill_features(table, label_col, dataset);
   set_identity_scaling(dataset);
   return dataset;
 }

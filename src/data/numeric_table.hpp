@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -26,6 +27,17 @@ struct NumericTable {
 // Splits off the label (or target) column chosen by options.label_column and checks every value:
 // finite, within float range, labels non-negative integers below the declared class count.
 Dataset table_to_dataset(const NumericTable& table, const LoadOptions& options);
+
+// The column options.label_column names (an index, negative from the end, or a header name; unset:
+// the last). Throws DataError when there is no such column.
+std::size_t label_column_of(const NumericTable& table, const LoadOptions& options);
+
+// The rows' `feature_count` features, when a row holds just those or those and the label column
+// (label_column_of; left out); no labels. DataError naming both widths otherwise.
+Dataset table_features(const NumericTable& table, std::size_t feature_count, const LoadOptions& options);
+
+// .npy: a 2-D array as a table (npy_loader.cpp).
+NumericTable read_npy_table(const std::filesystem::path& path);
 
 // column_scale 1 and column_offset 0 for every column: features are the file's values.
 void set_identity_scaling(Dataset& dataset);

@@ -220,12 +220,30 @@ std::filesystem::path datasets_dir() {
 #endif
 }
 
-DataSplits load_file(const std::string& spec, const LoadOptions& load, const SplitOptions& split) {
+Dataset load_rows(const std::string& spec, const LoadOptions& load) {
   const auto comma = spec.find(',');
-  return split_and_scale(comma == std::string::npos
-                             ? load_single(trim_spaces(spec), load)
-                             : load_pair(trim_spaces(spec.substr(0, comma)), trim_spaces(spec.substr(comma + 1)), load),
-                         split);
+  return comma == std::string::npos
+             ? load_single(trim_spaces(spec), load)
+             : load_pair(trim_spaces(spec.substr(0, comma)), trim_spaces(spec.substr(comma + 1)), load);
+}
+
+DataSplits load_file(const std::string& spec, const LoadOptions& load, const SplitOptions& split) {
+  return split_and_scale(load_rows(spec, load), split);
+}
+
+Dataset load_features(const std::string& path, std::size_t feature_count, const LoadOptions& load) {
+  const std::string file = trim_spaces(path);
+  data::NumericTable table;
+  if (is_text_table(file)) {
+    table = data::read_text_table(file, load.delimiter, load.has_header);
+  } else if (ends_with(file, ".npy")) {
+    table = data::read_npy_table(file);
+  } else {
+    throw DataError(file + ": unknown file type for new rows; expected .csv, .csv.gz, .tsv, .txt or a 2-D .npy");
+  }
+  Dataset rows = data::table_features(table, feature_count, load);
+  rows.name = file;
+  return rows;
 }
 
 }  // namespace mlptune

@@ -1,5 +1,6 @@
-// split_and_scale: a seeded shuffle into train/validation/test, then per-column scaling fitted on
-// the training split only and applied to all three (and target standardisation for regression).
+// split_and_scale: a seeded choice of the rows for train/validation/test (each split keeping the
+// file's order), then per-column scaling fitted on the training split only and applied to all three
+// (and target standardisation for regression).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -37,6 +38,14 @@ std::vector<std::size_t> seeded_permutation(std::size_t rows, std::uint64_t seed
   return order;
 }
 
+// Which rows a split takes comes from the seeded permutation; the split keeps them in file order,
+// so a run with shuffling off trains in the order of the file.
+std::vector<std::size_t> in_file_order(std::span<const std::size_t> rows) {
+  std::vector<std::size_t> sorted(rows.begin(), rows.end());
+  std::sort(sorted.begin(), sorted.end());
+  return sorted;
+}
+
 template <typename T>
 std::vector<T> gather_rows(const std::vector<T>& values, std::size_t width, std::span<const std::size_t> rows) {
   std::vector<T> selected;
@@ -63,6 +72,7 @@ Dataset select_rows(const Dataset& source, std::span<const std::size_t> rows) {
   selected.target_scale = source.target_scale;
   selected.column_scale = source.column_scale;
   selected.column_offset = source.column_offset;
+  selected.feature_names = source.feature_names;
   selected.features = gather_rows(source.features, source.cols, rows);
   selected.raw_bytes = gather_rows(source.raw_bytes, source.cols, rows);
   selected.labels = gather_rows(source.labels, 1, rows);
@@ -287,10 +297,20 @@ void check_training_rows(const std::string& name, const SplitRows& rows, int num
                     std::to_string(minimum) + " rows" + (num_classes >= 2 ? " (one per class)" : "") + ": " + fix);
 }
 
+// A test set of its own must have the training set's columns: as many, with the same names where
+// both files name them, and the same task.
 void check_compatible(const Dataset& train, const Dataset& test) {
-  if (train.cols != test.cols || train.task != test.task || train.target_width != test.target_width) {
-    throw DataError(test.name + ": its " + std::to_string(test.cols) + " columns or task differ from those of " +
-                    train.name + " (" + std::to_string(train.cols) + " columns); the two splits must match");
+  const std::string fix = "; the test file needs the training file's columns, in the same order";
+  if (train.task != test.task || train.target_width != test.target_width)
+    throw DataError(test.name + ": its targets differ from those of " + train.name + fix);
+  if (train.cols != test.cols)
+    throw DataError(test.name + ": has " + std::to_string(test.cols) + " feature columns besides the label, " +
+                    train.name + " has " + std::to_string(train.cols) + fix);
+  if (train.feature_names.empty() || test.feature_names.empty()) return;
+  for (std::size_t col = 0; col < train.cols; ++col) {
+    if (train.feature_names[col] != test.feature_names[col])
+      throw DataError(test.name + ": feature column " + std::to_string(col) + " is named '" + test.feature_names[col] +
+                      "', in " + train.name + " it is '" + train.feature_names[col] + "'" + fix);
   }
 }
 
@@ -301,11 +321,18 @@ DataSplits split_and_scale(const Dataset& all, const SplitOptions& options) {
   check_training_rows(all.name, rows, all.task == Task::classification ? all.num_classes : 0, false);
   const std::vector<std::size_t> order = seeded_permutation(all.rows, options.seed);
   const std::span<const std::size_t> shuffled(order);
-  DataSplits splits{select_rows(all, shuffled.subspan(rows.test + rows.validation)),
-                    select_rows(all, shuffled.subspan(rows.test, rows.validation)),
-                    select_rows(all, shuffled.first(rows.test))};
+  DataSplits splits{select_rows(all, in_file_order(shuffled.subspan(rows.test + rows.validation))),
+                    select_rows(all, in_file_order(shuffled.subspan(rows.test, rows.validation))),
+                    select_rows(all, in_file_order(shuffled.first(rows.test)))};
   scale_splits(splits, options);
   return splits;
+}
+
+void scale_features(Dataset& rows, const std::vector<float>& column_scale, const std::vector<float>& column_offset) {
+  if (column_scale.size() != rows.cols || column_offset.size() != rows.cols)
+    throw DataError(rows.name + ": has " + std::to_string(rows.cols) + " feature columns, the scaling " +
+                    std::to_string(column_scale.size()));
+  apply_columns({column_scale, column_offset}, rows, "input");
 }
 
 DataSplits split_and_scale(const Dataset& train, const Dataset& test, const SplitOptions& options) {
@@ -318,8 +345,8 @@ DataSplits split_and_scale(const Dataset& train, const Dataset& test, const Spli
   const std::span<const std::size_t> shuffled(order);
   std::vector<std::size_t> test_order(test.rows);
   std::iota(test_order.begin(), test_order.end(), std::size_t{0});
-  DataSplits splits{select_rows(train, shuffled.subspan(rows.validation)),
-                    select_rows(train, shuffled.first(rows.validation)), select_rows(test, test_order)};
+  DataSplits splits{select_rows(train, in_file_order(shuffled.subspan(rows.validation))),
+                    select_rows(train, in_file_order(shuffled.first(rows.validation))), select_rows(test, test_order)};
   for (Dataset* split : {&splits.train, &splits.validation, &splits.test}) {
     split->num_classes = num_classes;
   }

@@ -1,8 +1,10 @@
-// The safetensors file format: an 8-byte little-endian header length, a JSON header, raw F32 data.
+// The safetensors file format: an 8-byte little-endian header length, a JSON header, raw tensor
+// data (written as F32; read as F32, F16, BF16 or F64, converted to float32).
 #include "mlptune/safetensors.hpp"
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -13,6 +15,7 @@
 #include <system_error>
 #include <vector>
 
+#include "common/number_text.hpp"
 #include "common/shape_text.hpp"
 #include "io/output_file.hpp"
 #include "mlptune/error.hpp"
@@ -28,6 +31,7 @@ using Json = nlohmann::ordered_json;  // keeps the header's order, so tensors co
 constexpr std::size_t kHeaderLengthBytes = 8;
 constexpr std::size_t kHeaderAlignment = 8;  // the data section starts 8-aligned, as safetensors writes it
 constexpr std::int64_t kFloatBytes = 4;
+constexpr std::int64_t kLargestElementBytes = 8;  // F64: counts stay small enough to give byte sizes
 constexpr const char* kMetadataKey = "__metadata__";
 
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& problem) {
@@ -39,7 +43,8 @@ std::int64_t element_count(const std::vector<std::int64_t>& shape) {
   std::int64_t count = 1;
   for (std::int64_t dimension : shape) {
     if (dimension < 0) return -1;
-    if (dimension != 0 && count > std::numeric_limits<std::int64_t>::max() / kFloatBytes / dimension) return -1;
+    if (dimension != 0 && count > std::numeric_limits<std::int64_t>::max() / kLargestElementBytes / dimension)
+      return -1;
     count *= dimension;
   }
   return count;
@@ -94,9 +99,35 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
 
 namespace {
 
+// The element types read, and how each becomes a float32.
+enum class ElementType { f32, f16, bf16, f64 };
+
+struct ElementTypeInfo {
+  ElementType type;
+  const char* name;  // as the header spells it
+  std::int64_t bytes;
+};
+
+constexpr ElementTypeInfo kElementTypes[] = {{ElementType::f32, "F32", 4},
+                                             {ElementType::f16, "F16", 2},
+                                             {ElementType::bf16, "BF16", 2},
+                                             {ElementType::f64, "F64", 8}};
+
+// IEEE 754 binary16 to float32, subnormals, infinities and NaN included.
+float half_to_float(std::uint16_t half) {
+  const std::uint32_t sign = std::uint32_t(half & 0x8000u) << 16;
+  const std::uint32_t exponent = (half >> 10) & 0x1Fu;
+  const std::uint32_t mantissa = half & 0x3FFu;
+  if (exponent == 0x1Fu) return std::bit_cast<float>(sign | 0x7F800000u | (mantissa << 13));
+  if (exponent != 0) return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
+  const float magnitude = std::ldexp(float(mantissa), -24);  // subnormal: mantissa * 2^-24
+  return sign ? -magnitude : magnitude;
+}
+
 struct TensorEntry {
   std::string name;
   std::vector<std::int64_t> shape;
+  ElementTypeInfo element = kElementTypes[0];
   std::int64_t begin = 0;  // byte offsets in the data section
   std::int64_t end = 0;
 };
@@ -171,11 +202,13 @@ class SafetensorsReader {
     if (!value.is_object() || !value.contains("dtype") || !value.contains("shape") || !value.contains("data_offsets"))
       fail(path_, where + " needs dtype, shape and data_offsets");
     if (!value["dtype"].is_string()) fail(path_, where + ": dtype is not a string");
-    std::string dtype = value["dtype"].get<std::string>();
-    if (dtype != "F32")
-      fail(path_, where + " has dtype " + dtype + "; mlptune reads F32 tensors only (convert it with " +
-                      "tensor.float() before saving)");
-    TensorEntry entry{name, integer_list(value["shape"], where + " shape"), 0, 0};
+    const std::string dtype = value["dtype"].get<std::string>();
+    const auto* element = std::find_if(std::begin(kElementTypes), std::end(kElementTypes),
+                                       [&dtype](const ElementTypeInfo& info) { return dtype == info.name; });
+    if (element == std::end(kElementTypes))
+      fail(path_, where + " has dtype " + dtype + "; mlptune reads F32, F16, BF16 and F64 tensors (convert it " +
+                      "with tensor.float() before saving)");
+    TensorEntry entry{name, integer_list(value["shape"], where + " shape"), *element, 0, 0};
     std::vector<std::int64_t> offsets = integer_list(value["data_offsets"], where + " data_offsets");
     if (offsets.size() != 2) fail(path_, where + ": data_offsets must be [begin, end]");
     entry.begin = offsets[0];
@@ -203,9 +236,10 @@ class SafetensorsReader {
                       " bytes of data after the header (file truncated?)");
     std::int64_t count = element_count(entry.shape);
     if (count < 0) fail(path_, where + " shape " + shape_text(entry.shape) + " is too large");
-    if (entry.end - entry.begin != count * kFloatBytes)
-      fail(path_, where + " shape " + shape_text(entry.shape) + " needs " + std::to_string(count * kFloatBytes) +
-                      " bytes but " + offsets + " hold " + std::to_string(entry.end - entry.begin));
+    if (entry.end - entry.begin != count * entry.element.bytes)
+      fail(path_, where + " shape " + shape_text(entry.shape) + " needs " +
+                      std::to_string(count * entry.element.bytes) + " bytes but " + offsets + " hold " +
+                      std::to_string(entry.end - entry.begin));
   }
 
   // Entries sorted by begin offset.
@@ -216,11 +250,49 @@ class SafetensorsReader {
   }
 
   Tensor read_tensor(const TensorEntry& entry) {
-    Tensor tensor{entry.name, entry.shape, std::vector<float>(std::size_t((entry.end - entry.begin) / kFloatBytes))};
+    const std::size_t count = std::size_t((entry.end - entry.begin) / entry.element.bytes);
+    Tensor tensor{entry.name, entry.shape, std::vector<float>(count)};
     in_.seekg(std::streamoff(data_start_ + std::uint64_t(entry.begin)));
-    in_.read(reinterpret_cast<char*>(tensor.data.data()), std::streamsize(entry.end - entry.begin));
+    if (entry.element.type == ElementType::f32) {
+      in_.read(reinterpret_cast<char*>(tensor.data.data()), std::streamsize(entry.end - entry.begin));
+      if (!in_) fail(path_, "read failed in tensor '" + entry.name + "'");
+      return tensor;
+    }
+    std::vector<char> bytes(std::size_t(entry.end - entry.begin));
+    in_.read(bytes.data(), std::streamsize(bytes.size()));
     if (!in_) fail(path_, "read failed in tensor '" + entry.name + "'");
+    for (std::size_t i = 0; i < count; ++i)
+      tensor.data[i] = converted(entry, bytes.data() + i * entry.element.bytes, i);
     return tensor;
+  }
+
+  // One element of another type as float32; an F64 value beyond float32's range is refused.
+  float converted(const TensorEntry& entry, const char* bytes, std::size_t index) const {
+    switch (entry.element.type) {
+      case ElementType::f16: {
+        std::uint16_t half = 0;
+        std::memcpy(&half, bytes, sizeof half);
+        return half_to_float(half);
+      }
+      case ElementType::bf16: {
+        std::uint16_t upper = 0;
+        std::memcpy(&upper, bytes, sizeof upper);
+        return std::bit_cast<float>(std::uint32_t(upper) << 16);
+      }
+      case ElementType::f64: {
+        double value = 0;
+        std::memcpy(&value, bytes, sizeof value);
+        if (std::isfinite(value) && std::fabs(value) > double(std::numeric_limits<float>::max()))
+          fail(path_, "tensor '" + entry.name + "' holds " + shortest_text(value) + " at index " +
+                          std::to_string(index) + ", beyond float32's range");
+        return static_cast<float>(value);
+      }
+      case ElementType::f32:
+        break;
+    }
+    float value = 0;
+    std::memcpy(&value, bytes, sizeof value);
+    return value;
   }
 
   std::filesystem::path path_;

@@ -12,6 +12,7 @@
 
 #include "common/number_text.hpp"
 #include "common/shape_text.hpp"
+#include "common/text_list.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/model.hpp"
 #include "mlptune/safetensors.hpp"
@@ -144,7 +145,51 @@ void check_finite(const std::filesystem::path& path, const std::vector<Tensor>& 
   }
 }
 
+// "layers.0.weight [16, 4], layers.0.bias [16]", at most kListed of them.
+template <class Tensors>
+std::string tensors_text(const Tensors& tensors) {
+  constexpr std::size_t kListed = 12;
+  std::string text;
+  std::size_t listed = 0;
+  for (const auto& tensor : tensors) {
+    if (listed == kListed) {
+      text += ", and " + std::to_string(std::size(tensors) - kListed) + " more";
+      break;
+    }
+    if (listed++ > 0) text += ", ";
+    text += tensor.name + " " + shape_text(tensor.shape);
+  }
+  return listed == 0 ? "no tensors" : text;
+}
+
 }  // namespace
+
+std::vector<Tensor> load_parameters(const std::filesystem::path& path, const ModelSpec& model) {
+  SafetensorsFile file = read_safetensors(path);
+  // An mlptune checkpoint also holds its optimizer's slots; starting from it takes the parameters only.
+  std::erase_if(file.tensors, [](const Tensor& tensor) {
+    return tensor.name.starts_with(kFirstMomentPrefix) || tensor.name.starts_with(kSecondMomentPrefix);
+  });
+  const ParameterLayout layout(model);
+  const std::vector<TensorSlot>& expected = layout.tensors();
+  std::map<std::string, Tensor*> by_name;
+  for (Tensor& tensor : file.tensors) by_name[tensor.name] = &tensor;
+  const bool fits = file.tensors.size() == expected.size() &&
+                    std::all_of(expected.begin(), expected.end(), [&by_name](const TensorSlot& slot) {
+                      const auto found = by_name.find(slot.name);
+                      return found != by_name.end() && found->second->shape == slot.shape;
+                    });
+  if (!fits)
+    fail(path, "its tensors do not fit the model (" + std::to_string(model.input_width) + " inputs, hidden " +
+                   (model.hidden.empty() ? std::string("none") : join(model.hidden, ",")) + ", " +
+                   std::to_string(model.output_width) + " outputs): expected " + tensors_text(expected) +
+                   " (float32, float16, bfloat16 or float64); found " + tensors_text(file.tensors) +
+                   "; give --hidden the file's hidden widths (the input and output widths come from the data)");
+  std::vector<Tensor> parameters;
+  for (const TensorSlot& slot : expected) parameters.push_back(std::move(*by_name.at(slot.name)));
+  check_finite(path, parameters);
+  return parameters;
+}
 
 void save_trial_state(const std::filesystem::path& path, const TrialState& state, bool with_optimizer_state,
                       const std::map<std::string, std::string>& extra_metadata) {

@@ -2,6 +2,7 @@
 // the setting tables (flags, --help, study values, JSON) all read these.
 #pragma once
 
+#include "mlptune/data.hpp"
 #include "mlptune/model.hpp"
 #include "mlptune/train_config.hpp"
 #include "nn/name_table.hpp"
@@ -37,5 +38,9 @@ inline constexpr NameTable<Loss, 3> kLossNames{"loss",
                                                  {Loss::mse, "mse"}}}};
 
 inline constexpr NameTable<Init, 2> kInitNames{"init", {{{Init::he, "he"}, {Init::xavier, "xavier"}}}};
+
+// What a user's file holds: --task, a study's mlptune.task, a saved model's data entry.
+inline constexpr NameTable<Task, 2> kTaskNames{
+    "task", {{{Task::classification, "classification"}, {Task::regression, "regression"}}}};
 
 }  // namespace mlptune::detail

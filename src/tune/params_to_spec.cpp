@@ -7,6 +7,7 @@
 #include "common/text_list.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/tune/study.hpp"
+#include "nn/enum_names.hpp"
 #include "nn/settings.hpp"
 #include "tune/enum_names.hpp"
 #include "tune/storage_json.hpp"
@@ -203,16 +204,18 @@ TrialSpec default_trial_spec(const DataSplits& data) {
   return spec;
 }
 
-std::string train_command_line(const TrialSpec& spec, const DataSource& data, BackendKind backend) {
+std::string train_command_line(const TrialSpec& spec, const DataSpec& data, BackendKind backend) {
   std::string line = "mlptune train";
   auto flag = [&line](std::string_view name, const std::string& value) {
     line += " --" + std::string(name) + " " + quoted_if_needed(value);
   };
-  if (data.data_path.empty()) {
+  if (data.path.empty()) {
     flag("dataset", data.dataset);
   } else {
-    flag("data", data.data_path);
+    flag("data", data.path);
+    if (!data.test_path.empty()) flag("test-data", data.test_path);
     if (!data.label_column.empty()) flag("label-column", data.label_column);
+    if (data.task != DataSpec{}.task) flag("task", std::string(detail::kTaskNames.name_of(data.task)));
   }
   append_flags(line, model_settings(), spec.model);
   append_flags(line, train_settings(), spec.train);

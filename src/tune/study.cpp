@@ -56,6 +56,8 @@ std::map<std::string, std::string> search_terms(const StudyConfig& config) {
   const StudySettings& data = config.settings;
   terms["mlptune data"] = data.data_path.empty() ? "dataset " + data.dataset : "data " + data.data_path;
   if (!data.label_column.empty()) terms["mlptune data"] += ", label_column " + data.label_column;
+  if (!data.test_data_path.empty()) terms["mlptune data"] += ", test_data " + data.test_data_path;
+  if (data.task != StudySettings{}.task) terms["mlptune data"] += ", task regression";
   return terms;
 }
 
@@ -95,7 +97,7 @@ class StudyRunner {
     run_cap_ = decide_run_cap();
     base_spec_ = default_trial_spec(*parts_.data);
     scheduler_ = make_scheduler(capped_early_terminate(), goal_, run_cap_, trial_epochs());
-    data_source_ = {config.settings.dataset, config.settings.data_path, config.settings.label_column};
+    data_source_ = study_data_spec(config.settings);
     io::checked_output_path(best_weights_path(storage_path_), "the best trial's weights");
 
     storage_ = parts_.storage ? std::move(parts_.storage) : open_sqlite_storage(storage_path_);
@@ -499,7 +501,8 @@ class StudyRunner {
         {"trial", std::to_string(number)},
         {"metric", config_.metric.name},
         {"value", std::to_string(value)},
-        {"command", record->attributes.count("command") ? record->attributes.at("command") : ""}};
+        {"command", record->attributes.count("command") ? record->attributes.at("command") : ""},
+        {kModelDataKey, model_data_text(model_data_of(parts_.data->train, config_.settings.label_column))}};
     save_trial_state(best_weights_path(storage_path_), *result.state, /*with_optimizer_state=*/false, metadata);
   }
 
@@ -625,7 +628,7 @@ class StudyRunner {
   TrialSpec base_spec_;
   std::shared_ptr<StopRequest> stop_;
   std::unique_ptr<Scheduler> scheduler_;
-  DataSource data_source_;
+  DataSpec data_source_;
   // The spec of the trial sample() just drew (under mutex_, inside the claim), so that the trial the
   // claim hands out is not made from its params a second time.
   std::optional<TrialSpec> sampled_spec_;
@@ -661,11 +664,7 @@ std::string resolve_study_name(const StudyConfig& config) {
 StudyParts make_study_parts(const StudyConfig& config, const StudyOptions& options) {
   StudyParts parts;
   // The same loading as `mlptune train`'s defaults, so a trial's command line reproduces it.
-  DataSpec data;
-  data.dataset = config.settings.dataset;
-  data.path = config.settings.data_path;
-  data.label_column = config.settings.label_column;
-  parts.data = std::make_shared<const DataSplits>(load_data(data));
+  parts.data = std::make_shared<const DataSplits>(load_data(study_data_spec(config.settings)));
   BackendOptions backend;
   backend.kind = options.backend.value_or(config.settings.backend);
   // On the CPU, trials run in parallel at the level of whole trials: the cores are shared out

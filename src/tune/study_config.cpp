@@ -13,6 +13,7 @@
 #include "mlptune/error.hpp"
 #include "mlptune/train_config.hpp"
 #include "mlptune/tune/study.hpp"
+#include "nn/enum_names.hpp"
 #include "nn/name_table.hpp"
 #include "tune/checkpoint_interval.hpp"
 #include "tune/enum_names.hpp"
@@ -140,9 +141,10 @@ void check_first_rung(const Reader& reader, const YAML::Node& node, const StudyC
 
 StudySettings parse_settings(const Reader& reader, const YAML::Node& node) {
   reader.require_map(node, "mlptune");
-  reader.check_keys(node, "mlptune",
-                    {"dataset", "data", "label_column", "backend", "concurrency", "seed", "storage", "study_name",
-                     "cpu_run_cap", "cpu_max_epochs", "n_startup_trials", "checkpoint_every", "timeout"});
+  reader.check_keys(
+      node, "mlptune",
+      {"dataset", "data", "label_column", "task", "test_data", "backend", "concurrency", "seed", "storage",
+       "study_name", "cpu_run_cap", "cpu_max_epochs", "n_startup_trials", "checkpoint_every", "timeout"});
   StudySettings settings;
   const auto text = [&](const char* key, std::string& field) {
     if (const auto value = node[key]) field = reader.text(value, std::string("mlptune.") + key);
@@ -150,10 +152,17 @@ StudySettings parse_settings(const Reader& reader, const YAML::Node& node) {
   text("dataset", settings.dataset);
   text("data", settings.data_path);
   text("label_column", settings.label_column);
+  text("test_data", settings.test_data_path);
   text("storage", settings.storage);
   text("study_name", settings.study_name);
   if (node["dataset"] && node["data"])
     reader.fail(node["data"], "mlptune.data", "give either dataset (a bundled name) or data (a file), not both");
+  if (node["test_data"] && !node["data"])
+    reader.fail(node["test_data"], "mlptune.test_data",
+                "goes with data (your training file); the bundled sets bring their own splits");
+  if (const auto task = node["task"]) settings.task = parse_name(reader, task, "mlptune.task", detail::kTaskNames);
+  if (node["task"] && !node["data"])
+    reader.fail(node["task"], "mlptune.task", "is for data (your file); a bundled set knows its own task");
   if (const auto backend = node["backend"])
     settings.backend = parse_name(reader, backend, "mlptune.backend", parse_backend_kind);
   if (const auto concurrency = node["concurrency"])
@@ -263,6 +272,16 @@ StudyConfig load_study_config(const std::string& path) {
   std::ostringstream text;
   text << file.rdbuf();
   return parse_study_config(text.str(), path);
+}
+
+DataSpec study_data_spec(const StudySettings& settings) {
+  DataSpec data;
+  data.dataset = settings.dataset;
+  data.path = settings.data_path;
+  data.label_column = settings.label_column;
+  data.task = settings.task;
+  data.test_path = settings.test_data_path;
+  return data;
 }
 
 }  // namespace mlptune::tune

@@ -17,7 +17,7 @@ namespace {
 using namespace mlptune::testing;
 
 TEST_F(Cli, EveryCommandHasHelp) {
-  for (const char* command : {"", "train", "tune", "report", "export", "summary", "devices"}) {
+  for (const char* command : {"", "train", "tune", "report", "export", "summary", "devices", "predict"}) {
     const ProgramRun run = run_mlptune(std::string(command) + " --help");
     EXPECT_EQ(run.status, 0) << command;
     EXPECT_NE(run.output.find("Usage"), std::string::npos) << command;

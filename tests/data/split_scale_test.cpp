@@ -89,9 +89,37 @@ TEST(SplitAndScale, IsDeterministicForASeedAndDiffersAcrossSeeds) {
   EXPECT_EQ(first_column(first.validation), first_column(again.validation));
   EXPECT_EQ(first_column(first.test), first_column(again.test));
   EXPECT_NE(first_column(first.test), first_column(other.test));
-  // A shuffle, not a cut: the test rows are not simply the first or last rows.
+  // A seeded choice, not a cut: the test rows are not one run of neighbouring rows.
   const auto test_rows = first_column(first.test);
-  EXPECT_FALSE(std::is_sorted(test_rows.begin(), test_rows.end()));
+  EXPECT_GT(test_rows.back() - test_rows.front() + 1, float(test_rows.size()));
+}
+
+// The seeded permutation picks each split's rows; each split keeps them in the order of the
+// source, so a run without shuffling trains in the order of the file.
+TEST(SplitAndScale, EachSplitKeepsTheRowsInTheOrderOfTheSource) {
+  const Dataset all = indexed_set(500);
+  const DataSplits splits = split_and_scale(all, unscaled(7));
+  std::set<float> seen;
+  for (const Dataset* split : {&splits.train, &splits.validation, &splits.test}) {
+    const auto rows = first_column(*split);
+    EXPECT_TRUE(std::is_sorted(rows.begin(), rows.end())) << "split " << split->rows << " rows";
+    seen.insert(rows.begin(), rows.end());
+  }
+  EXPECT_EQ(seen.size(), 500u) << "every row is in one split";
+
+  SplitOptions no_holdout = unscaled(7);
+  no_holdout.validation_fraction = 0;
+  no_holdout.test_fraction = 0;
+  EXPECT_EQ(first_column(split_and_scale(all, no_holdout).train), first_column(all));
+
+  const DataSplits with_test = split_and_scale(all, indexed_set(40), unscaled(9));
+  for (const Dataset* split : {&with_test.train, &with_test.validation}) {
+    const auto rows = first_column(*split);
+    EXPECT_TRUE(std::is_sorted(rows.begin(), rows.end()));
+  }
+  SplitOptions own_test_no_validation = unscaled(9);
+  own_test_no_validation.validation_fraction = 0;
+  EXPECT_EQ(first_column(split_and_scale(all, indexed_set(40), own_test_no_validation).train), first_column(all));
 }
 
 TEST(SplitAndScale, StandardScalingIsFittedOnTrainOnly) {
@@ -317,6 +345,35 @@ TEST(SplitAndScale, RejectsATestSetWithOtherColumns) {
   test.cols = 1;
   test.features.resize(5);
   EXPECT_THROW(split_and_scale(train, test, SplitOptions{}), DataError);
+}
+
+TEST(SplitAndScale, ATestSetWithOtherColumnsIsRefusedWithBothCountsOrTheNames) {
+  Dataset train = indexed_set(10);
+  train.name = "train.csv";
+  Dataset test = indexed_set(5);
+  test.name = "test.csv";
+  test.cols = 1;
+  test.features.resize(5);
+  try {
+    split_and_scale(train, test, SplitOptions{});
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& error) {
+    EXPECT_STREQ(error.what(),
+                 "test.csv: has 1 feature columns besides the label, train.csv has 2; the test file needs the "
+                 "training file's columns, in the same order");
+  }
+  test = indexed_set(5);
+  test.name = "test.csv";
+  train.feature_names = {"height", "weight"};
+  test.feature_names = {"weight", "height"};
+  try {
+    split_and_scale(train, test, SplitOptions{});
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& error) {
+    EXPECT_STREQ(error.what(),
+                 "test.csv: feature column 0 is named 'weight', in train.csv it is 'height'; the test file needs "
+                 "the training file's columns, in the same order");
+  }
 }
 
 // A column that varies by less than float32 can scale (denormals: 1 / spread overflows) is a

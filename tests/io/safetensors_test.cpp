@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -196,8 +197,11 @@ INSTANTIATE_TEST_SUITE_P(
         MalformedCase{"not_an_object", "[1, 2]", 0, -1, "is not a safetensors file"},
         MalformedCase{"truncated", "{" + kGoodEntry + "}", 20, -1,
                       "data_offsets [0, 24] exceed the 20 bytes of data after the header (file truncated?)"},
-        MalformedCase{"unknown_dtype", R"({"w": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]}})", 4, -1,
-                      "tensor 'w' has dtype F16; mlptune reads F32 tensors only"},
+        MalformedCase{"unknown_dtype", R"({"w": {"dtype": "I32", "shape": [2], "data_offsets": [0, 8]}})", 8, -1,
+                      "tensor 'w' has dtype I32; mlptune reads F32, F16, BF16 and F64 tensors"},
+        MalformedCase{"half_size_mismatch", R"({"w": {"dtype": "F16", "shape": [3], "data_offsets": [0, 4]}})", 4, -1,
+                      "tensor 'w' shape [3] needs 6 bytes but data_offsets [0, 4] hold 4"},
+
         MalformedCase{"offsets_out_of_range", R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [400, 408]}})", 8,
                       -1, "data_offsets [400, 408] exceed the 8 bytes of data"},
         MalformedCase{"offsets_reversed", R"({"w": {"dtype": "F32", "shape": [0], "data_offsets": [8, 4]}})", 8, -1,
@@ -220,6 +224,120 @@ INSTANTIATE_TEST_SUITE_P(
         MalformedCase{"metadata_not_strings", R"({"__metadata__": {"epoch": 3}})", 0, -1,
                       "__metadata__ entry 'epoch' is not a string"}),
     [](const ::testing::TestParamInfo<MalformedCase>& info) { return info.param.name; });
+
+// ---- Other dtypes: converted to float32 exactly where float32 holds the value -------------------
+
+// A file of one tensor "w" of `count` elements of `dtype`, from their raw little-endian bytes.
+std::filesystem::path one_tensor_file(const TempFolder& dir, const std::string& dtype, std::size_t count,
+                                      const std::string& data) {
+  const std::string header = R"({"w": {"dtype": ")" + dtype + R"(", "shape": [)" + std::to_string(count) +
+                             R"(], "data_offsets": [0, )" + std::to_string(data.size()) + "]}}";
+  std::string bytes;
+  for (int i = 0; i < 8; ++i) bytes += char((std::uint64_t(header.size()) >> (8 * i)) & 0xFF);
+  return dir.write(dtype + ".safetensors", bytes + header + data);
+}
+
+template <class Word>
+std::string little_endian(const std::vector<Word>& words) {
+  std::string bytes(words.size() * sizeof(Word), '\0');
+  std::memcpy(bytes.data(), words.data(), bytes.size());
+  return bytes;
+}
+
+TEST(Safetensors, ReadsHalfBfloatAndDoubleTensorsAsFloat32) {
+  TempFolder dir;
+  // binary16: 1, -2, 0.5, the largest (65504), the smallest subnormal (2^-24), -0, inf.
+  const std::vector<std::uint16_t> half = {0x3C00, 0xC000, 0x3800, 0x7BFF, 0x0001, 0x8000, 0x7C00};
+  const std::vector<float> half_values = {
+      1.0f, -2.0f, 0.5f, 65504.0f, std::ldexp(1.0f, -24), -0.0f, std::numeric_limits<float>::infinity()};
+  const Tensor from_half = read_safetensors(one_tensor_file(dir, "F16", half.size(), little_endian(half))).tensors[0];
+  ASSERT_EQ(from_half.data.size(), half_values.size());
+  for (std::size_t i = 0; i < half.size(); ++i) {
+    EXPECT_EQ(from_half.data[i], half_values[i]) << "F16 element " << i;
+    EXPECT_EQ(std::signbit(from_half.data[i]), std::signbit(half_values[i])) << "F16 element " << i;
+  }
+  // bfloat16 is the upper half of a float32.
+  const std::vector<float> bfloat_values = {1.0f, -3.5f, 1.0e30f, 0.0078125f};
+  std::vector<std::uint16_t> bfloat;
+  for (float value : bfloat_values) bfloat.push_back(std::uint16_t(std::bit_cast<std::uint32_t>(value) >> 16));
+  EXPECT_EQ(read_safetensors(one_tensor_file(dir, "BF16", bfloat.size(), little_endian(bfloat))).tensors[0].data,
+            (std::vector<float>{1.0f, -3.5f, std::bit_cast<float>(std::bit_cast<std::uint32_t>(1.0e30f) & 0xFFFF0000u),
+                                0.0078125f}));
+  const std::vector<double> doubles = {0.1, -1.0e-30, 3.0e38};
+  EXPECT_EQ(read_safetensors(one_tensor_file(dir, "F64", doubles.size(), little_endian(doubles))).tensors[0].data,
+            (std::vector<float>{0.1f, -1.0e-30f, 3.0e38f}));
+  const std::vector<double> too_large = {1.0e39};
+  const auto path = one_tensor_file(dir, "F64", 1, little_endian(too_large));
+  try {
+    read_safetensors(path);
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& error) {
+    EXPECT_NE(std::string(error.what()).find("tensor 'w' holds 1e+39 at index 0, beyond float32's range"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+// ---- Parameters of a model from any file of layers.N tensors ------------------------------------
+
+ModelSpec small_model() {
+  ModelSpec model;
+  model.input_width = 3;
+  model.hidden = {4};
+  model.output_width = 2;
+  return model;
+}
+
+std::vector<Tensor> layers_of(const ModelSpec& model, std::uint32_t seed) {
+  std::vector<Tensor> tensors;
+  const auto layers = model.layers();
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const std::string prefix = "layers." + std::to_string(i);
+    tensors.push_back({prefix + ".weight",
+                       {layers[i].out, layers[i].in},
+                       random_values(std::size_t(layers[i].weight_count()), seed + std::uint32_t(i))});
+    tensors.push_back({prefix + ".bias", {layers[i].out}, random_values(std::size_t(layers[i].out), seed + 9)});
+  }
+  return tensors;
+}
+
+TEST(LoadParameters, TakesAPlainFileOfLayersWithoutMetadata) {
+  TempFolder dir;
+  const std::vector<Tensor> tensors = layers_of(small_model(), 4);
+  write_safetensors(dir.file("torch.safetensors"), {tensors[2], tensors[0], tensors[3], tensors[1]});
+  expect_same_tensors(load_parameters(dir.file("torch.safetensors"), small_model()), tensors);
+}
+
+TEST(LoadParameters, ListsTheTensorsExpectedAndFoundWhenTheyDoNotFit) {
+  TempFolder dir;
+  ModelSpec wider = small_model();
+  wider.hidden = {5};
+  write_safetensors(dir.file("wider.safetensors"), layers_of(wider, 4));
+  const auto path = dir.file("wider.safetensors");
+  try {
+    load_parameters(path, small_model());
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& error) {
+    EXPECT_EQ(std::string(error.what()),
+              path.string() +
+                  ": its tensors do not fit the model (3 inputs, hidden 4, 2 outputs): expected layers.0.weight "
+                  "[4, 3], layers.0.bias [4], layers.1.weight [2, 4], layers.1.bias [2] (float32, float16, bfloat16 "
+                  "or float64); found layers.0.weight [5, 3], layers.0.bias [5], layers.1.weight [2, 5], "
+                  "layers.1.bias [2]; give --hidden the file's hidden widths (the input and output widths come from "
+                  "the data)");
+  }
+  std::vector<Tensor> renamed = layers_of(small_model(), 4);
+  for (Tensor& tensor : renamed) tensor.name = tensor.name.substr(std::string("layers.").size());  // nn.Sequential
+  write_safetensors(dir.file("sequential.safetensors"), renamed);
+  try {
+    load_parameters(dir.file("sequential.safetensors"), small_model());
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& error) {
+    EXPECT_NE(std::string(error.what()).find("found 0.weight [4, 3], 0.bias [4], 1.weight [2, 4], 1.bias [2]"),
+              std::string::npos)
+        << error.what();
+  }
+}
 
 // ---- Python's safetensors reads what we write, and we read what it writes -----------------------
 

@@ -1,5 +1,5 @@
 // TPE against random search on the bundled digits set with the CPU backend: at the same budget of
-// 30 trials, TPE's best validation loss, averaged over a few study seeds, is lower.
+// 30 trials, TPE's best validation loss, averaged over twelve study seeds, is lower.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -56,7 +56,9 @@ TEST(TpeVsRandomDigits, TpeFindsALowerValidationLossAtTheSameBudget) {
   const auto folder = std::filesystem::temp_directory_path() / ("mlptune-tpe-vs-random-" + std::to_string(::getpid()));
   std::filesystem::create_directories(folder);
   double tpe_total = 0.0, random_total = 0.0;
-  const std::vector<int> seeds = {1, 2, 3, 4};
+  // Twelve seeds: with four, the average turned on one or two seeds whose best came from the random
+  // start-up trials (then both methods tie) or from a lucky random draw.
+  const std::vector<int> seeds = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
   for (int seed : seeds) {
     const double tpe = best_validation_loss("bayes", seed, folder);
     const double random = best_validation_loss("random", seed, folder);

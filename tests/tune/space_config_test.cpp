@@ -467,5 +467,34 @@ TEST(SpaceConfig, CheckpointEveryIsSecondsFromZeroToADay) {
   }
 }
 
+// A user's file: its task and a test file of its own, both part of the data a study is run on.
+TEST(SpaceConfig, TaskAndTestDataDescribeAUsersFile) {
+  const auto parse = [](const std::string& section) {
+    return parse_study_config("method: random\nrun_cap: 2\nparameters:\n  lr: {value: 0.1}\nmlptune:\n" + section,
+                              "t.yaml");
+  };
+  const StudyConfig config = parse("  data: rows.csv\n  task: regression\n  test_data: test.csv\n");
+  EXPECT_EQ(config.settings.task, Task::regression);
+  EXPECT_EQ(config.settings.test_data_path, "test.csv");
+  const DataSpec data = study_data_spec(config.settings);
+  EXPECT_EQ(data.path, "rows.csv");
+  EXPECT_EQ(data.task, Task::regression);
+  EXPECT_EQ(data.test_path, "test.csv");
+  EXPECT_EQ(parse("  data: rows.csv\n").settings.task, Task::classification);
+  const std::pair<const char*, const char*> refused[] = {
+      {"  data: rows.csv\n  task: ranking\n",
+       "t.yaml:7: mlptune.task: unknown task 'ranking': use classification or regression"},
+      {"  dataset: iris\n  task: regression\n", "t.yaml:7: mlptune.task: is for data"},
+      {"  test_data: test.csv\n", "t.yaml:6: mlptune.test_data: goes with data"}};
+  for (const auto& [section, message] : refused) {
+    try {
+      parse(section);
+      ADD_FAILURE() << section << " was accepted";
+    } catch (const ConfigError& error) {
+      EXPECT_NE(std::string(error.what()).find(message), std::string::npos) << error.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mlptune::tune

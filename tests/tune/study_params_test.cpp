@@ -98,6 +98,12 @@ TEST(TrainCommandLine, GivesEveryFlagThatDecidesTheTrial) {
   const std::string line = train_command_line(spec, {"digits", "my data.csv", "label"}, BackendKind::cuda);
   EXPECT_NE(line.find("--data 'my data.csv' --label-column label --hidden ''"), std::string::npos) << line;
   EXPECT_NE(line.find("--backend cuda"), std::string::npos);
+  DataSpec own_files{"digits", "rows.csv", "y", Task::regression};
+  own_files.test_path = "test rows.csv";
+  const std::string regression = train_command_line(spec, own_files, BackendKind::cpu);
+  EXPECT_NE(regression.find("--data rows.csv --test-data 'test rows.csv' --label-column y --task regression "),
+            std::string::npos)
+      << regression;
 }
 
 TEST(TrialSeed, DependsOnStudySeedAndNumberOnly) {

@@ -49,14 +49,9 @@ TrialSpec params_to_spec(const Params& params, const TrialSpec& base);
 // The base every trial starts from: `mlptune train`'s defaults, shaped to the data.
 TrialSpec default_trial_spec(const DataSplits& data);
 
-struct DataSource {
-  std::string dataset = StudySettings{}.dataset;  // bundled name, used when data_path is empty
-  std::string data_path;
-  std::string label_column;
-};
 // Every flag of `mlptune train` that decides the trial, so the line reproduces it exactly:
 // "mlptune train --dataset digits --hidden 256,128 --activation relu ... --seed N --backend cpu".
-std::string train_command_line(const TrialSpec& spec, const DataSource& data, BackendKind backend);
+std::string train_command_line(const TrialSpec& spec, const DataSpec& data, BackendKind backend);
 
 // --- Metrics --------------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "mlptune/backend.hpp"
+#include "mlptune/data.hpp"
 #include "mlptune/tune/frozen_trial.hpp"
 #include "mlptune/tune/sampler.hpp"
 #include "mlptune/tune/search_space.hpp"
@@ -37,9 +38,11 @@ struct EarlyTerminate {
 
 // mlptune's own section (top-level key "mlptune").
 struct StudySettings {
-  std::string dataset = "digits";  // bundled name
-  std::string data_path;           // or a user's file (as `mlptune train --data`)
-  std::string label_column;        // CSV
+  std::string dataset = "digits";    // bundled name
+  std::string data_path;             // or a user's file (as `mlptune train --data`)
+  std::string label_column;          // CSV
+  Task task = Task::classification;  // what data_path holds: classes or regression targets
+  std::string test_data_path;        // test_data: with data_path, a file of its columns for the test split
   BackendKind backend = BackendKind::automatic;
   int concurrency = 0;     // 0: the backend's recommendation
   std::uint64_t seed = 0;  // study seed; trial seeds derive from it and the number
@@ -72,5 +75,8 @@ struct StudyConfig {
 // empty values, probabilities that do not sum to 1.
 StudyConfig parse_study_config(const std::string& yaml_text, const std::string& source_name);
 StudyConfig load_study_config(const std::string& path);
+
+// The data a study's settings name, as `mlptune train` would load it.
+DataSpec study_data_spec(const StudySettings& settings);
 
 }  // namespace mlptune::tune

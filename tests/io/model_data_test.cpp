@@ -1,0 +1,66 @@
+// A saved model's "mlptune.data" entry: written and read back whole, and a missing or damaged one
+// refused naming the file and the fix.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "mlptune/error.hpp"
+#include "mlptune/safetensors.hpp"
+
+namespace mlptune {
+namespace {
+
+ModelData sample_data() {
+  Dataset train;
+  train.task = Task::regression;
+  train.cols = 3;
+  train.feature_names = {"a", "b", "c"};
+  train.column_scale = {0.5f, 1.0f / 3.0f, 1e-30f};
+  train.column_offset = {-1.25f, 0.1f, 7.0f};
+  train.target_offset = 151.25;
+  train.target_scale = 77.0000001;
+  return model_data_of(train, "price");
+}
+
+TEST(ModelData, ReadsBackWhatItWrote) {
+  const ModelData data = sample_data();
+  const ModelData read = read_model_data("m.safetensors", {{kModelDataKey, model_data_text(data)}});
+  EXPECT_EQ(read.task, Task::regression);
+  EXPECT_EQ(read.label_column, "price");
+  EXPECT_EQ(read.feature_names, data.feature_names);
+  EXPECT_EQ(read.column_scale, data.column_scale) << "float32 values come back exactly";
+  EXPECT_EQ(read.column_offset, data.column_offset);
+  EXPECT_EQ(read.target_offset, data.target_offset);
+  EXPECT_EQ(read.target_scale, data.target_scale);
+  EXPECT_EQ(read.classes, 0);
+}
+
+std::string refusal(const std::map<std::string, std::string>& metadata) {
+  try {
+    read_model_data("m.safetensors", metadata);
+  } catch (const DataError& error) {
+    return error.what();
+  }
+  return "(accepted)";
+}
+
+TEST(ModelData, AMissingOrDamagedEntryIsRefusedWithTheFix) {
+  EXPECT_NE(refusal({}).find("m.safetensors: holds no 'mlptune.data' metadata entry"), std::string::npos);
+  EXPECT_NE(refusal({}).find("train it again with `mlptune train --save`"), std::string::npos);
+  std::string text = model_data_text(sample_data());
+  const auto damaged = [&text](const std::string& from, const std::string& to) {
+    std::string copy = text;
+    copy.replace(copy.find(from), from.size(), to);
+    return refusal({{kModelDataKey, copy}});
+  };
+  EXPECT_NE(damaged("\"task\":\"regression\"", "\"task\":\"ranking\"").find("unknown task 'ranking'"),
+            std::string::npos);
+  EXPECT_NE(damaged("[0.5,", "[1e300,").find("column_scale holds 1e+300, not a float32 number"), std::string::npos);
+  EXPECT_NE(damaged("\"classes\":0", "\"classes\":1e20").find("classes is not a count"), std::string::npos);
+  EXPECT_NE(damaged("\"a\",", "").find("its column lists differ in length"), std::string::npos);
+  EXPECT_NE(refusal({{kModelDataKey, "{\"task\":"}}).find("is damaged"), std::string::npos);
+  EXPECT_NE(refusal({{kModelDataKey, "[]"}}).find("train and save the model again"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mlptune
