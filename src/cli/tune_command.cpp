@@ -39,6 +39,7 @@ struct TuneCommandOptions {
   bool quiet = false;
   std::optional<double> checkpoint_every_seconds;
   bool allow_config_change = false;
+  std::string journal_path;
 };
 
 std::string read_text(const std::string& path) {
@@ -90,6 +91,7 @@ int run_tune(const TuneCommandOptions& options) {
   if (!options.backend.empty()) study_options.backend = parse_backend_kind(options.backend);
   if (options.checkpoint_every_seconds) study_options.checkpoint_every_seconds = options.checkpoint_every_seconds;
   study_options.allow_config_change = options.allow_config_change;
+  study_options.journal_path = options.journal_path;
 
   // Quiet runs still show warnings (on stderr): they say why a study's result may disappoint.
   const auto warnings_only = [](const tune::StudyProgress& progress) {
@@ -144,6 +146,9 @@ Command add_tune_command(CLI::App& app) {
   command->add_flag("--allow-config-change", options->allow_config_change,
                     "continue a study whose search space, metric, pruner or data changed in the configuration "
                     "(the change is recorded); without it such a rerun is refused");
+  command->add_option("--journal", options->journal_path,
+                      "Optuna journal file appended as the study runs, for optuna-dashboard FILE (default: the "
+                      "config's mlptune.journal; none)");
   return [options] { return run_tune(*options); };
 }
 

@@ -141,7 +141,7 @@ StudySettings parse_settings(const Reader& reader, const YAML::Node& node) {
   reader.require_map(node, "mlptune");
   reader.check_keys(node, "mlptune",
                     {"dataset", "data", "label_column", "backend", "concurrency", "seed", "storage", "study_name",
-                     "cpu_run_cap", "cpu_max_epochs", "n_startup_trials", "checkpoint_every"});
+                     "cpu_run_cap", "cpu_max_epochs", "n_startup_trials", "checkpoint_every", "journal"});
   StudySettings settings;
   const auto text = [&](const char* key, std::string& field) {
     if (const auto value = node[key]) field = reader.text(value, std::string("mlptune.") + key);
@@ -151,6 +151,7 @@ StudySettings parse_settings(const Reader& reader, const YAML::Node& node) {
   text("label_column", settings.label_column);
   text("storage", settings.storage);
   text("study_name", settings.study_name);
+  text("journal", settings.journal);
   if (node["dataset"] && node["data"])
     reader.fail(node["data"], "mlptune.data", "give either dataset (a bundled name) or data (a file), not both");
   if (const auto backend = node["backend"])

@@ -82,6 +82,9 @@ struct StudyOptions {
   // settings.checkpoint_every_seconds.
   std::optional<double> checkpoint_every_seconds;
   double poll_seconds = 0.2;  // waiting for other processes' trials
+  // --journal: the Optuna journal appended as the study runs (optuna-dashboard FILE follows it);
+  // empty: the config's settings.journal.
+  std::filesystem::path journal_path;
 };
 
 struct StudyProgress {

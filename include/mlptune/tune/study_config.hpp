@@ -50,6 +50,7 @@ struct StudySettings {
   std::optional<int> cpu_max_epochs;
   int n_startup_trials = 10;               // TPE
   double checkpoint_every_seconds = 30.0;  // checkpoint_every: between a running trial's checkpoints
+  std::string journal;                     // Optuna journal file written as the study runs; empty: none
 };
 
 struct StudyConfig {
