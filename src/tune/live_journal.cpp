@@ -162,6 +162,25 @@ void LiveJournal::sync() {
 }
 
 void LiveJournal::read_new_records() {
+  // A last line without its newline is a record being written by a program that does not take the
+  // lock (optuna-dashboard saving a note), or a torn one that a writer left when it died or ran out
+  // of space. The first grows within moments; the second never does, and goes.
+  for (int look = 0;; ++look) {
+    const std::size_t torn = read_complete_lines();
+    if (torn == 0) return;
+    if (look < 3) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    if (::ftruncate(descriptor_, off_t(read_offset_)) != 0) fail("cannot repair", errno);
+    if (warn_)
+      warn_(path_.string() + ": removed a torn last record (" + std::to_string(torn) +
+            " bytes) that an interrupted writer left");
+    return;
+  }
+}
+
+std::size_t LiveJournal::read_complete_lines() {
   struct stat status {};
   if (::fstat(descriptor_, &status) != 0) fail("cannot read", errno);
   const auto size = std::uint64_t(status.st_size);
@@ -182,14 +201,7 @@ void LiveJournal::read_new_records() {
   text.resize(have);
   const std::size_t consumed = replay_lines(journal_, text, path_, lines_read_, study_.name);
   read_offset_ += consumed;
-  if (consumed == text.size()) return;
-  // A last line without its newline, seen under the lock that every mlptune writer holds: a writer
-  // that died or ran out of space mid-line left it, and no reader ever used it. It goes, so the
-  // next record starts on a line of its own.
-  if (::ftruncate(descriptor_, off_t(read_offset_)) != 0) fail("cannot repair", errno);
-  if (warn_)
-    warn_(path_.string() + ": removed a torn last record (" + std::to_string(text.size() - consumed) +
-          " bytes) that an interrupted writer left");
+  return text.size() - consumed;
 }
 
 void LiveJournal::append(const std::string& record) {

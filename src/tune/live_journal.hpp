@@ -55,6 +55,7 @@ class LiveJournal {
 
  private:
   void read_new_records();
+  std::size_t read_complete_lines();  // returns the bytes of an unfinished last line
   void append(const std::string& record);
   void follow_loop();
   void sync_or_warn();
