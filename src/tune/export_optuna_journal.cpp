@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -224,18 +225,26 @@ void check_study_id(const json& record) {
     throw Error("a record of another study (study_id " + field(record, "study_id").dump() + ")");
 }
 
-JournalTrial& trial_of(JournalState& journal, const json& record) {
-  const json& id = field(record, "trial_id");
-  if (!id.is_number_integer() || id.get<std::int64_t>() < 0 ||
-      id.get<std::int64_t>() >= std::int64_t(journal.trials.size()))
-    throw Error("a record of trial id " + id.dump() + ", which no CREATE_TRIAL made");
-  return journal.trials[std::size_t(id.get<std::int64_t>())];
+// An integer field within [low, high]; what is no such integer (a float, 1e300) is refused, since
+// converting it would be undefined.
+std::int64_t integer_field(const json& record, const char* name, std::int64_t low, std::int64_t high) {
+  const json& value = field(record, name);
+  if (!value.is_number_integer() || (value.is_number_unsigned() && value.get<std::uint64_t>() > std::uint64_t(high)) ||
+      value.get<std::int64_t>() < low || value.get<std::int64_t>() > high)
+    throw Error(std::string("a record whose ") + name + " is " + value.dump() + ", not an integer in [" +
+                std::to_string(low) + ", " + std::to_string(high) + "]");
+  return value.get<std::int64_t>();
 }
 
-RunState run_state(const json& value) {
-  if (!value.is_number_integer() || value.get<int>() < 0 || value.get<int>() > int(RunState::waiting))
-    throw Error("a trial state " + value.dump() + " Optuna does not have");
-  return RunState(value.get<int>());
+JournalTrial& trial_of(JournalState& journal, const json& record) {
+  const std::int64_t id = integer_field(record, "trial_id", 0, std::numeric_limits<std::int64_t>::max());
+  if (id >= std::int64_t(journal.trials.size()))
+    throw Error("a record of trial id " + std::to_string(id) + ", which no CREATE_TRIAL made");
+  return journal.trials[std::size_t(id)];
+}
+
+RunState run_state(const json& record) {
+  return RunState(integer_field(record, "state", 0, int(RunState::waiting)));
 }
 
 void apply_trial_record(JournalState& journal, OptunaOp op, const json& record) {
@@ -246,13 +255,15 @@ void apply_trial_record(JournalState& journal, OptunaOp op, const json& record) 
       trial.params.insert(field(record, "param_name").get<std::string>());
       return;
     case OptunaOp::set_state_values: {
-      const RunState state = run_state(field(record, "state"));
+      const RunState state = run_state(record);
       if (!(state == RunState::running && trial.state == RunState::running)) trial.state = state;
       return;
     }
     case OptunaOp::set_intermediate: {
       const json& value = field(record, "intermediate_value");
-      trial.intermediate[field(record, "step").get<int>()] = value.is_number() ? value.get<double>() : std::nan("");
+      const auto step =
+          int(integer_field(record, "step", std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+      trial.intermediate[step] = value.is_number() ? value.get<double>() : std::nan("");
       return;
     }
     case OptunaOp::set_user_attr:
@@ -282,15 +293,13 @@ void apply_record(JournalState& journal, const json& record) {
       return check_study_id(record);
     case OptunaOp::set_study_system_attr:
       check_study_id(record);
-      if (const auto names = field(record, "system_attr").find(kMetricNamesAttribute);
-          names != record["system_attr"].end())
-        journal.metric_names = names->get<std::vector<std::string>>();
+      if (const json& attribute = field(record, "system_attr"); attribute.contains(kMetricNamesAttribute))
+        journal.metric_names = attribute[kMetricNamesAttribute].get<std::vector<std::string>>();
       return;
     case OptunaOp::create_trial:
       check_study_id(record);
       journal.trials.push_back({});
-      if (const auto state = record.find("state"); state != record.end())
-        journal.trials.back().state = run_state(*state);
+      if (record.contains("state")) journal.trials.back().state = run_state(record);
       return;
     case OptunaOp::set_param:
     case OptunaOp::set_state_values:

@@ -222,3 +222,37 @@ TEST_F(LiveJournalTest, AWriteOverTheFileSizeLimitLeavesTheFileWhole) {
 
 }  // namespace
 }  // namespace mlptune::tune
+
+namespace mlptune::tune {
+namespace {
+
+TEST(JournalRecords, RefusesWhatNoSingleStudyJournalHolds) {
+  const std::string study = R"({"op_code":0,"worker_id":"w","study_name":"s","directions":[1]})";
+  const std::string trial = R"({"op_code":4,"worker_id":"w","study_id":0,"datetime_start":null})";
+  const auto refusal = [&](const std::vector<std::string>& lines) {
+    JournalState journal;
+    return mlptune::testing::thrown_message<Error>([&] {
+      for (const auto& line : lines) apply_journal_record(journal, line);
+    });
+  };
+  EXPECT_EQ(refusal({"{"}), "a line that is not JSON");
+  EXPECT_EQ(refusal({trial}), "a record before the study's CREATE_STUDY");
+  EXPECT_EQ(refusal({study, study}), "a second study");
+  EXPECT_EQ(refusal({study, R"({"op_code":1,"worker_id":"w","study_id":0})"}), "the study deleted");
+  EXPECT_EQ(refusal({study, R"({"op_code":4,"worker_id":"w","study_id":1,"datetime_start":null})"}),
+            "a record of another study (study_id 1)");
+  EXPECT_EQ(refusal({study, R"({"op_code":7,"worker_id":"w","trial_id":0,"step":1,"intermediate_value":0.5})"}),
+            "a record of trial id 0, which no CREATE_TRIAL made");
+  EXPECT_EQ(
+      refusal({study, trial, R"({"op_code":7,"worker_id":"w","trial_id":0,"step":1e300,"intermediate_value":0.5})"}),
+      "a record whose step is 1e+300, not an integer in [-2147483648, 2147483647]");
+  EXPECT_EQ(refusal({study, trial, R"({"op_code":6,"worker_id":"w","trial_id":0,"state":7,"values":null})"}),
+            "a record whose state is 7, not an integer in [0, 4]");
+  EXPECT_EQ(refusal({study, R"({"op_code":12,"worker_id":"w"})"}),
+            "a record with op_code 12, which Optuna's journal does not have");
+  EXPECT_NE(refusal({study, R"({"op_code":5,"worker_id":"w","trial_id":0,"param_name":3})"}).find("trial id 0"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace mlptune::tune
