@@ -137,8 +137,26 @@ void LiveJournal::fail(const std::string& what, int error_number) const {
   throw StorageError(path_.string() + ": " + what + " " + kWhat + " (" + why.cause + "); " + why.fix);
 }
 
+// The file at the path, when it is no longer the one open here (removed, or replaced by another
+// program): the journal starts again there, written whole.
+void LiveJournal::reopen_if_replaced() {
+  struct stat open_file {
+  }, at_path{};
+  if (::fstat(descriptor_, &open_file) != 0) fail("cannot read", errno);
+  if (::stat(path_.c_str(), &at_path) == 0 && at_path.st_dev == open_file.st_dev && at_path.st_ino == open_file.st_ino)
+    return;
+  const int descriptor = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+  if (descriptor < 0) fail("cannot open", errno);
+  ::close(descriptor_);
+  descriptor_ = descriptor;
+  journal_ = JournalState{};
+  read_offset_ = 0;
+  lines_read_ = 0;
+}
+
 void LiveJournal::sync() {
   std::lock_guard lock(sync_mutex_);
+  reopen_if_replaced();
   while (::flock(descriptor_, LOCK_EX) != 0)
     if (errno != EINTR) fail("cannot lock", errno);
   struct Unlock {

@@ -32,7 +32,8 @@ void check_journal_path(const StudyConfig& config, const StudyOptions& options);
 // process on it, appends only what is new and never a trial twice. Every record is one line,
 // written with one write(2) to the file opened O_APPEND, under an exclusive flock(2) held over the
 // read and the writes; a reader such as optuna-dashboard never sees a torn record. A write that
-// fails (no space left, a file-size limit) is cut off again, so the file stays whole.
+// fails (no space left, a file-size limit) is cut off again, so the file stays whole. A file
+// removed or replaced while the study runs is written afresh at its path.
 class LiveJournal {
  public:
   using WarningFn = std::function<void(const std::string&)>;
@@ -54,6 +55,7 @@ class LiveJournal {
   void sync();
 
  private:
+  void reopen_if_replaced();
   void read_new_records();
   std::size_t read_complete_lines();  // returns the bytes of an unfinished last line
   void append(const std::string& record);

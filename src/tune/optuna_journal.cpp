@@ -1,6 +1,8 @@
 // A study as Optuna journal records: CREATE_STUDY and the metric names, then per trial
 // CREATE_TRIAL, SET_TRIAL_PARAM, SET_TRIAL_USER_ATTR, SET_TRIAL_INTERMEDIATE_VALUE and
 // SET_TRIAL_STATE_VALUES; and a journal read back as Optuna replays it.
+#include "tune/optuna_journal.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -11,7 +13,6 @@
 #include "mlptune/tune/report.hpp"
 #include "mlptune/tune/study.hpp"
 #include "tune/export_time.hpp"
-#include "tune/optuna_journal.hpp"
 #include "tune/search_space_math.hpp"
 #include "tune/storage_json.hpp"
 

@@ -1,6 +1,7 @@
 # Installs a built mlptune into a fresh prefix, builds tests/install/consumer against that prefix
 # alone, and runs it and the installed program. Run by CTest (install_consumer) with -D BUILD_DIR,
-# CONFIG, WORK_DIR, GENERATOR, CXX_COMPILER and CONSUMER_DIR.
+# CONFIG, WORK_DIR, GENERATOR, CXX_COMPILER, CONSUMER_DIR, and the build's GNUInstallDirs folders
+# BINDIR, INCLUDEDIR, LIBDIR and DATADIR.
 set(prefix ${WORK_DIR}/prefix)
 file(REMOVE_RECURSE ${WORK_DIR})
 
@@ -19,11 +20,9 @@ if(CONFIG)
 endif()
 run("cmake --install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} ${config_args})
 
-include(GNUInstallDirs)
-foreach(file IN ITEMS ${CMAKE_INSTALL_BINDIR}/mlptune ${CMAKE_INSTALL_INCLUDEDIR}/mlptune/backend.hpp
-                      ${CMAKE_INSTALL_INCLUDEDIR}/mlptune/tune/study.hpp ${CMAKE_INSTALL_LIBDIR}/libmlptune.a
-                      ${CMAKE_INSTALL_LIBDIR}/cmake/mlptune/mlptuneConfig.cmake
-                      ${CMAKE_INSTALL_DATADIR}/mlptune/datasets/SHA256SUMS)
+foreach(file IN ITEMS ${BINDIR}/mlptune ${INCLUDEDIR}/mlptune/backend.hpp ${INCLUDEDIR}/mlptune/tune/study.hpp
+                      ${LIBDIR}/libmlptune.a ${LIBDIR}/cmake/mlptune/mlptuneConfig.cmake
+                      ${DATADIR}/mlptune/datasets/SHA256SUMS)
   if(NOT EXISTS ${prefix}/${file})
     message(FATAL_ERROR "cmake --install left no ${file} in ${prefix}")
   endif()
@@ -36,8 +35,8 @@ run("configuring the consumer" ${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR
 run("building the consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/build --config Release)
 find_program(consumer consumer PATHS ${WORK_DIR}/build ${WORK_DIR}/build/Release NO_DEFAULT_PATH REQUIRED)
 run("training one epoch through the installed library" ${CMAKE_COMMAND} -E env
-    MLPTUNE_DATA_DIR=${prefix}/${CMAKE_INSTALL_DATADIR}/mlptune/datasets ${consumer})
+    MLPTUNE_DATA_DIR=${prefix}/${DATADIR}/mlptune/datasets ${consumer})
 message(STATUS "${last_output}")
 # The installed program finds the installed data beside it.
 run("the installed program" ${CMAKE_COMMAND} -E env --unset=MLPTUNE_DATA_DIR
-    ${prefix}/${CMAKE_INSTALL_BINDIR}/mlptune summary --dataset iris --hidden 8)
+    ${prefix}/${BINDIR}/mlptune summary --dataset iris --hidden 8)

@@ -107,6 +107,17 @@ TEST_F(LiveJournalTest, ASyncOfALevelJournalWritesNothing) {
   EXPECT_EQ(std::filesystem::file_size(folder_.file("journal.log")), size);
 }
 
+TEST_F(LiveJournalTest, AJournalRemovedWhileTheStudyRunsIsWrittenAfresh) {
+  run(3);
+  auto storage = open_sqlite_storage(folder_.file("study.db"));
+  LiveJournal journal(folder_.file("journal.log"), *storage, *storage->find_study("fake"), {"validation_loss"}, {});
+  std::filesystem::remove(folder_.file("journal.log"));
+  journal.sync();
+  const std::string again = read_text(folder_.file("journal.log"));
+  EXPECT_EQ(count_op(again, 4), 3);
+  expect_level(replay(again), stored());
+}
+
 TEST_F(LiveJournalTest, FollowsTrialsStoppedAndRunAgain) {
   // running -> waiting (requeued) -> running -> complete, as Optuna replays the records.
   StudyInfo study{0, "fake", Goal::minimize, "", 1, 0.0};
