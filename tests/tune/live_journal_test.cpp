@@ -118,6 +118,36 @@ TEST_F(LiveJournalTest, AJournalRemovedWhileTheStudyRunsIsWrittenAfresh) {
   expect_level(replay(again), stored());
 }
 
+TEST_F(LiveJournalTest, TwoProcessesWritingOneJournalNeverRepeatATrial) {
+  run(2);
+  auto storage = open_sqlite_storage(folder_.file("study.db"));
+  const StudyInfo study = *storage->find_study("fake");
+  // Two writers on their own descriptors, as two processes have: flock(2) orders them.
+  LiveJournal first(folder_.file("journal.log"), *storage, study, {"validation_loss"}, {});
+  LiveJournal second(folder_.file("journal.log"), *storage, study, {"validation_loss"}, {});
+  for (int trial = 0; trial < 3; ++trial) {
+    storage->claim_trial(study.id, current_owner(), 0, [](std::span<const FrozenTrial>, int number) {
+      SampledTrial sampled;
+      sampled.params = {{"lr", 0.01}, {"batch_size", std::int64_t(64)}, {"epochs", std::int64_t(3)}};
+      sampled.seed = std::uint64_t(number);
+      sampled.attributes["command"] = "mlptune train --seed " + std::to_string(number);
+      return sampled;
+    });
+    (trial % 2 ? second : first).sync();
+    storage->record_intermediate(study.id, 2 + trial, 1, 0.5);
+    (trial % 2 ? first : second).sync();
+  }
+  const std::string text = read_text(folder_.file("journal.log"));
+  EXPECT_EQ(count_op(text, 4), 5);
+  EXPECT_EQ(count_op(text, 0), 1);
+  EXPECT_EQ(count_op(text, 7), int([&] {
+              int values = 0;
+              for (const auto& record : stored()) values += int(record.trial.intermediate.size());
+              return values;
+            }()));  // each value once
+  expect_level(replay(text), stored());
+}
+
 TEST_F(LiveJournalTest, FollowsTrialsStoppedAndRunAgain) {
   // running -> waiting (requeued) -> running -> complete, as Optuna replays the records.
   StudyInfo study{0, "fake", Goal::minimize, "", 1, 0.0};
@@ -263,6 +293,29 @@ TEST(JournalRecords, RefusesWhatNoSingleStudyJournalHolds) {
             "a record with op_code 12, which Optuna's journal does not have");
   EXPECT_NE(refusal({study, R"({"op_code":5,"worker_id":"w","trial_id":0,"param_name":3})"}).find("trial id 0"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace mlptune::tune
+
+namespace mlptune::tune {
+namespace {
+
+TEST(JournalPath, ComesFromTheStudyYamlUnlessTheCommandLineGivesOne) {
+  const StudyConfig config = parse_study_config(R"(method: random
+run_cap: 2
+parameters: {lr: {value: 0.01}}
+mlptune: {journal: runs/study.log}
+)",
+                                                "study.yaml");
+  EXPECT_EQ(resolve_journal_path(config, StudyOptions{}), "runs/study.log");
+  StudyOptions options;
+  options.journal_path = "other.log";
+  EXPECT_EQ(resolve_journal_path(config, options), "other.log");
+  EXPECT_EQ(resolve_journal_path(
+                parse_study_config("method: random\nrun_cap: 2\nparameters: {lr: {value: 0.01}}\n", "study.yaml"),
+                StudyOptions{}),
+            "");
 }
 
 }  // namespace
