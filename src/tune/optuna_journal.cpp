@@ -319,7 +319,7 @@ void apply_journal_record(JournalState& journal, std::string_view line) {
   json record;
   try {
     record = json::parse(line);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {  // not JSON, or a number no double holds (1e3000)
     throw Error("a line that is not JSON");
   }
   try {

@@ -277,6 +277,7 @@ TEST(JournalRecords, RefusesWhatNoSingleStudyJournalHolds) {
     });
   };
   EXPECT_EQ(refusal({"{"}), "a line that is not JSON");
+  EXPECT_EQ(refusal({R"({"op_code":1e3000})"}), "a line that is not JSON");  // no double holds it
   EXPECT_EQ(refusal({trial}), "a record before the study's CREATE_STUDY");
   EXPECT_EQ(refusal({study, study}), "a second study");
   EXPECT_EQ(refusal({study, R"({"op_code":1,"worker_id":"w","study_id":0})"}), "the study deleted");
