@@ -13,7 +13,9 @@
 
 namespace mlptune {
 
-enum class Decision { proceed, pause, stop };
+// pause: the scheduler holds the trial at a rung; suspend: the run is ending (a time budget, a
+// signal) and the trial continues in a later one; stop: pruned. Pause and suspend keep the state.
+enum class Decision { proceed, pause, suspend, stop };
 
 struct TrialJob {
   int trial_id = 0;
@@ -27,8 +29,9 @@ enum class JobOutcome {
   stopped_early,
   diverged,
   failed,
-  paused,   // paused by the scheduler or pause_after_epoch; `state` holds where it stands
-  stopped,  // stopped by the scheduler (pruned)
+  paused,     // paused by the scheduler or pause_after_epoch; `state` holds where it stands
+  stopped,    // stopped by the scheduler (pruned)
+  suspended,  // the run is ending; `state` holds where the trial continues in a later run
 };
 std::string_view to_string(JobOutcome);
 

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <string>
 
+#include "common/duration_text.hpp"
+
 namespace mlptune::cli {
 
 [[gnu::format(printf, 1, 2)]] inline std::string format(const char* pattern, ...) {
@@ -35,10 +37,7 @@ inline std::string with_commas(std::int64_t value) {
 
 // 75.2 -> "1m15s"
 inline std::string duration(double seconds) {
-  if (seconds < 60) return format("%.1fs", seconds);
-  const auto whole = std::int64_t(seconds + 0.5);
-  if (whole < 3600) return format("%lldm%02llds", (long long)(whole / 60), (long long)(whole % 60));
-  return format("%lldh%02lldm", (long long)(whole / 3600), (long long)(whole % 3600 / 60));
+  return duration_text(seconds);
 }
 
 }  // namespace mlptune::cli

@@ -1,7 +1,6 @@
 // `mlptune tune CONFIG.yaml`: runs (or resumes) a tuning study with a live view, and ends with the
 // leaderboard and the best configuration as an `mlptune train` command line.
-#include <unistd.h>
-
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -9,13 +8,17 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/live_view.hpp"
 #include "cli/options.hpp"
+#include "cli/stop_signals.hpp"
 #include "cli/text.hpp"
+#include "common/text_list.hpp"
 #include "common/value_range.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/tune/report.hpp"
 #include "mlptune/tune/study.hpp"
 #include "tune/checkpoint_interval.hpp"
+#include "tune/study_timeout.hpp"
 
 namespace mlptune::cli {
 namespace {
@@ -30,6 +33,12 @@ CLI::Validator seconds_in(const Range& range) {
       "");
 }
 
+CLI::Validator timeout_check() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string { return tune::parse_timeout(text) ? "" : tune::timeout_problem(text); },
+      "");
+}
+
 struct TuneCommandOptions {
   std::string config_path;
   std::string storage_path;
@@ -39,6 +48,7 @@ struct TuneCommandOptions {
   bool quiet = false;
   std::optional<double> checkpoint_every_seconds;
   bool allow_config_change = false;
+  std::string timeout;
   std::string journal_path;
 };
 
@@ -50,39 +60,26 @@ std::string read_text(const std::string& path) {
   return text.str();
 }
 
-// One status line: counts, best so far, time and ETA.
-std::string status_line(const tune::StudyProgress& progress) {
-  std::string line = format("[%d/%d] %d complete, %d pruned, %d failed, %d running", progress.done(), progress.run_cap,
-                            progress.complete, progress.pruned, progress.failed, progress.running);
-  if (progress.paused > 0) line += format(", %d paused", progress.paused);
-  if (progress.best_value) line += format(" | best %.5g (trial %d)", *progress.best_value, progress.best_number);
-  line += " | " + duration(progress.elapsed_seconds);
-  if (progress.eta_seconds) line += ", eta " + duration(*progress.eta_seconds);
-  return line;
+// After a stop: what was kept and how to go on.
+std::string stop_summary(const tune::StudyResult& result, const TuneCommandOptions& options) {
+  std::string text = "stopped early: " + result.stop_reason + ".";
+  if (!result.suspended.empty()) {
+    std::vector<int> numbers = result.suspended;
+    std::sort(numbers.begin(), numbers.end());
+    const bool one = numbers.size() == 1;
+    text += (one ? " Trial " : " Trials ") + join(numbers, ", ") +
+            (one ? " was saved after its" : " were saved after their") + " last epoch, to continue from there.";
+  }
+  if (result.progress.paused > 0)
+    text += " " + std::to_string(result.progress.paused) + " trials wait paused at their rungs.";
+  std::string command = "mlptune tune " + options.config_path;
+  if (!options.storage_path.empty()) command += " --storage " + options.storage_path;
+  return text + "\nTo continue the study, run the same command again: " + command + "\n";
 }
 
-// The live view: on a terminal the status line is redrawn in place under the event lines; in a
-// log file every event is one line followed by the status.
-class LiveView {
- public:
-  void operator()(const tune::StudyProgress& progress) {
-    if (terminal_) std::cout << "\r\033[K";
-    if (!progress.event.empty()) std::cout << progress.event << "\n";
-    if (terminal_) {
-      std::cout << status_line(progress) << std::flush;
-    } else if (!progress.event.empty()) {
-      std::cout << "  " << status_line(progress) << std::endl;
-    }
-  }
-  ~LiveView() {
-    if (terminal_) std::cout << "\n";
-  }
-
- private:
-  bool terminal_ = isatty(STDOUT_FILENO) != 0;
-};
-
 int run_tune(const TuneCommandOptions& options) {
+  const auto stop = std::make_shared<tune::StopRequest>();
+  const StopSignals signals(stop);  // a first Ctrl-C stops gracefully even while the data loads
   const tune::StudyConfig config = tune::load_study_config(options.config_path);
   tune::StudyOptions study_options;
   study_options.config_yaml = read_text(options.config_path);
@@ -91,6 +88,8 @@ int run_tune(const TuneCommandOptions& options) {
   if (!options.backend.empty()) study_options.backend = parse_backend_kind(options.backend);
   if (options.checkpoint_every_seconds) study_options.checkpoint_every_seconds = options.checkpoint_every_seconds;
   study_options.allow_config_change = options.allow_config_change;
+  if (!options.timeout.empty()) study_options.timeout_seconds = tune::parse_timeout(options.timeout);
+  study_options.stop = stop;
   study_options.journal_path = options.journal_path;
 
   // Quiet runs still show warnings (on stderr): they say why a study's result may disappoint.
@@ -112,7 +111,8 @@ int run_tune(const TuneCommandOptions& options) {
   std::cout << tune::format_report(tune::make_report(*storage, result.study.name, options.top));
   if (result.best && std::filesystem::exists(result.best_weights))
     std::cout << "best trial's weights: " << result.best_weights.string() << "\n";
-  return kExitOk;
+  if (result.stopped_by != tune::StopCause::none) std::cout << stop_summary(result, options) << std::flush;
+  return exit_status_for(stop->cause());
 }
 
 }  // namespace
@@ -123,6 +123,8 @@ Command add_tune_command(CLI::App& app) {
       app.add_subcommand("tune", "Run or resume a hyperparameter study from a W&B Sweeps-style YAML file");
   command->footer(
       "Running the same command again resumes the study: finished trials are kept, interrupted ones run again.\n"
+      "A first Ctrl-C or SIGTERM (or the --timeout) starts no more trials and saves the running ones at their next\n"
+      "epoch end (exit status 130, 143, or 0 for the timeout); a second one quits at once.\n"
       "Several processes may share one study file. Example: mlptune tune experiments/mnist.yaml");
   command->add_option("config", options->config_path, "the study configuration (YAML)")
       ->required()
@@ -143,6 +145,12 @@ Command add_tune_command(CLI::App& app) {
                    "killed and run again continues each trial from its last one")
       ->check(real_number() & seconds_in(tune::kCheckpointIntervalSeconds))
       ->capture_default_str();
+  command
+      ->add_option("--timeout", options->timeout,
+                   "time budget of this run, e.g. 90s, 10m, 1h30m or seconds; after it no trial starts and running "
+                   "ones are saved at their next epoch end, to continue in the next run (default: the config's "
+                   "mlptune.timeout, else none)")
+      ->check(timeout_check());
   command->add_flag("--allow-config-change", options->allow_config_change,
                     "continue a study whose search space, metric, pruner or data changed in the configuration "
                     "(the change is recorded); without it such a rerun is refused");

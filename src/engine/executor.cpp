@@ -17,13 +17,14 @@
 namespace mlptune {
 namespace {
 
-constexpr std::array<std::pair<JobOutcome, std::string_view>, 6> kOutcomeNames{{
+constexpr std::array<std::pair<JobOutcome, std::string_view>, 7> kOutcomeNames{{
     {JobOutcome::completed, "completed"},
     {JobOutcome::stopped_early, "stopped_early"},
     {JobOutcome::diverged, "diverged"},
     {JobOutcome::failed, "failed"},
     {JobOutcome::paused, "paused"},
     {JobOutcome::stopped, "stopped"},
+    {JobOutcome::suspended, "suspended"},
 }};
 
 bool is_terminal(TrialStatus status) {
@@ -153,6 +154,7 @@ class Executor {
       if (decision == Decision::stop) return end_early(trainer, JobOutcome::stopped, result);
       bool pause_here = job.pause_after_epoch > 0 && report.epoch >= job.pause_after_epoch;
       if (decision == Decision::pause || pause_here) return end_early(trainer, JobOutcome::paused, result);
+      if (decision == Decision::suspend) return end_early(trainer, JobOutcome::suspended, result);
       checkpoints.after_epoch(trainer, report.epoch);
     }
   }
@@ -202,10 +204,12 @@ class Executor {
     if (options_.keep_final_state && result.outcome != JobOutcome::failed) result.state = trainer.state();
   }
 
-  // A trial the scheduler paused (its state is where it resumes) or stopped.
+  // A trial the scheduler paused or the run suspended (its state is where it resumes), or one the
+  // scheduler stopped.
   void end_early(Trainer& trainer, JobOutcome outcome, JobResult& result) {
     result.outcome = outcome;
-    if (outcome == JobOutcome::paused || options_.keep_final_state) result.state = trainer.state();
+    const bool resumes = outcome == JobOutcome::paused || outcome == JobOutcome::suspended;
+    if (resumes || options_.keep_final_state) result.state = trainer.state();
   }
 
   // on_epoch runs without the executor's lock, beside other trials' reports: a slow callback (a

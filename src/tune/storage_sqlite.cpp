@@ -265,6 +265,25 @@ class SqliteStorage final : public Storage {
     return recorded;
   }
 
+  bool suspend_trial(int study_id, int number, const TrialOwner& owner, int epoch,
+                     const std::string& checkpoint_path) override {
+    std::lock_guard lock(mutex_);
+    bool suspended = false;
+    connection_.transaction(Mode::write, [&] {
+      Statement wait(connection_,
+                     "UPDATE trials SET state = 'waiting', paused_epoch = 0, checkpoint_epoch = ?, checkpoint_path = ? "
+                     "WHERE study_id = ? AND number = ? AND state = 'running' AND owner_token = ?");
+      wait.bind(1, epoch).bind(2, checkpoint_path).bind(3, study_id).bind(4, number).bind(5, owner.token).run();
+      suspended = connection_.changes() == 1;
+      if (!suspended) return;
+      Statement drop_values(connection_,
+                            "DELETE FROM intermediate_values WHERE epoch > ? AND trial_id = "
+                            "(SELECT trial_id FROM trials WHERE study_id = ? AND number = ?)");
+      drop_values.bind(1, epoch).bind(2, study_id).bind(3, number).run();
+    });
+    return suspended;
+  }
+
   void finish_trial(int study_id, int number, RunState state, std::optional<double> value,
                     const std::string& message) override {
     if (!is_finished(state))

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "common/duration_text.hpp"
 #include "io/output_file.hpp"
 #include "mlptune/engine.hpp"
 #include "mlptune/error.hpp"
@@ -87,7 +88,8 @@ class StudyRunner {
         storage_path_(resolve_storage_path(config, options)),
         owner_(current_owner()),
         metric_(parse_metric(config.metric.name)),
-        goal_(config.metric.goal) {
+        goal_(config.metric.goal),
+        stop_(options.stop ? options.stop : std::make_shared<StopRequest>()) {
     check_tunable(config.space);
     check_metric_fits_data(metric_, config.metric.name, *parts_.data);
     on_cpu_ = parts_.backend->kind() == BackendKind::cpu;
@@ -126,8 +128,10 @@ class StudyRunner {
     callbacks.on_checkpoint = [this](int number, int epoch, TrialState state) {
       on_checkpoint(number, epoch, std::move(state));
     };
-    report_progress(start_event(requeued));
-    if (const int needed = scheduler_->trials_for_a_full_run(); run_cap_ < needed)
+    if (const auto timeout = options_.timeout_seconds ? options_.timeout_seconds : config_.settings.timeout_seconds)
+      stop_->stop_after(*timeout);
+    report_progress(start_event(requeued) + budget_text());
+    if (const int needed = scheduler_->trials_for_a_full_run(); run_cap_ > 0 && run_cap_ < needed)
       report_progress("warning: run_cap " + std::to_string(run_cap_) + " is below the " + std::to_string(needed) +
                       " trials " + scheduler_->name() + " needs before any trial trains its full " +
                       std::to_string(scheduler_->max_epochs()) + " epochs: raise run_cap or lower max_iter");
@@ -167,9 +171,7 @@ class StudyRunner {
     int cap = config_.run_cap;
     if (on_cpu_ && config_.settings.cpu_run_cap) cap = *config_.settings.cpu_run_cap;
     if (cap <= 0) cap = int(parts_.sampler->size(config_.space));
-    if (cap <= 0)
-      throw ConfigError("run_cap is required for every method but grid: add e.g. 'run_cap: 50' to the configuration");
-    return cap;
+    return std::max(cap, 0);  // 0: no cap (W&B runs such a sweep until it is stopped)
   }
 
   int trial_epochs() const {
@@ -188,7 +190,7 @@ class StudyRunner {
   int decide_slots() const {
     int slots = options_.concurrency.value_or(config_.settings.concurrency);
     if (slots <= 0) slots = parts_.backend->recommended_concurrency();
-    return std::max(1, std::min(slots, run_cap_));
+    return std::max(1, run_cap_ > 0 ? std::min(slots, run_cap_) : slots);
   }
 
   TrialSpec spec_for(const Params& params, std::uint64_t seed, int number) const {
@@ -206,6 +208,7 @@ class StudyRunner {
     writer_->flush();  // before the lock: a slow write holds up no trial's epoch report
     std::unique_lock lock(mutex_);
     for (;;) {
+      if (stopping()) return NextJob::finished();  // what is paused or waiting stays so, for the next run
       refresh_history();
       const std::vector<FrozenTrial>& trials = history_;
       prune_never_promoted(trials);
@@ -230,8 +233,22 @@ class StudyRunner {
 
   NextJob start(TrialJob job) {
     running_.insert(job.trial_id);
-    refresh_history();  // with the trial just claimed or promoted
+    refresh_history();    // with the trial just claimed or promoted
+    report_progress("");  // no event, but one more running
     return NextJob::run(std::move(job));
+  }
+
+  // Whether the study is stopping (the mutex held); the first time, it says so.
+  bool stopping() {
+    if (stopping_) return true;
+    if (!stop_->requested()) return false;
+    stopping_ = true;
+    std::string event = "stopping: " + stop_->reason() + "; no trial starts";
+    if (!running_.empty())
+      event += ", and the " + std::to_string(running_.size()) +
+               " running here end after their current epoch, saved to continue in the next run";
+    report_progress(event);
+    return true;
   }
 
   // history_ as the storage has it, keeping the values of this process's running trials that the
@@ -379,7 +396,11 @@ class StudyRunner {
     if (self == history_.end()) return Decision::proceed;
     self->intermediate[report.epoch] = value;
     if (report.status != TrialStatus::running) return Decision::proceed;
-    return scheduler_->judge(*self, report.epoch, history_);
+    // The scheduler judges first: a trial at a rung pauses (or is pruned) there even while the study
+    // stops, so that a suspended trial never skips its rung's judgement.
+    const Decision decision = scheduler_->judge(*self, report.epoch, history_);
+    if (decision == Decision::proceed && stopping()) return Decision::suspend;
+    return decision;
   }
 
   void on_result(JobResult result) {
@@ -398,6 +419,8 @@ class StudyRunner {
         return finish_complete(number, result);
       case JobOutcome::paused:
         return pause(number, result);
+      case JobOutcome::suspended:
+        return suspend(number, result);
       case JobOutcome::stopped:
         return finish_pruned(number);
       case JobOutcome::diverged:
@@ -446,6 +469,28 @@ class StudyRunner {
     report_progress("trial " + std::to_string(number) + " paused at epoch " + std::to_string(result.state->epoch));
   }
 
+  // The run is ending: the trial waits, saved after its last epoch, for the next run to continue it.
+  // A state that cannot be saved costs only this trial's epochs since its last checkpoint (it is left
+  // as a killed run leaves it), so it is a warning and the other trials are still saved.
+  void suspend(int number, const JobResult& result) {
+    if (!result.state) return finish_failed(number, "suspended without its state; the executor must return it");
+    const std::string trial = "trial " + std::to_string(number);
+    const std::string after = " after epoch " + std::to_string(result.state->epoch);
+    try {
+      const auto path = storage_->checkpoint_path_for(study_.id, number);
+      save_trial_state(path, *result.state, /*with_optimizer_state=*/true);
+      if (!storage_->suspend_trial(study_.id, number, owner_, result.state->epoch, path.string()))
+        return report_progress("warning: " + trial +
+                               " was taken over by another worker while this one was silent too long; its state" +
+                               after + " is dropped");
+    } catch (const Error& error) {
+      return report_progress("warning: " + trial + ": cannot save its state" + after + " (" + error.what() +
+                             "); the next run continues it from its last checkpoint");
+    }
+    suspended_.push_back(number);
+    report_progress(trial + " saved" + after + ": it continues from there in the next run");
+  }
+
   std::optional<double> best_complete_value() {
     std::optional<double> best;
     for (const auto& trial : storage_->trials(study_.id))
@@ -473,22 +518,35 @@ class StudyRunner {
     const std::vector<TrialRecord> records = storage_->trial_records(study_.id);
     const std::string where = " on " + parts_.backend->name();
     if (records.empty()) return "study " + study_.name + " started" + where;
-    int done = 0, from_checkpoints = 0, paused = 0, elsewhere = 0;
+    int done = 0, from_checkpoints = 0, saved = 0, paused = 0, elsewhere = 0;
     for (const TrialRecord& record : records) {
       done += is_finished(record.trial.state);
       paused += is_paused(record.trial);
       elsewhere += record.trial.state == RunState::running;
-      from_checkpoints +=
+      const bool continues =
           record.trial.state == RunState::waiting && !is_paused(record.trial) && record.checkpoint_epoch > 0;
+      const bool was_requeued = std::find(requeued.begin(), requeued.end(), record.trial.number) != requeued.end();
+      (was_requeued ? from_checkpoints : saved) += continues;
     }
-    std::string event = "study " + study_.name + " resumed" + where + ": " + std::to_string(done) + " of " +
-                        std::to_string(run_cap_) + " trials done";
+    std::string event = "study " + study_.name + " resumed" + where + ": " + std::to_string(done) +
+                        (run_cap_ > 0 ? " of " + std::to_string(run_cap_) : std::string()) + " trials done";
     if (!requeued.empty())
       event += ", " + std::to_string(requeued.size()) + " interrupted to run again (" +
                std::to_string(from_checkpoints) + " from checkpoints)";
+    if (saved > 0) event += ", " + std::to_string(saved) + " saved by a stop to continue";
     if (paused > 0) event += ", " + std::to_string(paused) + " paused at rungs";
     if (elsewhere > 0) event += ", " + std::to_string(elsewhere) + " running in other processes";
-    return event + ", " + std::to_string(std::max(0, run_cap_ - int(records.size()))) + " not started yet";
+    if (run_cap_ > 0) event += ", " + std::to_string(std::max(0, run_cap_ - int(records.size()))) + " not started yet";
+    return event;
+  }
+
+  // How this run ends, when not by run_cap alone: "; it stops after 10m00s (timeout)".
+  std::string budget_text() const {
+    if (const auto budget = stop_->budget_seconds())
+      return "; no trial starts after " + duration_text(*budget) +
+             " (the timeout), and running ones stop at their next epoch end";
+    if (run_cap_ > 0) return "";
+    return "; no run_cap and no timeout: it runs until stopped (Ctrl-C)";
   }
   StudyProgress progress(const std::string& event) {
     StudyProgress progress;
@@ -506,8 +564,10 @@ class StudyRunner {
     progress.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     if (done_at_start_ < 0) done_at_start_ = progress.done();
     const int done_here = progress.done() - done_at_start_;
-    if (done_here > 0)
+    if (done_here > 0 && run_cap_ > 0)
       progress.eta_seconds = progress.elapsed_seconds / done_here * std::max(0, run_cap_ - progress.done());
+    progress.seconds_left = stop_->seconds_left();
+    progress.stopping = stopping_;
     return progress;
   }
 
@@ -543,6 +603,11 @@ class StudyRunner {
     result.storage_path = storage_path_;
     result.best_weights = best_weights_path(storage_path_);
     result.target_reached = target_reached_;
+    if (stopping_) {
+      result.stopped_by = stop_->cause();
+      result.stop_reason = stop_->reason();
+    }
+    result.suspended = suspended_;
     result.backend_name = parts_.backend->name();
     result.slots = slots;
     if (result.progress.best_number >= 0) {
@@ -566,6 +631,7 @@ class StudyRunner {
   bool on_cpu_ = false;
   int run_cap_ = 0;
   TrialSpec base_spec_;
+  std::shared_ptr<StopRequest> stop_;
   std::unique_ptr<Scheduler> scheduler_;
   DataSource data_source_;
   // The spec of the trial sample() just drew (under mutex_, inside the claim), so that the trial the
@@ -578,6 +644,8 @@ class StudyRunner {
   std::vector<FrozenTrial> history_;  // every trial of the study as last read, with this process's values since
   std::set<int> running_;             // numbers of the trials running in this process
   bool target_reached_ = false;
+  bool stopping_ = false;       // the stop was seen: no trial starts, running ones are suspended
+  std::vector<int> suspended_;  // trials suspended in this run
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   int done_at_start_ = -1;
   std::unique_ptr<LiveJournal> journal_;  // last: it reads the storage and reports until it stops

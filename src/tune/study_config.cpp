@@ -19,6 +19,7 @@
 #include "tune/search_space_math.hpp"
 #include "tune/study_config_parameters.hpp"
 #include "tune/study_config_yaml.hpp"
+#include "tune/study_timeout.hpp"
 
 namespace mlptune::tune {
 namespace {
@@ -141,7 +142,7 @@ StudySettings parse_settings(const Reader& reader, const YAML::Node& node) {
   reader.require_map(node, "mlptune");
   reader.check_keys(node, "mlptune",
                     {"dataset", "data", "label_column", "backend", "concurrency", "seed", "storage", "study_name",
-                     "cpu_run_cap", "cpu_max_epochs", "n_startup_trials", "checkpoint_every", "journal"});
+                     "cpu_run_cap", "cpu_max_epochs", "n_startup_trials", "checkpoint_every", "timeout", "journal"});
   StudySettings settings;
   const auto text = [&](const char* key, std::string& field) {
     if (const auto value = node[key]) field = reader.text(value, std::string("mlptune.") + key);
@@ -174,6 +175,11 @@ StudySettings parse_settings(const Reader& reader, const YAML::Node& node) {
       reader.fail(every, "mlptune.checkpoint_every",
                   "seconds between a running trial's checkpoints must be " + kCheckpointIntervalSeconds.describe() +
                       " (got " + shortest_text(settings.checkpoint_every_seconds) + ")");
+  }
+  if (const auto timeout = node["timeout"]) {
+    const std::string text = reader.text(timeout, "mlptune.timeout");
+    settings.timeout_seconds = parse_timeout(text);
+    if (!settings.timeout_seconds) reader.fail(timeout, "mlptune.timeout", timeout_problem(text));
   }
   return settings;
 }
@@ -210,10 +216,6 @@ void parse_top_level(const Reader& reader, const YAML::Node& root, StudyConfig& 
     check_first_rung(reader, terminate, config);
   }
   if (const auto run_cap = root["run_cap"]) config.run_cap = positive_int(reader, run_cap, "run_cap", 1);
-  if (config.method != Method::grid && config.run_cap == 0)
-    reader.fail(
-        method, "run_cap",
-        "method " + std::string(to_string(config.method)) + " needs run_cap (the number of trials), e.g. run_cap: 50");
   if (const auto name = root["name"]) config.name = reader.text(name, "name");
   if (const auto description = root["description"]) config.description = reader.text(description, "description");
   for (const char* key : {"program", "project", "entity"})

@@ -305,6 +305,31 @@ TEST(Executor, SchedulerPauseKeepsTheState) {
   EXPECT_EQ(queue.results[0].state->epoch, 4);
 }
 
+// A run that ends (a time budget, a signal) suspends each job at the epoch it reports: it ends with
+// its state, and a later run resumes it from there without training an epoch twice.
+TEST(Executor, SuspendEndsTheJobWithItsStateAndItResumesFromThere) {
+  FakeBackend backend;
+  JobQueue first_run;
+  first_run.jobs.push_back(make_job(3, 6));
+  first_run.decide = [](int, const EpochReport& report) {
+    return report.epoch == 2 ? Decision::suspend : Decision::proceed;
+  };
+  run_jobs(backend, test_data(), {.slots = 1}, first_run.callbacks());
+  const JobResult& suspended = first_run.results[3];
+  EXPECT_EQ(suspended.outcome, JobOutcome::suspended);
+  EXPECT_EQ(epoch_numbers(suspended), range(1, 2));
+  ASSERT_TRUE(suspended.state.has_value()) << "kept without keep_final_state: the trial continues from it";
+  EXPECT_EQ(suspended.state->epoch, 2);
+
+  JobQueue second_run;
+  TrialJob resumed = make_job(3, 6);
+  resumed.resume_from = suspended.state;
+  second_run.jobs.push_back(std::move(resumed));
+  run_jobs(backend, test_data(), {.slots = 1}, second_run.callbacks());
+  EXPECT_EQ(second_run.results[3].outcome, JobOutcome::completed);
+  EXPECT_EQ(epoch_numbers(second_run.results[3]), range(3, 6));
+}
+
 // Checkpoints: states after epoch ends (never the last or a pausing one), written while training
 // goes on, each delivered before the job's result.
 struct CheckpointLog {
@@ -546,6 +571,7 @@ TEST(Executor, OutcomesHaveNames) {
   EXPECT_EQ(to_string(JobOutcome::failed), "failed");
   EXPECT_EQ(to_string(JobOutcome::paused), "paused");
   EXPECT_EQ(to_string(JobOutcome::stopped), "stopped");
+  EXPECT_EQ(to_string(JobOutcome::suspended), "suspended");
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "mlptune/error.hpp"
 #include "mlptune/tune/study_config.hpp"
@@ -238,9 +240,42 @@ TEST(SpaceConfig, UnknownDistribution) {
       {"sweep.yaml:5:", "parameters.lr.distribution", "unknown distribution 'loguniform'", "log_uniform_values"});
 }
 
-TEST(SpaceConfig, MissingRunCap) {
-  expect_error("method: bayes\nparameters:\n  lr: {min: 0.1, max: 1.0}\n",
-               {"sweep.yaml:1:", "run_cap", "method bayes needs run_cap"});
+// The basic sweep of W&B's documentation, as it is there: no run_cap (W&B runs it until it is
+// stopped) and no mlptune section.
+TEST(SpaceConfig, TheWandbDocumentationsBasicSweepIsAcceptedAsItIs) {
+  const StudyConfig config = load_study_config(std::string(MLPTUNE_SOURCE_DIR) + "/experiments/wandb_sweepdemo.yaml");
+  EXPECT_EQ(config.name, "sweepdemo");
+  EXPECT_EQ(config.method, Method::bayes);
+  EXPECT_EQ(config.run_cap, 0) << "no cap: the study runs until a timeout or Ctrl-C";
+  EXPECT_FALSE(config.settings.timeout_seconds.has_value());
+  EXPECT_EQ(config.metric.name, "validation_loss");
+  EXPECT_EQ(config.metric.goal, Goal::minimize);
+  EXPECT_EQ(distribution_of(config, "lr").kind, DistributionKind::uniform) << "learning_rate is lr's W&B name";
+  EXPECT_EQ(distribution_of(config, "batch_size").values.size(), 3u);
+  EXPECT_EQ(distribution_of(config, "epochs").values.size(), 3u);
+  EXPECT_EQ(distribution_of(config, "optimizer").values.size(), 2u);
+}
+
+TEST(SpaceConfig, TimeoutReadsTheFormsPeopleWrite) {
+  const std::string head = "method: random\nparameters:\n  lr: {min: 0.1, max: 1.0}\nmlptune: {timeout: ";
+  for (const auto& [text, seconds] : std::vector<std::pair<std::string, double>>{{"600", 600.0},
+                                                                                 {"1.5", 1.5},
+                                                                                 {"90s", 90.0},
+                                                                                 {"10m", 600.0},
+                                                                                 {"1h30m", 5400.0},
+                                                                                 {"2h", 7200.0},
+                                                                                 {"1h0m30s", 3630.0},
+                                                                                 {"0.5h", 1800.0}}) {
+    const StudyConfig config = parse_study_config(head + text + "}\n", "sweep.yaml");
+    ASSERT_TRUE(config.settings.timeout_seconds.has_value()) << text;
+    EXPECT_DOUBLE_EQ(*config.settings.timeout_seconds, seconds) << text;
+  }
+}
+
+TEST(SpaceConfig, ATimeoutThatIsNoDurationSaysHowToWriteOne) {
+  for (const std::string text : {"10x", "m", "30m1h", "1h30", "0", "0s", "-5", "1.2.3s", "10 m", "''"})
+    expect_error("method: random\nparameters:\n  lr: {min: 0.1, max: 1.0}\nmlptune:\n  timeout: " + text + "\n",
+                 {"sweep.yaml:5:", "mlptune.timeout", "a duration such as 90s, 10m, 1h30m", "more than 0"});
 }
 
 TEST(SpaceConfig, RunCapNotPositive) {

@@ -219,6 +219,36 @@ TYPED_TEST(StorageTest, AnAbandonedTrialWithACheckpointContinuesFromItsEpoch) {
   EXPECT_EQ(storage->trial_record(study, 0)->checkpoint_epoch, 0);
 }
 
+// A run that stops gracefully leaves its trials waiting at their last epoch, for the next run.
+TYPED_TEST(StorageTest, ASuspendedTrialWaitsWithItsValuesAndContinuesFromItsEpoch) {
+  auto storage = this->open();
+  const int study = this->make_study(*storage).id;
+  const TrialOwner owner = current_owner();
+  storage->claim_trial(study, owner, 0, sampler_counting_history(nullptr));
+  for (int epoch = 1; epoch <= 3; ++epoch) storage->record_intermediate(study, 0, epoch, 1.0 / epoch);
+  const std::string path = storage->checkpoint_path_for(study, 0).string();
+  EXPECT_FALSE(storage->suspend_trial(study, 0, current_owner(), 3, path)) << "another owner's write is refused";
+  EXPECT_EQ(storage->trial_record(study, 0)->trial.state, RunState::running);
+  ASSERT_TRUE(storage->suspend_trial(study, 0, owner, 3, path));
+
+  const auto suspended = storage->trial_record(study, 0);
+  EXPECT_EQ(suspended->trial.state, RunState::waiting);
+  EXPECT_FALSE(is_paused(suspended->trial)) << "waiting to continue, not paused at a rung";
+  EXPECT_EQ(suspended->trial.intermediate.size(), 3u) << "every epoch it trained is kept";
+  EXPECT_EQ(suspended->checkpoint_epoch, 3);
+  EXPECT_EQ(suspended->checkpoint_path, path);
+  EXPECT_FALSE(storage->suspend_trial(study, 0, owner, 3, path)) << "only a running trial is suspended";
+
+  const TrialOwner next_run = current_owner();
+  EXPECT_TRUE(storage->requeue_abandoned_trials(study, next_run, 3600.0).empty()) << "it is not abandoned";
+  const auto again = storage->claim_trial(study, next_run, 1, sampler_counting_history(nullptr));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->trial.number, 0);
+  EXPECT_EQ(again->trial.state, RunState::running);
+  EXPECT_EQ(again->checkpoint_epoch, 3);
+  EXPECT_EQ(again->trial.intermediate.size(), 3u);
+}
+
 TYPED_TEST(StorageTest, AnAbandonedTrialWhoseCheckpointFileIsGoneStartsOver) {
   auto storage = this->open();
   const int study = this->make_study(*storage).id;

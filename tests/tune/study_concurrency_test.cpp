@@ -59,6 +59,9 @@ class SlowFirstWrite final : public Storage {
                         const std::string& path) override {
     return inner_->checkpoint_trial(study_id, number, owner, epoch, path);
   }
+  bool suspend_trial(int study_id, int number, const TrialOwner& owner, int epoch, const std::string& path) override {
+    return inner_->suspend_trial(study_id, number, owner, epoch, path);
+  }
   void finish_trial(int study_id, int number, RunState state, std::optional<double> value,
                     const std::string& message) override {
     inner_->finish_trial(study_id, number, state, value, message);

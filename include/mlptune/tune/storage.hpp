@@ -105,6 +105,12 @@ class Storage {
   // of no use.
   virtual bool checkpoint_trial(int study_id, int number, const TrialOwner& owner, int epoch,
                                 const std::string& checkpoint_path) = 0;
+  // A running trial that `owner` holds stops after `epoch` with its state in `checkpoint_path`, because
+  // the run is ending (a time budget, a signal): waiting, not paused, so the next run claims it as
+  // it claims a requeued trial and continues from that epoch. Values after `epoch` are dropped.
+  // False when `owner` no longer holds the trial.
+  virtual bool suspend_trial(int study_id, int number, const TrialOwner& owner, int epoch,
+                             const std::string& checkpoint_path) = 0;
   // complete, pruned or failed, with the value (pruned: the last intermediate value) and message;
   // the trial's checkpoint file is removed.
   virtual void finish_trial(int study_id, int number, RunState state, std::optional<double> value,

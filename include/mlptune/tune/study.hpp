@@ -10,10 +10,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mlptune/backend.hpp"
 #include "mlptune/data.hpp"
 #include "mlptune/trial.hpp"
+#include "mlptune/tune/stop.hpp"
 #include "mlptune/tune/storage.hpp"
 #include "mlptune/tune/study_config.hpp"
 
@@ -82,6 +84,11 @@ struct StudyOptions {
   // settings.checkpoint_every_seconds.
   std::optional<double> checkpoint_every_seconds;
   double poll_seconds = 0.2;  // waiting for other processes' trials
+  // The time budget of this run (--timeout); unset: the config's settings.timeout_seconds.
+  std::optional<double> timeout_seconds;
+  // Asked to stop (a signal): no trial starts after it, and running ones end at their next epoch
+  // end, saved and waiting for the next run. Null: the study makes its own, for the time budget.
+  std::shared_ptr<StopRequest> stop;
   // --journal: the Optuna journal appended as the study runs (optuna-dashboard FILE follows it);
   // empty: the config's settings.journal.
   std::filesystem::path journal_path;
@@ -89,7 +96,7 @@ struct StudyOptions {
 
 struct StudyProgress {
   std::string study_name;
-  int run_cap = 0;
+  int run_cap = 0;  // 0: none; the study runs until stopped
   int complete = 0;
   int pruned = 0;
   int failed = 0;
@@ -99,8 +106,10 @@ struct StudyProgress {
   std::optional<double> best_value;
   int best_number = -1;
   double elapsed_seconds = 0.0;
-  std::optional<double> eta_seconds;  // from this run's pace
-  std::string event;                  // what just happened: "trial 12 complete: 0.0831", ...
+  std::optional<double> eta_seconds;   // from this run's pace
+  std::optional<double> seconds_left;  // of the time budget
+  bool stopping = false;               // asked to stop: waiting for running trials' epochs to end
+  std::string event;                   // what just happened: "trial 12 complete: 0.0831", ...
 };
 using ProgressCallback = std::function<void(const StudyProgress&)>;
 
@@ -112,6 +121,9 @@ struct StudyResult {
   std::filesystem::path storage_path;
   std::filesystem::path best_weights;  // "<db>.best.safetensors", written whenever the best improved
   bool target_reached = false;
+  StopCause stopped_by = StopCause::none;  // the study stopped early for it (a time budget, a signal)
+  std::string stop_reason;                 // "the time budget of 10m00s is spent", "Ctrl-C (SIGINT)"
+  std::vector<int> suspended;              // trials this run left waiting, saved after their last epoch
   std::string backend_name;
   int slots = 0;
 };
@@ -131,9 +143,12 @@ std::string resolve_study_name(const StudyConfig& config);
 
 // Opens or creates the study, requeues trials whose process died, and runs trials until run_cap
 // trials have ended (complete + pruned + failed; counting every trial ever created, so a resumed
-// study finishes the interrupted ones rather than starting new ones) or the metric target is
-// reached. On the CPU backend, settings.cpu_run_cap replaces run_cap and settings.cpu_max_epochs
-// caps the epochs. Diverged and failed trials are recorded as failed with their reason.
+// study finishes the interrupted ones rather than starting new ones), the metric target is
+// reached, or it is stopped (the time budget, options.stop). Without run_cap (and not grid) only a
+// target or a stop ends it. A stop starts no trial; each running one ends after its current epoch,
+// saved and waiting, and the next run continues it from there; paused trials stay paused. On the
+// CPU backend, settings.cpu_run_cap replaces run_cap and settings.cpu_max_epochs caps the epochs.
+// Diverged and failed trials are recorded as failed with their reason.
 StudyResult run_study(const StudyConfig& config, const StudyOptions& options, const ProgressCallback& progress = {});
 StudyResult run_study(const StudyConfig& config, const StudyOptions& options, StudyParts parts,
                       const ProgressCallback& progress = {});

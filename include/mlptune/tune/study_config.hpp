@@ -50,7 +50,10 @@ struct StudySettings {
   std::optional<int> cpu_max_epochs;
   int n_startup_trials = 10;               // TPE
   double checkpoint_every_seconds = 30.0;  // checkpoint_every: between a running trial's checkpoints
-  std::string journal;                     // Optuna journal file written as the study runs; empty: none
+  // timeout ("10m", "1h30m", 600): after it no trial starts, and running ones stop at their next
+  // epoch end, saved, to continue in the next run (which has a fresh budget). None: no time limit.
+  std::optional<double> timeout_seconds;
+  std::string journal;  // Optuna journal file written as the study runs; empty: none
 };
 
 struct StudyConfig {
@@ -60,7 +63,7 @@ struct StudyConfig {
   MetricSpec metric;
   SearchSpace space;
   EarlyTerminate early_terminate;
-  int run_cap = 0;  // 0: grid = all points; otherwise required
+  int run_cap = 0;  // 0: grid = all points; other methods run until stopped (a timeout, Ctrl-C)
   StudySettings settings;
   std::string source;  // path or name, for messages
 };
