@@ -150,7 +150,8 @@ def model_and_study_seeds(mlptune: pathlib.Path) -> None:
             "--backend", "cpu", cwd=folder)
         write("safetensors", "iris-hidden-4.safetensors", (folder / "x.safetensors").read_bytes())
         (folder / "tiny.yaml").write_bytes(STUDY)
-        run(mlptune, "tune", "tiny.yaml", "--quiet", cwd=folder)
+        run(mlptune, "tune", "tiny.yaml", "--quiet", "--journal", "tiny.log", cwd=folder)
+        write("journal", "tiny-study-live.log", (folder / "tiny.log").read_bytes())
         write("safetensors", "study-best-weights.safetensors", (folder / "tiny.db.best.safetensors").read_bytes())
         write("safetensors", "adam-state-by-python.safetensors", with_adam_slots(folder / "x.safetensors"))
         database = sqlite3.connect(folder / "tiny.db")
@@ -161,6 +162,22 @@ def model_and_study_seeds(mlptune: pathlib.Path) -> None:
             write("storage_export", f"tiny-trial-{number}", NEXT_FILE.join(columns))
         database.close()
     write("storage_export", "params-only", b'{"lr":{"value":0.5},"depth":{"value":3}}')
+    write("journal", "requeued-then-torn.log", JOURNAL_REQUEUED)
+
+
+# A trial that ran, went back to waiting (requeued), ran again and completed; a second trial
+# running; then a last record cut off mid-line.
+JOURNAL_REQUEUED = b"""{"directions":[1],"op_code":0,"study_name":"fuzz","worker_id":"w"}
+{"op_code":3,"study_id":0,"system_attr":{"study:metric_names":["validation_loss"]},"worker_id":"w"}
+{"datetime_start":"2024-05-01T12:00:00.000000+00:00","op_code":4,"study_id":0,"worker_id":"w"}
+{"distribution":"{\\"attributes\\":{\\"high\\":1.0,\\"log\\":true,\\"low\\":0.0001,\\"step\\":null},\\"name\\":\\"FloatDistribution\\"}","op_code":5,"param_name":"lr","param_value_internal":0.01,"trial_id":0,"worker_id":"w"}
+{"op_code":8,"trial_id":0,"user_attr":{"seed":"0"},"worker_id":"w"}
+{"intermediate_value":0.5,"op_code":7,"step":1,"trial_id":0,"worker_id":"w"}
+{"op_code":6,"state":4,"trial_id":0,"values":null,"worker_id":"w"}
+{"datetime_start":"2024-05-01T12:00:05.000000+00:00","op_code":6,"state":0,"trial_id":0,"values":null,"worker_id":"w"}
+{"datetime_complete":"2024-05-01T12:00:09.000000+00:00","op_code":6,"state":1,"trial_id":0,"values":[0.25],"worker_id":"w"}
+{"datetime_start":"2024-05-01T12:00:10.000000+00:00","op_code":4,"study_id":0,"worker_id":"w"}
+{"intermediate_value":0.4,"op_code":7,"step":1,"tri"""
 
 
 def study_yaml_seeds() -> None:

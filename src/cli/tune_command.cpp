@@ -52,6 +52,7 @@ struct TuneCommandOptions {
   bool allow_config_change = false;
   std::string timeout;
   std::string test_data_path;
+  std::string journal_path;
 };
 
 std::string read_text(const std::string& path) {
@@ -109,6 +110,7 @@ int run_tune(const TuneCommandOptions& options) {
   study_options.allow_config_change = options.allow_config_change;
   if (!options.timeout.empty()) study_options.timeout_seconds = tune::parse_timeout(options.timeout);
   study_options.stop = stop;
+  study_options.journal_path = options.journal_path;
 
   // Quiet runs still show warnings (on stderr): they say why a study's result may disappoint.
   const auto warnings_only = [](const tune::StudyProgress& progress) {
@@ -175,6 +177,9 @@ Command add_tune_command(CLI::App& app) {
   command->add_option("--test-data", options->test_data_path,
                       "overrides the config's mlptune.test_data: a file of the mlptune.data file's columns that holds "
                       "the test split");
+  command->add_option("--journal", options->journal_path,
+                      "Optuna journal file appended as the study runs, for optuna-dashboard FILE (default: the "
+                      "config's mlptune.journal; none)");
   return [options] { return run_tune(*options); };
 }
 

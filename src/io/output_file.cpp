@@ -22,13 +22,9 @@ std::string named(const fs::path& path, std::string_view what) {
   return what.empty() ? path.string() : std::string(what) + " " + path.string();
 }
 
-// errno as a cause a user understands and what to do about it.
-struct Reason {
-  std::string cause;
-  std::string fix;
-};
+}  // namespace
 
-Reason reason(int error_number) {
+WriteFailureReason write_failure_reason(int error_number) {
   switch (error_number) {
     case ENOSPC:
     case EDQUOT:
@@ -46,6 +42,8 @@ Reason reason(int error_number) {
       return {std::strerror(error_number), "check the folder and the disk"};
   }
 }
+
+namespace {
 
 fs::path folder_of(const fs::path& file) {
   const fs::path folder = file.parent_path();
@@ -108,7 +106,7 @@ fs::path checked_output_path(const fs::path& path, std::string_view what) {
     throw Error(name + ": the folder " + folder.string() + " does not exist; create it first (mkdir -p " +
                 folder.string() + ")");
   if (::access(folder.c_str(), W_OK | X_OK) != 0) {
-    const Reason why = reason(errno);
+    const WriteFailureReason why = write_failure_reason(errno);
     throw Error(name + ": cannot write in the folder " + folder.string() + " (" + why.cause + "); " + why.fix);
   }
   return target;
@@ -153,7 +151,7 @@ void AtomicFile::fail(const std::string& action, int error_number) {
   descriptor_ = -1;
   if (!temporary_.empty()) ::unlink(temporary_.c_str());
   temporary_.clear();
-  const Reason why = reason(error_number);
+  const WriteFailureReason why = write_failure_reason(error_number);
   throw Error(name_ + ": " + action + " (" + why.cause + "), so nothing was written; " + why.fix);
 }
 

@@ -9,6 +9,14 @@
 
 namespace mlptune::io {
 
+// Why a write failed, for a message: errno as a cause a user understands and what to do about it
+// ("no space left on the device", "free some space or choose another folder").
+struct WriteFailureReason {
+  std::string cause;
+  std::string fix;
+};
+WriteFailureReason write_failure_reason(int error_number);
+
 // Where the bytes for `path` go: `path` itself, or the regular file a symbolic link at `path`
 // points to (the link stays). Throws Error, naming `what` (e.g. "--save") and the fix, when the
 // path cannot take a file: it is a folder, a device or another non-regular file, a link to a

@@ -7,6 +7,7 @@
 #include "io/output_file.hpp"
 #include "mlptune/tune/report.hpp"
 #include "tune/export_time.hpp"
+#include "tune/optuna_journal.hpp"
 #include "tune/storage_json.hpp"
 
 namespace mlptune::tune {
@@ -109,6 +110,17 @@ std::string intermediate_csv(const std::vector<TrialRecord>& trials) {
   return text;
 }
 
+// The objective's label from the configuration the study was started with; none for a study
+// stored without one, or with one this version reads differently.
+std::vector<std::string> stored_metric_names(const StudyInfo& study) {
+  if (study.config_yaml.empty()) return {};
+  try {
+    return journal_metric_names(parse_study_config(study.config_yaml, "the stored configuration"));
+  } catch (const Error&) {
+    return {};
+  }
+}
+
 }  // namespace
 
 void export_study(Storage& storage, const std::string& study_name, const std::filesystem::path& folder) {
@@ -123,7 +135,7 @@ void export_study(Storage& storage, const std::string& study_name, const std::fi
   io::write_file_atomically(folder / "trials.json",
                             trials_json(trials).dump(2, ' ', false, json::error_handler_t::replace) + "\n");
   io::write_file_atomically(folder / "intermediate.csv", intermediate_csv(trials));
-  io::write_file_atomically(folder / "journal.log", optuna_journal(study, trials));
+  io::write_file_atomically(folder / "journal.log", optuna_journal(study, trials, stored_metric_names(study)));
 }
 
 }  // namespace mlptune::tune

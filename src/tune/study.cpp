@@ -17,6 +17,7 @@
 #include "mlptune/safetensors.hpp"
 #include "mlptune/tune/scheduler.hpp"
 #include "tune/intermediate_writer.hpp"
+#include "tune/live_journal.hpp"
 #include "tune/search_space_math.hpp"
 #include "tune/storage_json.hpp"
 
@@ -99,12 +100,17 @@ class StudyRunner {
     scheduler_ = make_scheduler(capped_early_terminate(), goal_, run_cap_, trial_epochs());
     data_source_ = study_data_spec(config.settings);
     io::checked_output_path(best_weights_path(storage_path_), "the best trial's weights");
+    check_journal_path(config, options);
 
     storage_ = parts_.storage ? std::move(parts_.storage) : open_sqlite_storage(storage_path_);
     study_ = storage_->open_or_create_study(
         {0, resolve_study_name(config), goal_, options.config_yaml, config.settings.seed, 0.0});
     check_same_search(study_);
     writer_ = std::make_unique<IntermediateWriter>(*storage_, study_.id);
+    journal_ = open_live_journal(config, options, *storage_, study_, [this](const std::string& warning) {
+      std::lock_guard lock(mutex_);
+      report_progress("warning: " + warning);
+    });
   }
 
   StudyResult run() {
@@ -131,7 +137,9 @@ class StudyRunner {
       report_progress("warning: run_cap " + std::to_string(run_cap_) + " is below the " + std::to_string(needed) +
                       " trials " + scheduler_->name() + " needs before any trial trains its full " +
                       std::to_string(scheduler_->max_epochs()) + " epochs: raise run_cap or lower max_iter");
+    if (journal_) journal_->follow();
     run_jobs(*parts_.backend, parts_.data, executor, callbacks);
+    if (journal_) journal_->stop();
     return result(executor.slots);
   }
 
@@ -643,6 +651,7 @@ class StudyRunner {
   std::vector<int> suspended_;  // trials suspended in this run
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   int done_at_start_ = -1;
+  std::unique_ptr<LiveJournal> journal_;  // last: it reads the storage and reports until it stops
 };
 
 }  // namespace

@@ -144,7 +144,7 @@ StudySettings parse_settings(const Reader& reader, const YAML::Node& node) {
   reader.check_keys(
       node, "mlptune",
       {"dataset", "data", "label_column", "task", "test_data", "backend", "concurrency", "seed", "storage",
-       "study_name", "cpu_run_cap", "cpu_max_epochs", "n_startup_trials", "checkpoint_every", "timeout"});
+       "study_name", "cpu_run_cap", "cpu_max_epochs", "n_startup_trials", "checkpoint_every", "timeout", "journal"});
   StudySettings settings;
   const auto text = [&](const char* key, std::string& field) {
     if (const auto value = node[key]) field = reader.text(value, std::string("mlptune.") + key);
@@ -155,6 +155,7 @@ StudySettings parse_settings(const Reader& reader, const YAML::Node& node) {
   text("test_data", settings.test_data_path);
   text("storage", settings.storage);
   text("study_name", settings.study_name);
+  text("journal", settings.journal);
   if (node["dataset"] && node["data"])
     reader.fail(node["data"], "mlptune.data", "give either dataset (a bundled name) or data (a file), not both");
   if (node["test_data"] && !node["data"])

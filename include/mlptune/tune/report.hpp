@@ -33,7 +33,9 @@ std::string format_report(const StudyReport& report);
 void export_study(Storage& storage, const std::string& study_name, const std::filesystem::path& folder);
 
 // The Optuna journal (JournalStorage/JournalFileBackend) text for one study: one compact JSON
-// object per line, trials in number order.
-std::string optuna_journal(const StudyInfo& study, const std::vector<TrialRecord>& trials);
+// object per line, trials in number order. `metric_names` (one per objective) label the objective
+// in optuna-dashboard, as Optuna's study.set_metric_names does; empty: no labels.
+std::string optuna_journal(const StudyInfo& study, const std::vector<TrialRecord>& trials,
+                           const std::vector<std::string>& metric_names = {});
 
 }  // namespace mlptune::tune

@@ -84,6 +84,9 @@ struct StudyOptions {
   // Asked to stop (a signal): no trial starts after it, and running ones end at their next epoch
   // end, saved and waiting for the next run. Null: the study makes its own, for the time budget.
   std::shared_ptr<StopRequest> stop;
+  // --journal: the Optuna journal appended as the study runs (optuna-dashboard FILE follows it);
+  // empty: the config's settings.journal.
+  std::filesystem::path journal_path;
 };
 
 struct StudyProgress {

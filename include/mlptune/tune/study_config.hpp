@@ -56,6 +56,7 @@ struct StudySettings {
   // timeout ("10m", "1h30m", 600): after it no trial starts, and running ones stop at their next
   // epoch end, saved, to continue in the next run (which has a fresh budget). None: no time limit.
   std::optional<double> timeout_seconds;
+  std::string journal;  // Optuna journal file written as the study runs; empty: none
 };
 
 struct StudyConfig {
