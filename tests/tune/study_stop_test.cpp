@@ -15,7 +15,6 @@ namespace {
 
 using testing::fake_parts;
 using testing::fake_study_config;
-using testing::TempFolder;
 
 TEST(StopRequest, TheFirstCauseWinsAndASpentBudgetBecomesOne) {
   StopRequest signalled;
@@ -42,17 +41,8 @@ TEST(StopRequest, TheFirstCauseWinsAndASpentBudgetBecomesOne) {
   EXPECT_EQ(forever.cause(), StopCause::none) << "a huge budget neither overflows nor ends at once";
 }
 
-class StudyStop : public ::testing::Test {
+class StudyStop : public testing::StudyFixture {
  protected:
-  StudyOptions options() const {
-    StudyOptions options;
-    options.storage_path = folder_.file("study.db");
-    return options;
-  }
-  std::vector<TrialRecord> records() {
-    auto storage = open_sqlite_storage(folder_.file("study.db"));
-    return storage->trial_records(storage->find_study("fake")->id);
-  }
   static int stored_epochs(const std::vector<TrialRecord>& records) {
     int epochs = 0;
     for (const auto& record : records) epochs += int(record.trial.intermediate.size());
@@ -68,7 +58,6 @@ class StudyStop : public ::testing::Test {
     EXPECT_EQ(record.checkpoint_epoch, int(record.trial.intermediate.size()));
     EXPECT_TRUE(std::filesystem::exists(record.checkpoint_path));
   }
-  TempFolder folder_;
 };
 
 // Requests a stop from another thread (as the signal watcher does) once `epochs` reaches `after`,

@@ -14,21 +14,8 @@ namespace {
 
 using testing::fake_parts;
 using testing::fake_study_config;
-using testing::TempFolder;
 
-class StudyTest : public ::testing::Test {
- protected:
-  StudyOptions options() const {
-    StudyOptions options;
-    options.storage_path = folder_.file("study.db");
-    return options;
-  }
-  std::vector<TrialRecord> records() {
-    auto storage = open_sqlite_storage(folder_.file("study.db"));
-    return storage->trial_records(storage->find_study("fake")->id);
-  }
-  TempFolder folder_;
-};
+using StudyTest = testing::StudyFixture;
 
 TEST_F(StudyTest, RunsExactlyRunCapTrialsWithTheirOwnSeedsAndCommands) {
   const StudyConfig config = fake_study_config(12, 4);

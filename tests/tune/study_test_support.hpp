@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "mlptune/backend.hpp"
+#include "mlptune/tune/storage.hpp"
 #include "mlptune/tune/study.hpp"
 #include "temp_folder.hpp"
 
@@ -218,5 +219,20 @@ inline StudyParts fake_parts(int epochs, int sleep_ms = 2, int concurrency = 3, 
   parts.sampler = std::make_unique<ConstantEpochsSampler>(epochs, max_lr);
   return parts;
 }
+
+// A study on the fake backend stored in a temporary SQLite file, and what that file holds.
+class StudyFixture : public ::testing::Test {
+ protected:
+  StudyOptions options() const {
+    StudyOptions options;
+    options.storage_path = folder_.file("study.db");
+    return options;
+  }
+  std::vector<TrialRecord> records() {
+    auto storage = open_sqlite_storage(folder_.file("study.db"));
+    return storage->trial_records(storage->find_study("fake")->id);
+  }
+  TempFolder folder_;
+};
 
 }  // namespace mlptune::tune::testing
