@@ -133,6 +133,13 @@ class StudyRunner {
     if (const auto timeout = options_.timeout_seconds ? options_.timeout_seconds : config_.settings.timeout_seconds)
       stop_->stop_after(*timeout);
     report_progress(start_event(requeued) + budget_text());
+    if (!config_.program.empty()) {
+      const StudySettings& settings = config_.settings;
+      const std::string data =
+          settings.data_path.empty() ? "the bundled " + settings.dataset + " set" : settings.data_path;
+      report_progress("warning: program " + config_.program + " is not run: mlptune trains its own MLP, here on " +
+                      data + " (mlptune.dataset or mlptune.data in the config chooses the data)");
+    }
     if (const int needed = scheduler_->trials_for_a_full_run(); run_cap_ > 0 && run_cap_ < needed)
       report_progress("warning: run_cap " + std::to_string(run_cap_) + " is below the " + std::to_string(needed) +
                       " trials " + scheduler_->name() + " needs before any trial trains its full " +

@@ -227,7 +227,8 @@ void parse_top_level(const Reader& reader, const YAML::Node& root, StudyConfig& 
   if (const auto run_cap = root["run_cap"]) config.run_cap = positive_int(reader, run_cap, "run_cap", 1);
   if (const auto name = root["name"]) config.name = reader.text(name, "name");
   if (const auto description = root["description"]) config.description = reader.text(description, "description");
-  for (const char* key : {"program", "project", "entity"})
+  if (const auto program = root["program"]) config.program = reader.text(program, "program");
+  for (const char* key : {"project", "entity"})
     if (const auto value = root[key]) reader.text(value, key);  // accepted for W&B compatibility, unused
   if (const auto settings = root["mlptune"]) config.settings = parse_settings(reader, settings);
 }

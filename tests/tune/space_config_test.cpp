@@ -93,6 +93,7 @@ const Distribution& distribution_of(const StudyConfig& config, std::string_view 
 TEST(SpaceConfig, FullConfigRoundTrip) {
   const StudyConfig config = parse_study_config(kFullConfig, "experiments/sweep.yaml");
   EXPECT_EQ(config.name, "mnist-sweep");
+  EXPECT_EQ(config.program, "train.py") << "kept, to say it is not run";
   EXPECT_EQ(config.description, "learning rate and width");
   EXPECT_EQ(config.method, Method::bayes);
   EXPECT_EQ(config.metric.name, "validation_accuracy");

@@ -141,6 +141,17 @@ TEST_F(StudyTest, WarnsWhenRunCapIsBelowHyperbandsFirstBracket) {
   EXPECT_NE(warning->find("run_cap 4 is below the 9 trials"), std::string::npos) << *warning;
 }
 
+TEST_F(StudyTest, SaysThatAWandbProgramIsNotRun) {
+  StudyConfig config = fake_study_config(2, 1);
+  config.program = "train.py";
+  std::vector<std::string> events;
+  run_study(config, options(), fake_parts(1, 1, 1), [&](const StudyProgress& p) { events.push_back(p.event); });
+  const auto warning = std::find_if(events.begin(), events.end(), [](auto& e) { return e.starts_with("warning:"); });
+  ASSERT_NE(warning, events.end());
+  EXPECT_NE(warning->find("program train.py is not run"), std::string::npos) << *warning;
+  EXPECT_NE(warning->find("digits"), std::string::npos) << "names the data it trains on instead: " << *warning;
+}
+
 TEST_F(StudyTest, HyperbandRunsItsBracketsAndResumesPromotedTrials) {
   StudyConfig config = fake_study_config(13, 9);  // R = 9, eta 3: brackets of 9, 3 (capped) trials
   config.early_terminate = {PrunerKind::hyperband, 1, 9, 0, 3.0};

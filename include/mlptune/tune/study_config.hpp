@@ -62,6 +62,7 @@ struct StudySettings {
 struct StudyConfig {
   std::string name;
   std::string description;
+  std::string program;  // W&B's training script: accepted, not run (mlptune trains its own MLP)
   Method method = Method::random;
   MetricSpec metric;
   SearchSpace space;
