@@ -20,6 +20,7 @@
 #include "mlptune/tune/report.hpp"
 #include "mlptune/tune/study.hpp"
 #include "tune/checkpoint_interval.hpp"
+#include "tune/heartbeat.hpp"
 #include "tune/study_timeout.hpp"
 
 namespace mlptune::cli {
@@ -49,6 +50,8 @@ struct TuneCommandOptions {
   int top = 10;
   bool quiet = false;
   std::optional<double> checkpoint_every_seconds;
+  double heartbeat_interval_seconds = tune::kHeartbeatIntervalSeconds;
+  std::optional<double> stale_after_seconds;
   bool allow_config_change = false;
   std::string timeout;
   std::string test_data_path;
@@ -107,6 +110,8 @@ int run_tune(const TuneCommandOptions& options) {
   if (options.concurrency > 0) study_options.concurrency = options.concurrency;
   if (!options.backend.empty()) study_options.backend = parse_backend_kind(options.backend);
   if (options.checkpoint_every_seconds) study_options.checkpoint_every_seconds = options.checkpoint_every_seconds;
+  study_options.heartbeat_interval_seconds = options.heartbeat_interval_seconds;
+  study_options.stale_after_seconds = options.stale_after_seconds;
   study_options.allow_config_change = options.allow_config_change;
   if (!options.timeout.empty()) study_options.timeout_seconds = tune::parse_timeout(options.timeout);
   study_options.stop = stop;
@@ -165,6 +170,17 @@ Command add_tune_command(CLI::App& app) {
                    "killed and run again continues each trial from its last one")
       ->check(real_number() & seconds_in(tune::kCheckpointIntervalSeconds))
       ->capture_default_str();
+  command
+      ->add_option("--heartbeat-interval", options->heartbeat_interval_seconds,
+                   "seconds between refreshes of the running trials' heartbeat in the storage, from a thread of "
+                   "their own, however long an epoch takes")
+      ->check(real_number() & seconds_in(tune::kHeartbeatIntervalRange))
+      ->capture_default_str();
+  command
+      ->add_option("--stale-after", options->stale_after_seconds,
+                   "seconds without a heartbeat after which another host's running trial counts as abandoned and "
+                   "runs again (default: 3 heartbeat intervals)")
+      ->check(real_number() & seconds_in(tune::kStaleAfterRange));
   command
       ->add_option("--timeout", options->timeout,
                    "time budget of this run, e.g. 90s, 10m, 1h30m or seconds; after it no trial starts and running "

@@ -16,6 +16,7 @@
 #include "mlptune/error.hpp"
 #include "mlptune/safetensors.hpp"
 #include "mlptune/tune/scheduler.hpp"
+#include "tune/heartbeat.hpp"
 #include "tune/intermediate_writer.hpp"
 #include "tune/live_journal.hpp"
 #include "tune/search_space_math.hpp"
@@ -102,6 +103,13 @@ class StudyRunner {
     io::checked_output_path(best_weights_path(storage_path_), "the best trial's weights");
     check_journal_path(config, options);
 
+    if (!kHeartbeatIntervalRange.contains(options.heartbeat_interval_seconds))
+      throw ConfigError("the heartbeat interval must be " + kHeartbeatIntervalRange.describe() + " seconds (got " +
+                        std::to_string(options.heartbeat_interval_seconds) + ")");
+    if (options.stale_after_seconds && !kStaleAfterRange.contains(*options.stale_after_seconds))
+      throw ConfigError("the grace period after which a trial without a heartbeat is abandoned must be " +
+                        kStaleAfterRange.describe() + " seconds (got " + std::to_string(*options.stale_after_seconds) +
+                        ")");
     storage_ = parts_.storage ? std::move(parts_.storage) : open_sqlite_storage(storage_path_);
     study_ = storage_->open_or_create_study(
         {0, resolve_study_name(config), goal_, options.config_yaml, config.settings.seed, 0.0});
@@ -114,8 +122,7 @@ class StudyRunner {
   }
 
   StudyResult run() {
-    const std::vector<int> requeued =
-        storage_->requeue_abandoned_trials(study_.id, owner_, options_.stale_after_seconds);
+    const std::vector<int> requeued = storage_->requeue_abandoned_trials(study_.id, owner_, stale_after_seconds());
     const std::filesystem::path best = std::filesystem::absolute(best_weights_path(storage_path_));
     io::remove_abandoned_temporaries(best.parent_path(), best.filename().string());  // a run killed mid-write
     ExecutorOptions executor;
@@ -145,7 +152,14 @@ class StudyRunner {
                       " trials " + scheduler_->name() + " needs before any trial trains its full " +
                       std::to_string(scheduler_->max_epochs()) + " epochs: raise run_cap or lower max_iter");
     if (journal_) journal_->follow();
-    run_jobs(*parts_.backend, parts_.data, executor, callbacks);
+    {
+      const Heartbeat heartbeat(*storage_, owner_, options_.heartbeat_interval_seconds,
+                                [this](const std::string& warning) {
+                                  std::lock_guard lock(mutex_);
+                                  report_progress("warning: " + warning);
+                                });
+      run_jobs(*parts_.backend, parts_.data, executor, callbacks);
+    }
     if (journal_) journal_->stop();
     return result(executor.slots);
   }
@@ -233,7 +247,7 @@ class StudyRunner {
       lock.unlock();  // other processes' trials may still promote ours or be abandoned
       std::this_thread::sleep_for(std::chrono::duration<double>(options_.poll_seconds));
       writer_->flush();
-      storage_->requeue_abandoned_trials(study_.id, owner_, options_.stale_after_seconds);
+      storage_->requeue_abandoned_trials(study_.id, owner_, stale_after_seconds());
       lock.lock();
     }
     prune_paused_leftovers();
@@ -634,6 +648,11 @@ class StudyRunner {
   ProgressCallback progress_callback_;
   std::filesystem::path storage_path_;
   std::unique_ptr<Storage> storage_;
+  // Another host's running trial counts as abandoned after this long without a heartbeat.
+  double stale_after_seconds() const {
+    return options_.stale_after_seconds.value_or(kStaleAfterHeartbeats * options_.heartbeat_interval_seconds);
+  }
+
   TrialOwner owner_;
   MetricKind metric_;
   Goal goal_;

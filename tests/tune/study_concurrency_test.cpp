@@ -24,11 +24,11 @@ struct SlowWriteWindow {
 };
 
 // A storage that passes every call to SQLite, but takes `delay` over trial 0's first value.
-class SlowFirstWrite final : public Storage {
+class SlowFirstWrite final : public testing::ForwardingStorage {
  public:
   SlowFirstWrite(std::unique_ptr<Storage> inner, std::shared_ptr<std::atomic<int>> epochs,
                  std::chrono::milliseconds delay, std::shared_ptr<SlowWriteWindow> window)
-      : inner_(std::move(inner)), epochs_(std::move(epochs)), delay_(delay), window_(std::move(window)) {}
+      : ForwardingStorage(std::move(inner)), epochs_(std::move(epochs)), delay_(delay), window_(std::move(window)) {}
 
   void record_intermediate(int study_id, int number, int epoch, double value) override {
     if (number == 0 && epoch == 1) {
@@ -36,50 +36,10 @@ class SlowFirstWrite final : public Storage {
       std::this_thread::sleep_for(delay_);
       window_->epochs_at_end = epochs_->load();
     }
-    inner_->record_intermediate(study_id, number, epoch, value);
-  }
-
-  StudyInfo open_or_create_study(const StudyInfo& wanted) override { return inner_->open_or_create_study(wanted); }
-  std::optional<StudyInfo> find_study(const std::string& name) override { return inner_->find_study(name); }
-  void change_study_config(int study_id, const std::string& yaml) override {
-    inner_->change_study_config(study_id, yaml);
-  }
-  std::vector<StudyInfo> studies() override { return inner_->studies(); }
-  std::optional<TrialRecord> claim_trial(int study_id, const TrialOwner& owner, int run_cap,
-                                         const SampleTrialFn& sample) override {
-    return inner_->claim_trial(study_id, owner, run_cap, sample);
-  }
-  bool claim_paused_trial(int study_id, int number, const TrialOwner& owner) override {
-    return inner_->claim_paused_trial(study_id, number, owner);
-  }
-  void pause_trial(int study_id, int number, int epoch, const std::string& path) override {
-    inner_->pause_trial(study_id, number, epoch, path);
-  }
-  bool checkpoint_trial(int study_id, int number, const TrialOwner& owner, int epoch,
-                        const std::string& path) override {
-    return inner_->checkpoint_trial(study_id, number, owner, epoch, path);
-  }
-  bool suspend_trial(int study_id, int number, const TrialOwner& owner, int epoch, const std::string& path) override {
-    return inner_->suspend_trial(study_id, number, owner, epoch, path);
-  }
-  void finish_trial(int study_id, int number, RunState state, std::optional<double> value,
-                    const std::string& message) override {
-    inner_->finish_trial(study_id, number, state, value, message);
-  }
-  void heartbeat(const TrialOwner& owner) override { inner_->heartbeat(owner); }
-  std::vector<int> requeue_abandoned_trials(int study_id, const TrialOwner& me, double stale) override {
-    return inner_->requeue_abandoned_trials(study_id, me, stale);
-  }
-  std::vector<TrialRecord> trial_records(int study_id) override { return inner_->trial_records(study_id); }
-  std::optional<TrialRecord> trial_record(int study_id, int number) override {
-    return inner_->trial_record(study_id, number);
-  }
-  std::filesystem::path checkpoint_path_for(int study_id, int number) override {
-    return inner_->checkpoint_path_for(study_id, number);
+    ForwardingStorage::record_intermediate(study_id, number, epoch, value);
   }
 
  private:
-  std::unique_ptr<Storage> inner_;
   std::shared_ptr<std::atomic<int>> epochs_;
   std::chrono::milliseconds delay_;
   std::shared_ptr<SlowWriteWindow> window_;

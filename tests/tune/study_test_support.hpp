@@ -220,6 +220,57 @@ inline StudyParts fake_parts(int epochs, int sleep_ms = 2, int concurrency = 3, 
   return parts;
 }
 
+// A Storage that passes every call to another: a test overrides the calls it changes.
+class ForwardingStorage : public Storage {
+ public:
+  explicit ForwardingStorage(std::unique_ptr<Storage> inner) : inner_(std::move(inner)) {}
+
+  void record_intermediate(int study_id, int number, int epoch, double value) override {
+    inner_->record_intermediate(study_id, number, epoch, value);
+  }
+  StudyInfo open_or_create_study(const StudyInfo& wanted) override { return inner_->open_or_create_study(wanted); }
+  std::optional<StudyInfo> find_study(const std::string& name) override { return inner_->find_study(name); }
+  void change_study_config(int study_id, const std::string& yaml) override {
+    inner_->change_study_config(study_id, yaml);
+  }
+  std::vector<StudyInfo> studies() override { return inner_->studies(); }
+  std::optional<TrialRecord> claim_trial(int study_id, const TrialOwner& owner, int run_cap,
+                                         const SampleTrialFn& sample) override {
+    return inner_->claim_trial(study_id, owner, run_cap, sample);
+  }
+  bool claim_paused_trial(int study_id, int number, const TrialOwner& owner) override {
+    return inner_->claim_paused_trial(study_id, number, owner);
+  }
+  void pause_trial(int study_id, int number, int epoch, const std::string& path) override {
+    inner_->pause_trial(study_id, number, epoch, path);
+  }
+  bool checkpoint_trial(int study_id, int number, const TrialOwner& owner, int epoch,
+                        const std::string& path) override {
+    return inner_->checkpoint_trial(study_id, number, owner, epoch, path);
+  }
+  bool suspend_trial(int study_id, int number, const TrialOwner& owner, int epoch, const std::string& path) override {
+    return inner_->suspend_trial(study_id, number, owner, epoch, path);
+  }
+  void finish_trial(int study_id, int number, RunState state, std::optional<double> value,
+                    const std::string& message) override {
+    inner_->finish_trial(study_id, number, state, value, message);
+  }
+  void heartbeat(const TrialOwner& owner) override { inner_->heartbeat(owner); }
+  std::vector<int> requeue_abandoned_trials(int study_id, const TrialOwner& me, double stale) override {
+    return inner_->requeue_abandoned_trials(study_id, me, stale);
+  }
+  std::vector<TrialRecord> trial_records(int study_id) override { return inner_->trial_records(study_id); }
+  std::optional<TrialRecord> trial_record(int study_id, int number) override {
+    return inner_->trial_record(study_id, number);
+  }
+  std::filesystem::path checkpoint_path_for(int study_id, int number) override {
+    return inner_->checkpoint_path_for(study_id, number);
+  }
+
+ private:
+  std::unique_ptr<Storage> inner_;
+};
+
 // A study on the fake backend stored in a temporary SQLite file, and what that file holds.
 class StudyFixture : public ::testing::Test {
  protected:

@@ -73,7 +73,11 @@ struct StudyOptions {
   // An existing study continues with a configuration whose search space, metric, pruner or data
   // differ from the stored one: the change is recorded. Without it such a rerun is refused.
   bool allow_config_change = false;
-  double stale_after_seconds = 300.0;  // another host's trial with an older heartbeat is abandoned
+  // The running trials' heartbeat is refreshed this often, from a thread of its own (epoch reports
+  // refresh it too). Another host's running trial whose heartbeat is older than stale_after_seconds
+  // (unset: 3 intervals) is abandoned and requeued.
+  double heartbeat_interval_seconds = 10.0;
+  std::optional<double> stale_after_seconds;
   // Running trials save their state at an epoch end at most this often (0: every epoch), so that
   // kill -9 loses at most this much of each; a rerun continues from there. Unset: the config's
   // settings.checkpoint_every_seconds.

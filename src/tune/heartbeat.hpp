@@ -1,0 +1,49 @@
+// The heartbeat of a process's running trials, refreshed on a thread of its own at a fixed
+// interval, so that a trial whose epochs take longer than the grace period still shows it is alive
+// (epoch reports refresh it too, but an epoch may take minutes).
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/value_range.hpp"
+#include "mlptune/tune/storage.hpp"
+
+namespace mlptune::tune {
+
+// Default interval of the heartbeat, and the grace period, as a multiple of it, after which
+// another host's running trial counts as abandoned.
+inline constexpr double kHeartbeatIntervalSeconds = 10.0;
+inline constexpr double kStaleAfterHeartbeats = 3.0;
+// The intervals --heartbeat-interval accepts: more than none, at most an hour.
+inline constexpr Range kHeartbeatIntervalRange{0.0, false, 3600.0, true};
+// The grace periods --stale-after accepts: more than none, at most a day.
+inline constexpr Range kStaleAfterRange{0.0, false, 86400.0, true};
+
+class Heartbeat {
+ public:
+  // Calls storage.heartbeat(owner) every `interval_seconds` (> 0) until destroyed. A failed refresh
+  // is reported through `warn` (once until a refresh succeeds again) and retried at the next beat:
+  // a database that went away for a while costs no trial.
+  Heartbeat(Storage& storage, TrialOwner owner, double interval_seconds, std::function<void(const std::string&)> warn);
+  ~Heartbeat();
+  Heartbeat(const Heartbeat&) = delete;
+  Heartbeat& operator=(const Heartbeat&) = delete;
+
+ private:
+  void beat();
+
+  Storage& storage_;
+  TrialOwner owner_;
+  double interval_seconds_;
+  std::function<void(const std::string&)> warn_;
+  std::mutex mutex_;
+  std::condition_variable stopping_changed_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: it starts once every member above exists
+};
+
+}  // namespace mlptune::tune
