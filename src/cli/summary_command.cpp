@@ -33,6 +33,27 @@ TrainConfig saved_train_config(const std::string& path, const std::string& spec_
   }
 }
 
+// What `mlptune predict` expects of new rows, from the model's saved data entry.
+void print_model_data(const ModelData& data) {
+  std::cout << "Data (what `mlptune predict` reads)\n";
+  std::cout << format("  %-16s %s\n", "task", data.task == Task::classification ? "classification" : "regression");
+  std::string features = std::to_string(data.column_scale.size()) + " columns";
+  if (!data.feature_names.empty()) {
+    constexpr std::size_t kShown = 8;
+    features += ": ";
+    for (std::size_t i = 0; i < data.feature_names.size() && i < kShown; ++i)
+      features += (i ? ", " : "") + data.feature_names[i];
+    if (data.feature_names.size() > kShown) features += ", ...";
+  }
+  std::cout << format("  %-16s %s\n", "features", features.c_str());
+  std::cout << format("  %-16s %s\n", "label column",
+                      data.label_column.empty() ? "the last" : data.label_column.c_str());
+  if (data.task == Task::classification)
+    std::cout << format("  %-16s %d\n", "classes", data.classes);
+  else
+    std::cout << format("  %-16s value = output * %g + %g\n", "target units", data.target_scale, data.target_offset);
+}
+
 int summarise_file(const std::string& path) {
   const TrialState state = load_trial_state(path);
   print_summary(std::cout, state.model, std::nullopt, path);
@@ -45,6 +66,7 @@ int summarise_file(const std::string& path) {
     for (const auto& [name, value] : saved.items())
       std::cout << format("  %-16s %s\n", name.c_str(), value.dump().c_str());
   }
+  if (file.metadata.contains(kModelDataKey)) print_model_data(read_model_data(path, file.metadata));
   if (const auto result = file.metadata.find("mlptune.result"); result != file.metadata.end())
     std::cout << "Result\n  " << result->second << "\n";
   return kExitOk;

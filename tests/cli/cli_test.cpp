@@ -151,6 +151,10 @@ TEST_F(Cli, SavedModelReloadsAndSummarises) {
   ASSERT_EQ(summary.status, 0) << summary.output;
   EXPECT_NE(summary.output.find("64 -> 16"), std::string::npos) << summary.output;
   EXPECT_NE(summary.output.find("1,210"), std::string::npos) << summary.output;  // 64·16 + 16 + 16·10 + 10
+  // What predict needs: digits' 64 pixel columns and its 10 classes.
+  EXPECT_NE(summary.output.find("Data (what `mlptune predict` reads)"), std::string::npos) << summary.output;
+  EXPECT_NE(summary.output.find("features         64 columns"), std::string::npos) << summary.output;
+  EXPECT_NE(summary.output.find("classes          10"), std::string::npos) << summary.output;
 
   const ProgramRun resumed = run_mlptune(kSmallRun + " --init-from " + path("model.safetensors"));
   EXPECT_EQ(resumed.status, 0) << resumed.output;
