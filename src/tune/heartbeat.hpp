@@ -3,12 +3,10 @@
 // (epoch reports refresh it too, but an epoch may take minutes).
 #pragma once
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 
+#include "common/periodic_thread.hpp"
 #include "common/value_range.hpp"
 #include "mlptune/tune/storage.hpp"
 
@@ -29,7 +27,6 @@ class Heartbeat {
   // is reported through `warn` (once until a refresh succeeds again) and retried at the next beat:
   // a database that went away for a while costs no trial.
   Heartbeat(Storage& storage, TrialOwner owner, double interval_seconds, std::function<void(const std::string&)> warn);
-  ~Heartbeat();
   Heartbeat(const Heartbeat&) = delete;
   Heartbeat& operator=(const Heartbeat&) = delete;
 
@@ -40,10 +37,8 @@ class Heartbeat {
   TrialOwner owner_;
   double interval_seconds_;
   std::function<void(const std::string&)> warn_;
-  std::mutex mutex_;
-  std::condition_variable stopping_changed_;
-  bool stopping_ = false;
-  std::thread thread_;  // last: it starts once every member above exists
+  bool failing_ = false;   // the last refresh failed (used on the thread only)
+  PeriodicThread thread_;  // last: it starts once every member above exists, and stops first
 };
 
 }  // namespace mlptune::tune

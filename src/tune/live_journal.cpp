@@ -11,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "io/output_file.hpp"
 #include "mlptune/error.hpp"
@@ -242,19 +243,8 @@ void LiveJournal::append(const std::string& record) {
 
 void LiveJournal::follow() {
   std::lock_guard lock(mutex_);
-  if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { follow_loop(); });
-}
-
-void LiveJournal::follow_loop() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    wake_.wait_for(lock, std::chrono::duration<double>(interval_seconds_), [this] { return stopping_; });
-    if (stopping_) return;
-    lock.unlock();
-    sync_or_warn();
-    lock.lock();
-  }
+  if (follower_ || stopped_) return;
+  follower_.emplace(interval_seconds_, [this] { sync_or_warn(); });
 }
 
 void LiveJournal::sync_or_warn() {
@@ -274,11 +264,9 @@ void LiveJournal::stop() {
   {
     std::lock_guard lock(mutex_);
     if (stopped_) return;
-    stopping_ = true;
     stopped_ = true;
+    follower_.reset();  // waits for a sync in progress
   }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
   sync_or_warn();  // the study's last states
 }
 

@@ -2,16 +2,16 @@
 // goes, so optuna-dashboard FILE follows it live.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "common/periodic_thread.hpp"
 #include "mlptune/tune/storage.hpp"
 #include "mlptune/tune/study.hpp"
 #include "tune/optuna_journal.hpp"
@@ -59,7 +59,6 @@ class LiveJournal {
   void read_new_records();
   std::size_t read_complete_lines();  // returns the bytes of an unfinished last line
   void append(const std::string& record);
-  void follow_loop();
   void sync_or_warn();
   [[noreturn]] void fail(const std::string& what, int error_number) const;
 
@@ -79,11 +78,9 @@ class LiveJournal {
   std::mutex warning_mutex_;
   std::string last_warning_;
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
+  std::mutex mutex_;  // follow() and stop()
   bool stopped_ = false;
-  std::thread thread_;
+  std::optional<PeriodicThread> follower_;  // last: it stops before the members above go
 };
 
 // The study's journal when one is configured (after check_journal_path), else null.
