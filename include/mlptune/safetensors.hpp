@@ -22,12 +22,21 @@ struct SafetensorsFile {
 // Reads F32, F16, BF16 and F64 tensors as float32. Throws DataError naming the file and what is
 // wrong (bad header, truncated data, another dtype, an F64 value beyond float32's range).
 SafetensorsFile read_safetensors(const std::filesystem::path& path);
+// The same in memory: the bytes a file would hold, and back; `name` names them in messages.
+std::string safetensors_bytes(const std::vector<Tensor>& tensors, const std::map<std::string, std::string>& metadata,
+                              const std::string& name);
+SafetensorsFile read_safetensors_bytes(const std::string& bytes, const std::string& name);
 
 // A model file: the parameters plus metadata (the ModelSpec as JSON, and free-form entries such
 // as hyperparameters and metrics). With optimizer state when `with_optimizer_state`.
 void save_trial_state(const std::filesystem::path& path, const TrialState& state, bool with_optimizer_state,
                       const std::map<std::string, std::string>& extra_metadata = {});
 TrialState load_trial_state(const std::filesystem::path& path);
+// The same as the bytes of such a file (a checkpoint kept in a study's database); `name` names them
+// in messages.
+std::string trial_state_bytes(const TrialState& state, bool with_optimizer_state,
+                              const std::map<std::string, std::string>& extra_metadata, const std::string& name);
+TrialState trial_state_from_bytes(const std::string& bytes, const std::string& name);
 
 // The parameters of `model` from any safetensors file that holds exactly its tensors,
 // layers.{i}.weight (out, in) and layers.{i}.bias (out) in any dtype read_safetensors reads: an

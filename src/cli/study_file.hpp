@@ -9,10 +9,10 @@
 
 namespace mlptune::cli {
 
-// Read-only: never creates or changes a file; a path that is not a study file is an error that
-// says what it is.
-inline std::unique_ptr<tune::Storage> open_existing_study(const std::filesystem::path& path) {
-  return tune::open_sqlite_storage(path, {.access = tune::StorageAccess::read_only});
+// Read-only: never creates or changes a file or a database; a path that is not a study file is an
+// error that says what it is. `location` is an SQLite file or a postgresql:// URL.
+inline std::unique_ptr<tune::Storage> open_existing_study(const std::string& location) {
+  return tune::open_storage(location, tune::StorageAccess::read_only);
 }
 
 }  // namespace mlptune::cli

@@ -128,14 +128,17 @@ int run_tune(const TuneCommandOptions& options) {
         tune::run_study(config, study_options,
                         options.quiet ? tune::ProgressCallback(warnings_only) : tune::ProgressCallback(std::ref(view)));
   }
+  auto storage = tune::open_storage(result.storage_path.string());
   std::cout << "\nstudy " << result.study.name << " on " << result.backend_name << ", " << result.slots
-            << " trials at once; stored in " << result.storage_path.string() << "\n";
+            << " trials at once; stored in " << storage->location() << "\n";
   if (result.target_reached) std::cout << "metric target reached\n";
 
-  auto storage = tune::open_sqlite_storage(result.storage_path);
   std::cout << tune::format_report(tune::make_report(*storage, result.study.name, options.top));
-  if (result.best && std::filesystem::exists(result.best_weights))
+  if (result.best && !result.best_weights.empty() && std::filesystem::exists(result.best_weights))
     std::cout << "best trial's weights: " << result.best_weights.string() << "\n";
+  else if (result.best && storage->best_weights(result.study.id))
+    std::cout << "best trial's weights: in the database; mlptune export " << storage->location() << " --study "
+              << result.study.name << " --best-weights FILE writes them\n";
   if (result.stopped_by != tune::StopCause::none) std::cout << stop_summary(result, options) << std::flush;
   return exit_status_for(stop->cause());
 }

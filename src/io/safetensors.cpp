@@ -11,6 +11,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -84,15 +85,27 @@ std::string make_header(const std::vector<Tensor>& tensors, const std::map<std::
 
 void write_safetensors(const std::filesystem::path& path, const std::vector<Tensor>& tensors,
                        const std::map<std::string, std::string>& metadata) {
-  check_writable(path, tensors);
-  std::string header = make_header(tensors, metadata);
+  const std::string bytes = safetensors_bytes(tensors, metadata, path.string());
   // Nothing appears at `path` until every byte is on disk, so a crash never leaves half a checkpoint.
   io::AtomicFile out(path);
-  const std::uint64_t header_length = header.size();
-  out.write(&header_length, sizeof header_length);
-  out.write(header);
-  for (const Tensor& tensor : tensors) out.write(tensor.data.data(), tensor.data.size() * sizeof(float));
+  out.write(bytes);
   out.commit();
+}
+
+std::string safetensors_bytes(const std::vector<Tensor>& tensors, const std::map<std::string, std::string>& metadata,
+                              const std::string& name) {
+  check_writable(name, tensors);
+  const std::string header = make_header(tensors, metadata);
+  std::size_t size = kHeaderLengthBytes + header.size();
+  for (const Tensor& tensor : tensors) size += tensor.data.size() * sizeof(float);
+  std::string bytes;
+  bytes.reserve(size);
+  const std::uint64_t header_length = header.size();
+  bytes.append(reinterpret_cast<const char*>(&header_length), sizeof header_length);
+  bytes += header;
+  for (const Tensor& tensor : tensors)
+    bytes.append(reinterpret_cast<const char*>(tensor.data.data()), tensor.data.size() * sizeof(float));
+  return bytes;
 }
 
 // ---- Reading ------------------------------------------------------------------------------------
@@ -134,11 +147,8 @@ struct TensorEntry {
 
 class SafetensorsReader {
  public:
-  explicit SafetensorsReader(const std::filesystem::path& path) : path_(path) {
-    std::error_code error;
-    if (std::filesystem::is_directory(path, error)) fail(path_, "is a folder, not a safetensors file");
-    in_.open(path, std::ios::binary);
-    if (!in_) fail(path_, "cannot open: " + std::generic_category().message(errno));
+  // `in` holds the bytes of a safetensors file; `name` names it in messages.
+  SafetensorsReader(std::istream& in, std::filesystem::path name) : path_(std::move(name)), in_(in) {
     in_.seekg(0, std::ios::end);
     file_size_ = std::uint64_t(in_.tellg());
     in_.seekg(0);
@@ -296,7 +306,7 @@ class SafetensorsReader {
   }
 
   std::filesystem::path path_;
-  std::ifstream in_;
+  std::istream& in_;
   std::uint64_t file_size_ = 0;
   std::uint64_t data_start_ = 0;
   std::int64_t data_size_ = 0;
@@ -305,7 +315,16 @@ class SafetensorsReader {
 }  // namespace
 
 SafetensorsFile read_safetensors(const std::filesystem::path& path) {
-  return SafetensorsReader(path).read();
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) fail(path, "is a folder, not a safetensors file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, "cannot open: " + std::generic_category().message(errno));
+  return SafetensorsReader(in, path).read();
+}
+
+SafetensorsFile read_safetensors_bytes(const std::string& bytes, const std::string& name) {
+  std::istringstream in(bytes, std::ios::binary);
+  return SafetensorsReader(in, name).read();
 }
 
 }  // namespace mlptune

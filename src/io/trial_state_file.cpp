@@ -191,18 +191,19 @@ std::vector<Tensor> load_parameters(const std::filesystem::path& path, const Mod
   return parameters;
 }
 
-void save_trial_state(const std::filesystem::path& path, const TrialState& state, bool with_optimizer_state,
-                      const std::map<std::string, std::string>& extra_metadata) {
+namespace {
+
+std::vector<Tensor> state_tensors(const std::filesystem::path& name, const TrialState& state,
+                                  bool with_optimizer_state) {
   std::vector<Tensor> tensors = state.parameters;
   if (with_optimizer_state) {
-    append_moments(path, kFirstMomentPrefix, state.first_moment, state.parameters, tensors);
-    append_moments(path, kSecondMomentPrefix, state.second_moment, state.parameters, tensors);
+    append_moments(name, kFirstMomentPrefix, state.first_moment, state.parameters, tensors);
+    append_moments(name, kSecondMomentPrefix, state.second_moment, state.parameters, tensors);
   }
-  write_safetensors(path, tensors, state_metadata(path, state, extra_metadata));
+  return tensors;
 }
 
-TrialState load_trial_state(const std::filesystem::path& path) {
-  SafetensorsFile file = read_safetensors(path);
+TrialState state_of(const std::filesystem::path& path, SafetensorsFile file) {
   TrialState state;
   state.model = model_entry(path, required_entry(path, file.metadata, kModelKey));
   state.step = integer_entry<std::int64_t>(path, file.metadata, kStepKey);
@@ -223,6 +224,28 @@ TrialState load_trial_state(const std::filesystem::path& path) {
          "tensor '" + tensors.begin()->first + "' is not a parameter or optimizer slot of the model in its metadata");
   for (const auto* group : {&state.parameters, &state.first_moment, &state.second_moment}) check_finite(path, *group);
   return state;
+}
+
+}  // namespace
+
+void save_trial_state(const std::filesystem::path& path, const TrialState& state, bool with_optimizer_state,
+                      const std::map<std::string, std::string>& extra_metadata) {
+  write_safetensors(path, state_tensors(path, state, with_optimizer_state),
+                    state_metadata(path, state, extra_metadata));
+}
+
+TrialState load_trial_state(const std::filesystem::path& path) {
+  return state_of(path, read_safetensors(path));
+}
+
+std::string trial_state_bytes(const TrialState& state, bool with_optimizer_state,
+                              const std::map<std::string, std::string>& extra_metadata, const std::string& name) {
+  return safetensors_bytes(state_tensors(name, state, with_optimizer_state),
+                           state_metadata(name, state, extra_metadata), name);
+}
+
+TrialState trial_state_from_bytes(const std::string& bytes, const std::string& name) {
+  return state_of(name, read_safetensors_bytes(bytes, name));
 }
 
 }  // namespace mlptune

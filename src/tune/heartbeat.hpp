@@ -20,6 +20,8 @@ inline constexpr double kStaleAfterHeartbeats = 3.0;
 inline constexpr Range kHeartbeatIntervalRange{0.0, false, 3600.0, true};
 // The grace periods --stale-after accepts: more than none, at most a day.
 inline constexpr Range kStaleAfterRange{0.0, false, 86400.0, true};
+// How often an abandoned trial may run again (--max-retries): none to a thousand times.
+inline constexpr Range kMaxRetriesRange{0.0, true, 1000.0, true};
 
 class Heartbeat {
  public:

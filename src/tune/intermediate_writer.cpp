@@ -3,8 +3,7 @@
 
 namespace mlptune::tune {
 
-IntermediateWriter::IntermediateWriter(Storage& storage, int study_id)
-    : storage_(storage), study_id_(study_id), thread_([this] { write_queued(); }) {}
+IntermediateWriter::IntermediateWriter(Storage& storage) : storage_(storage), thread_([this] { write_queued(); }) {}
 
 IntermediateWriter::~IntermediateWriter() {
   {
@@ -15,10 +14,10 @@ IntermediateWriter::~IntermediateWriter() {
   thread_.join();
 }
 
-void IntermediateWriter::record(int number, int epoch, double value) {
+void IntermediateWriter::record(const TrialClaim& claim, int epoch, double value) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back({number, epoch, value});
+    queue_.push_back({claim, epoch, value});
   }
   changed_.notify_all();
 }
@@ -27,6 +26,11 @@ void IntermediateWriter::flush() {
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [this] { return (queue_.empty() && !writing_) || error_; });
   if (error_) std::rethrow_exception(error_);
+}
+
+bool IntermediateWriter::lost(const TrialClaim& claim) {
+  std::lock_guard lock(mutex_);
+  return lost_.contains({claim.study_id, claim.number, claim.token});
 }
 
 void IntermediateWriter::write_queued() {
@@ -39,13 +43,15 @@ void IntermediateWriter::write_queued() {
     writing_ = true;
     lock.unlock();
     std::exception_ptr error;
+    bool refused = false;
     try {
-      storage_.record_intermediate(study_id_, entry.number, entry.epoch, entry.value);
+      refused = !storage_.record_intermediate(entry.claim, entry.epoch, entry.value);
     } catch (...) {
       error = std::current_exception();
     }
     lock.lock();
     writing_ = false;
+    if (refused) lost_.insert({entry.claim.study_id, entry.claim.number, entry.claim.token});
     if (error && !error_) error_ = error;
     changed_.notify_all();
   }

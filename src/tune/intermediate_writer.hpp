@@ -6,7 +6,9 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <set>
 #include <thread>
+#include <tuple>
 
 #include "mlptune/tune/storage.hpp"
 
@@ -14,35 +16,37 @@ namespace mlptune::tune {
 
 class IntermediateWriter {
  public:
-  IntermediateWriter(Storage& storage, int study_id);
+  explicit IntermediateWriter(Storage& storage);
   ~IntermediateWriter();  // writes what is queued, then stops
   IntermediateWriter(const IntermediateWriter&) = delete;
   IntermediateWriter& operator=(const IntermediateWriter&) = delete;
 
-  // Queues storage.record_intermediate(study, number, epoch, value) and returns at once. Values
-  // are written in the order they were queued.
-  void record(int number, int epoch, double value);
+  // Queues storage.record_intermediate(claim, epoch, value) and returns at once. Values are
+  // written in the order they were queued.
+  void record(const TrialClaim& claim, int epoch, double value);
+  // Whether a value of `claim` was refused: the trial was taken over by another worker.
+  bool lost(const TrialClaim& claim);
   // Waits until every value queued so far is in the storage. Rethrows the first error a write
   // raised (a StorageError naming the database), so the study stops as it would have at the write.
   void flush();
 
  private:
   struct Entry {
-    int number;
+    TrialClaim claim;
     int epoch;
     double value;
   };
   void write_queued();
 
   Storage& storage_;
-  int study_id_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<Entry> queue_;
   bool writing_ = false;  // an entry taken off the queue is being written
   bool stopping_ = false;
   std::exception_ptr error_;
-  std::thread thread_;  // last: it starts once every member above exists
+  std::set<std::tuple<int, int, std::int64_t>> lost_;  // claims whose values were refused
+  std::thread thread_;                                 // last: it starts once every member above exists
 };
 
 }  // namespace mlptune::tune

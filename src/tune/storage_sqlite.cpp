@@ -1,20 +1,14 @@
 // The SQLite study storage: WAL mode, write transactions that take the lock up front and retry,
-// trial numbers claimed inside the transaction that creates the trial.
-#include <signal.h>
-#include <unistd.h>
-
+// trial numbers claimed inside the transaction that creates the trial, checkpoints as BLOBs.
 #include <algorithm>
 #include <array>
-#include <atomic>
-#include <cerrno>
-#include <chrono>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 
-#include "common/process.hpp"
-#include "io/output_file.hpp"
 #include "mlptune/tune/storage.hpp"
-#include "tune/enum_names.hpp"
 #include "tune/storage_json.hpp"
+#include "tune/storage_rules.hpp"
 #include "tune/storage_sqlite_connection.hpp"
 
 namespace mlptune::tune {
@@ -49,8 +43,10 @@ CREATE TABLE IF NOT EXISTS trials (
   owner_token TEXT NOT NULL DEFAULT '',
   heartbeat REAL NOT NULL DEFAULT 0,
   paused_epoch INTEGER NOT NULL DEFAULT 0,
-  checkpoint_path TEXT NOT NULL DEFAULT '',
   checkpoint_epoch INTEGER NOT NULL DEFAULT 0,
+  checkpoint BLOB,
+  claim_token INTEGER NOT NULL DEFAULT 0,
+  retries INTEGER NOT NULL DEFAULT 0,
   UNIQUE (study_id, number));
 CREATE TABLE IF NOT EXISTS config_changes (
   study_id INTEGER NOT NULL REFERENCES studies(study_id),
@@ -61,45 +57,25 @@ CREATE TABLE IF NOT EXISTS intermediate_values (
   epoch INTEGER NOT NULL,
   value REAL NOT NULL,
   PRIMARY KEY (trial_id, epoch));
+CREATE TABLE IF NOT EXISTS best_weights (
+  study_id INTEGER PRIMARY KEY REFERENCES studies(study_id),
+  number INTEGER NOT NULL,
+  model BLOB NOT NULL);
 )sql";
 
-// 1: the first schema; 2: checkpoints of running trials (trials.checkpoint_epoch), config_changes.
-constexpr int kSchemaVersion = 2;
+// 1: the first schema; 2: checkpoints of running trials (trials.checkpoint_epoch), config_changes;
+// 3: checkpoints and the best weights as BLOBs (they were files beside the database), claim tokens
+// and retry counts.
+constexpr int kSchemaVersion = 3;
 
+// Columns a database of an older schema lacks, read as 0 there (read-only opens change nothing).
+constexpr std::array kLaterTrialColumns = {"checkpoint_epoch", "claim_token", "retries"};
 constexpr const char* kTrialColumns =
     "trial_id, number, state, params_json, attributes_json, value, seed, message, started_at, finished_at, "
-    "owner_host, owner_pid, owner_token, heartbeat, paused_epoch, checkpoint_path";  // then checkpoint_epoch
+    "owner_host, owner_pid, owner_token, heartbeat, paused_epoch";  // then kLaterTrialColumns
 
-std::string state_name(RunState state) {
-  return std::string(to_string(state));
-}
-
-RunState state_from_name(const std::string& name) {
-  if (const auto* entry = kRunStateNames.find(name)) return entry->value;
-  throw StorageError("stored trial state '" + name + "' is unknown; the database was written by another program");
-}
-
-std::string goal_name(Goal goal) {
-  return std::string(to_string(goal));
-}
-// A stored direction other than "maximize" has always read as minimize.
-Goal goal_from_name(const std::string& name) {
-  const auto* entry = kGoalNames.find(name);
-  return entry ? entry->value : Goal::minimize;
-}
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-bool owner_gone(const TrialRecord& record, const TrialOwner& me, double now, double stale_after_seconds) {
-  const TrialOwner& owner = record.owner;
-  if (owner.host == me.host) {
-    if (owner.pid == me.pid) return owner.token != me.token;
-    return !process_alive(owner.pid);
-  }
-  return now - record.heartbeat > stale_after_seconds;
-}
+// A running trial that `claim` still holds.
+constexpr const char* kClaimed = " WHERE study_id = ? AND number = ? AND state = 'running' AND claim_token = ?";
 
 TrialRecord read_trial_row(const Statement& row) {
   TrialRecord record;
@@ -116,8 +92,9 @@ TrialRecord read_trial_row(const Statement& row) {
   record.owner = {row.column_text(10), int(row.column_int(11)), row.column_text(12)};
   record.heartbeat = row.column_double(13);
   trial.paused_epoch = int(row.column_int(14));
-  record.checkpoint_path = row.column_text(15);
-  record.checkpoint_epoch = int(row.column_int(16));
+  record.checkpoint_epoch = int(row.column_int(15));
+  record.claim_token = row.column_int(16);
+  record.retries = int(row.column_int(17));
   return record;
 }
 
@@ -131,6 +108,8 @@ class SqliteStorage final : public Storage {
       create_or_upgrade_schema();
   }
 
+  std::string location() const override { return path_.string(); }
+
   StudyInfo open_or_create_study(const StudyInfo& wanted) override {
     std::lock_guard lock(mutex_);
     StudyInfo result;
@@ -139,11 +118,7 @@ class SqliteStorage final : public Storage {
         result = *existing;
         return;
       }
-      Statement insert(connection_,
-                       "INSERT INTO studies (name, direction, config_yaml, seed, created_at) VALUES (?, ?, ?, ?, ?)");
-      insert.bind(1, wanted.name).bind(2, goal_name(wanted.direction)).bind(3, wanted.config_yaml);
-      insert.bind(4, std::int64_t(wanted.seed)).bind(5, unix_now()).run();
-      result = *select_study(wanted.name);
+      result = insert_study(wanted, unix_now());
     });
     if (result.direction != wanted.direction)
       throw StorageError(path_.string() + ": study '" + wanted.name + "' was created to " +
@@ -169,6 +144,19 @@ class SqliteStorage final : public Storage {
       Statement change(connection_, "UPDATE studies SET config_yaml = ? WHERE study_id = ?");
       change.bind(1, config_yaml).bind(2, study_id).run();
     });
+  }
+
+  std::vector<std::string> config_history(int study_id) override {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> history;
+    connection_.transaction(Mode::read, [&] {
+      history.clear();
+      Statement select(connection_,
+                       "SELECT previous_yaml FROM config_changes WHERE study_id = ? ORDER BY changed_at, rowid");
+      select.bind(1, study_id);
+      while (select.step()) history.push_back(select.column_text(0));
+    });
+    return history;
   }
 
   std::vector<StudyInfo> studies() override {
@@ -210,96 +198,103 @@ class SqliteStorage final : public Storage {
     return claimed;
   }
 
-  bool claim_paused_trial(int study_id, int number, const TrialOwner& owner) override {
+  std::optional<TrialRecord> claim_paused_trial(int study_id, int number, const TrialOwner& owner) override {
     std::lock_guard lock(mutex_);
-    bool claimed = false;
+    std::optional<TrialRecord> claimed;
     connection_.transaction(Mode::write, [&] {
+      claimed.reset();
       Statement take(connection_,
                      "UPDATE trials SET state = 'running', paused_epoch = 0, owner_host = ?, owner_pid = ?, "
-                     "owner_token = ?, heartbeat = ? "
+                     "owner_token = ?, heartbeat = ?, claim_token = claim_token + 1 "
                      "WHERE study_id = ? AND number = ? AND state = 'waiting' AND paused_epoch > 0");
       take.bind(1, owner.host).bind(2, owner.pid).bind(3, owner.token).bind(4, unix_now());
       take.bind(5, study_id).bind(6, number).run();
-      claimed = connection_.changes() == 1;
+      if (connection_.changes() == 1) claimed = select_trial(study_id, number);
     });
     return claimed;
   }
 
-  void record_intermediate(int study_id, int number, int epoch, double value) override {
-    std::lock_guard lock(mutex_);
-    connection_.transaction(Mode::write, [&] {
-      Statement insert(connection_,
-                       "INSERT OR REPLACE INTO intermediate_values (trial_id, epoch, value) "
-                       "SELECT trial_id, ?, ? FROM trials WHERE study_id = ? AND number = ?");
-      insert.bind(1, epoch).bind(2, value).bind(3, study_id).bind(4, number).run();
-      require_one_change(study_id, number, "record an intermediate value");
+  bool record_intermediate(const TrialClaim& claim, int epoch, double value) override {
+    return claimed_write(claim, "record an intermediate value of", [&] {
+      Statement insert(connection_, (std::string("INSERT OR REPLACE INTO intermediate_values (trial_id, epoch, value) "
+                                                 "SELECT trial_id, ?, ? FROM trials") +
+                                     kClaimed)
+                                        .c_str());
+      insert.bind(1, epoch).bind(2, value);
+      bind_claim(insert, 3, claim).run();
+      if (connection_.changes() != 1) return false;
       Statement beat(connection_, "UPDATE trials SET heartbeat = ? WHERE study_id = ? AND number = ?");
-      beat.bind(1, unix_now()).bind(2, study_id).bind(3, number).run();
+      beat.bind(1, unix_now()).bind(2, claim.study_id).bind(3, claim.number).run();
+      return true;
     });
   }
 
-  void pause_trial(int study_id, int number, int epoch, const std::string& checkpoint_path) override {
-    std::lock_guard lock(mutex_);
-    connection_.transaction(Mode::write, [&] {
-      Statement pause(
+  bool pause_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) override {
+    return claimed_write(claim, "pause", [&] {
+      Statement pause(connection_, (std::string("UPDATE trials SET state = 'waiting', paused_epoch = ?, "
+                                                "checkpoint_epoch = ?, checkpoint = ?") +
+                                    kClaimed)
+                                       .c_str());
+      pause.bind(1, epoch).bind(2, epoch).bind_blob(3, checkpoint);
+      bind_claim(pause, 4, claim).run();
+      return connection_.changes() == 1;
+    });
+  }
+
+  bool checkpoint_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) override {
+    return claimed_write(claim, "checkpoint", [&] {
+      Statement keep(
           connection_,
-          "UPDATE trials SET state = 'waiting', paused_epoch = ?, checkpoint_epoch = ?, checkpoint_path = ? "
-          "WHERE study_id = ? AND number = ?");
-      pause.bind(1, epoch).bind(2, epoch).bind(3, checkpoint_path).bind(4, study_id).bind(5, number).run();
-      require_one_change(study_id, number, "pause");
+          (std::string("UPDATE trials SET checkpoint_epoch = ?, checkpoint = ?, heartbeat = ?") + kClaimed).c_str());
+      keep.bind(1, epoch).bind_blob(2, checkpoint).bind(3, unix_now());
+      bind_claim(keep, 4, claim).run();
+      return connection_.changes() == 1;
     });
   }
 
-  bool checkpoint_trial(int study_id, int number, const TrialOwner& owner, int epoch,
-                        const std::string& checkpoint_path) override {
-    std::lock_guard lock(mutex_);
-    bool recorded = false;
-    connection_.transaction(Mode::write, [&] {
-      Statement keep(connection_,
-                     "UPDATE trials SET checkpoint_epoch = ?, checkpoint_path = ?, heartbeat = ? "
-                     "WHERE study_id = ? AND number = ? AND state = 'running' AND owner_token = ?");
-      keep.bind(1, epoch).bind(2, checkpoint_path).bind(3, unix_now()).bind(4, study_id).bind(5, number);
-      keep.bind(6, owner.token).run();
-      recorded = connection_.changes() == 1;
+  bool suspend_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) override {
+    return claimed_write(claim, "suspend", [&] {
+      Statement wait(connection_, (std::string("UPDATE trials SET state = 'waiting', paused_epoch = 0, "
+                                               "checkpoint_epoch = ?, checkpoint = ?") +
+                                   kClaimed)
+                                      .c_str());
+      wait.bind(1, epoch).bind_blob(2, checkpoint);
+      bind_claim(wait, 3, claim).run();
+      if (connection_.changes() != 1) return false;
+      drop_values_after(claim.study_id, claim.number, epoch);
+      return true;
     });
-    return recorded;
   }
 
-  bool suspend_trial(int study_id, int number, const TrialOwner& owner, int epoch,
-                     const std::string& checkpoint_path) override {
-    std::lock_guard lock(mutex_);
-    bool suspended = false;
-    connection_.transaction(Mode::write, [&] {
-      Statement wait(connection_,
-                     "UPDATE trials SET state = 'waiting', paused_epoch = 0, checkpoint_epoch = ?, checkpoint_path = ? "
-                     "WHERE study_id = ? AND number = ? AND state = 'running' AND owner_token = ?");
-      wait.bind(1, epoch).bind(2, checkpoint_path).bind(3, study_id).bind(4, number).bind(5, owner.token).run();
-      suspended = connection_.changes() == 1;
-      if (!suspended) return;
-      Statement drop_values(connection_,
-                            "DELETE FROM intermediate_values WHERE epoch > ? AND trial_id = "
-                            "(SELECT trial_id FROM trials WHERE study_id = ? AND number = ?)");
-      drop_values.bind(1, epoch).bind(2, study_id).bind(3, number).run();
-    });
-    return suspended;
-  }
-
-  void finish_trial(int study_id, int number, RunState state, std::optional<double> value,
+  bool finish_trial(const TrialClaim& claim, RunState state, std::optional<double> value,
                     const std::string& message) override {
     if (!is_finished(state))
-      throw StorageError("finish_trial needs a finished state (complete, pruned, failed); use pause_trial to pause");
-    std::lock_guard lock(mutex_);
-    std::string checkpoint;
-    connection_.transaction(Mode::write, [&] {
-      if (const auto record = select_trial(study_id, number)) checkpoint = record->checkpoint_path;
+      throw StorageError("a trial can only finish complete, pruned or failed; a running trial pauses instead");
+    return claimed_write(claim, "finish", [&] {
       Statement finish(connection_,
-                       "UPDATE trials SET state = ?, value = ?, message = ?, finished_at = ?, paused_epoch = 0, "
-                       "checkpoint_epoch = 0, checkpoint_path = '' WHERE study_id = ? AND number = ?");
+                       (std::string("UPDATE trials SET state = ?, value = ?, message = ?, finished_at = ?, "
+                                    "paused_epoch = 0, checkpoint_epoch = 0, checkpoint = NULL") +
+                        kClaimed)
+                           .c_str());
       finish.bind(1, state_name(state)).bind(2, value).bind(3, message).bind(4, unix_now());
-      finish.bind(5, study_id).bind(6, number).run();
-      require_one_change(study_id, number, "finish");
+      bind_claim(finish, 5, claim).run();
+      return connection_.changes() == 1;
     });
-    remove_checkpoint_files(study_id, number, checkpoint);  // a finished trial never continues
+  }
+
+  bool prune_paused_trial(int study_id, int number, const std::string& message) override {
+    std::lock_guard lock(mutex_);
+    bool pruned = false;
+    connection_.transaction(Mode::write, [&] {
+      Statement prune(connection_,
+                      "UPDATE trials SET state = 'pruned', message = ?, finished_at = ?, paused_epoch = 0, "
+                      "checkpoint_epoch = 0, checkpoint = NULL, value = (SELECT v.value FROM intermediate_values v "
+                      "WHERE v.trial_id = trials.trial_id ORDER BY v.epoch DESC LIMIT 1) "
+                      "WHERE study_id = ? AND number = ? AND state = 'waiting' AND paused_epoch > 0");
+      prune.bind(1, message).bind(2, unix_now()).bind(3, study_id).bind(4, number).run();
+      pruned = connection_.changes() == 1;
+    });
+    return pruned;
   }
 
   void heartbeat(const TrialOwner& owner) override {
@@ -312,20 +307,25 @@ class SqliteStorage final : public Storage {
     });
   }
 
-  std::vector<int> requeue_abandoned_trials(int study_id, const TrialOwner& me, double stale_after_seconds) override {
+  AbandonedTrials requeue_abandoned_trials(int study_id, const TrialOwner& me, double stale_after_seconds,
+                                           int max_retries) override {
     std::lock_guard lock(mutex_);
-    std::vector<int> requeued;
+    AbandonedTrials abandoned;
     connection_.transaction(Mode::write, [&] {
-      requeued.clear();
+      abandoned = {};
       const double now = unix_now();
       for (const TrialRecord& record : select_trials(study_id)) {
         if (record.trial.state != RunState::running || !owner_gone(record, me, now, stale_after_seconds)) continue;
-        requeue(study_id, record);
-        requeued.push_back(record.trial.number);
+        if (record.retries >= max_retries) {
+          fail_abandoned(study_id, record, abandoned_too_often_message(record, max_retries, now), now);
+          abandoned.failed.push_back(record.trial.number);
+        } else {
+          requeue(study_id, record);
+          abandoned.requeued.push_back(record.trial.number);
+        }
       }
     });
-    io::remove_abandoned_temporaries(checkpoint_folder(study_id));  // of checkpoints killed mid-write
-    return requeued;
+    return abandoned;
   }
 
   std::vector<TrialRecord> trial_records(int study_id) override {
@@ -342,23 +342,91 @@ class SqliteStorage final : public Storage {
     return record;
   }
 
-  // Two files per trial, used in turn: the next state goes to the one the record does not name,
-  // so a kill between writing it and recording it leaves the record's file as it was.
-  std::filesystem::path checkpoint_path_for(int study_id, int number) override {
-    const std::filesystem::path folder = checkpoint_folder(study_id);
-    std::error_code error;
-    std::filesystem::create_directories(folder, error);
-    if (error)
-      throw StorageError(folder.string() + ": cannot create the folder for checkpoints of trials (" + error.message() +
-                         "); check that the database's folder is writable");
-    const auto record = trial_record(study_id, number);
-    const auto slots = checkpoint_slots(study_id, number);
-    return record && record->checkpoint_path == slots.front().string() ? slots.back() : slots.front();
+  std::optional<std::string> load_checkpoint(int study_id, int number) override {
+    std::lock_guard lock(mutex_);
+    std::optional<std::string> checkpoint;
+    if (!has_checkpoint_column_) return checkpoint;  // an older database, opened read-only
+    connection_.transaction(Mode::read, [&] {
+      checkpoint.reset();
+      Statement select(connection_,
+                       "SELECT checkpoint FROM trials WHERE study_id = ? AND number = ? AND checkpoint_epoch > 0 "
+                       "AND checkpoint IS NOT NULL");
+      select.bind(1, study_id).bind(2, number);
+      if (select.step()) checkpoint = select.column_blob(0);
+    });
+    return checkpoint;
+  }
+
+  bool save_best_weights(int study_id, int number, const std::string& model) override {
+    std::lock_guard lock(mutex_);
+    bool kept = false;
+    connection_.transaction(Mode::write, [&] {
+      Statement direction(connection_, "SELECT direction FROM studies WHERE study_id = ?");
+      direction.bind(1, study_id);
+      if (!direction.step()) return;
+      const std::vector<FrozenTrial> trials = frozen_copies(select_trials(study_id));
+      kept = best_complete_number(trials, goal_from_name(direction.column_text(0))) == number;
+      if (kept) store_best_weights(study_id, {number, model});
+    });
+    return kept;
+  }
+
+  std::optional<BestWeights> best_weights(int study_id) override {
+    std::lock_guard lock(mutex_);
+    std::optional<BestWeights> best;
+    if (!has_table("best_weights")) return best;  // an older database, opened read-only
+    connection_.transaction(Mode::read, [&] {
+      best.reset();
+      Statement select(connection_, "SELECT number, model FROM best_weights WHERE study_id = ?");
+      select.bind(1, study_id);
+      if (select.step()) best = BestWeights{int(select.column_int(0)), select.column_blob(1)};
+    });
+    return best;
+  }
+
+  void import_study(const StudyDump& dump) override {
+    std::lock_guard lock(mutex_);
+    connection_.transaction(Mode::write, [&] {
+      if (select_study(dump.study.name))
+        throw StorageError(path_.string() + ": already has a study named '" + dump.study.name +
+                           "'; copy into another database, or remove that study first");
+      const int study_id = insert_study(dump.study, dump.study.created_at).id;
+      for (const std::string& previous : dump.previous_configs) {
+        Statement keep(connection_,
+                       "INSERT INTO config_changes (study_id, changed_at, previous_yaml) VALUES (?, ?, ?)");
+        keep.bind(1, study_id).bind(2, dump.study.created_at).bind(3, previous).run();
+      }
+      for (const TrialRecord& record : dump.trials) {
+        const auto checkpoint = dump.checkpoints.find(record.trial.number);
+        insert_trial_record(study_id, record, checkpoint == dump.checkpoints.end() ? nullptr : &checkpoint->second);
+      }
+      if (dump.best) store_best_weights(study_id, *dump.best);
+    });
   }
 
  private:
   static Connection::Access connection_access(StorageAccess access) {
     return access == StorageAccess::read_only ? Connection::Access::read_only : Connection::Access::read_write;
+  }
+
+  // Runs one conditional write of a running trial in a write transaction: `write` returns whether
+  // `claim` still held the trial. A trial that does not exist at all is an error, not a lost claim.
+  template <typename Write>
+  bool claimed_write(const TrialClaim& claim, const char* action, Write&& write) {
+    std::lock_guard lock(mutex_);
+    bool written = false;
+    connection_.transaction(Mode::write, [&] {
+      written = write();
+      if (!written && !select_trial(claim.study_id, claim.number))
+        throw StorageError(path_.string() + ": cannot " + action + " trial " + std::to_string(claim.number) +
+                           " of study " + std::to_string(claim.study_id) +
+                           ": no such trial; the study may have been deleted");
+    });
+    return written;
+  }
+
+  static Statement& bind_claim(Statement& statement, int first, const TrialClaim& claim) {
+    return statement.bind(first, claim.study_id).bind(first + 1, claim.number).bind(first + 2, claim.token);
   }
 
   int schema_version() {
@@ -386,13 +454,18 @@ class SqliteStorage final : public Storage {
   }
 
   void create_or_upgrade_schema() {
+    bool had_checkpoint_files = false;
     connection_.transaction(Mode::write, [&] {
       check_version_known(schema_version());
-      connection_.execute(kSchema);                   // what is missing
-      if (!has_column("trials", "checkpoint_epoch"))  // version 1: no checkpoints of running trials
-        connection_.execute("ALTER TABLE trials ADD COLUMN checkpoint_epoch INTEGER NOT NULL DEFAULT 0");
+      const bool existed = has_table("trials");
+      connection_.execute(kSchema);  // what is missing
+      if (existed) had_checkpoint_files = upgrade_trials_table();
       connection_.execute(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
     });
+    if (had_checkpoint_files) {  // their states are in the database now
+      std::error_code ignored;
+      std::filesystem::remove_all(path_.string() + ".trials", ignored);
+    }
     // WAL lets readers work while one process writes; NORMAL sync is safe in WAL against
     // process crashes (kill -9), which is what resuming has to survive.
     for (int attempt = 0;; ++attempt) {
@@ -406,8 +479,35 @@ class SqliteStorage final : public Storage {
     connection_.execute("PRAGMA synchronous=NORMAL");
   }
 
+  // Adds what schemas 1 and 2 lack; schema 2's checkpoint files move into the database. Whether
+  // there were any.
+  bool upgrade_trials_table() {
+    for (const char* column : {"checkpoint_epoch", "claim_token", "retries"})
+      if (!has_column("trials", column))
+        connection_.execute(
+            ("ALTER TABLE trials ADD COLUMN " + std::string(column) + " INTEGER NOT NULL DEFAULT 0").c_str());
+    if (!has_column("trials", "checkpoint")) connection_.execute("ALTER TABLE trials ADD COLUMN checkpoint BLOB");
+    if (!has_column("trials", "checkpoint_path")) return false;
+    bool moved = false;
+    Statement files(connection_, "SELECT trial_id, checkpoint_path FROM trials WHERE checkpoint_path != ''");
+    std::vector<std::pair<std::int64_t, std::string>> found;
+    while (files.step()) found.emplace_back(files.column_int(0), files.column_text(1));
+    for (const auto& [trial_id, file] : found) {
+      std::ifstream in(file, std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      Statement move(connection_, "UPDATE trials SET checkpoint = ?, checkpoint_path = '' WHERE trial_id = ?");
+      if (bytes.empty())
+        move.bind_null(1);  // a file that is gone: the trial starts over when it runs again
+      else
+        move.bind_blob(1, bytes);
+      move.bind(2, trial_id).run();
+      moved = true;
+    }
+    return moved;
+  }
+
   // A read-only open changes nothing: a file without mlptune's tables is refused, saying what it is,
-  // and a study written before running trials had checkpoints reads as having none.
+  // and columns an older schema lacks read as 0.
   void check_readable() {
     connection_.transaction(Mode::read, [&] {
       if (!has_table("studies") || !has_table("trials") || !has_table("intermediate_values")) {
@@ -417,7 +517,10 @@ class SqliteStorage final : public Storage {
         throw StorageError(message + "; give the file `mlptune tune` wrote, its --storage (e.g. out/mnist.db)");
       }
       check_version_known(schema_version());
-      if (!has_column("trials", "checkpoint_epoch")) trial_columns_ = std::string(kTrialColumns) + ", 0";
+      trial_columns_ = kTrialColumns;
+      for (const char* column : kLaterTrialColumns)
+        trial_columns_ += has_column("trials", column) ? ", " + std::string(column) : ", 0";
+      has_checkpoint_column_ = has_column("trials", "checkpoint");
     });
   }
 
@@ -433,6 +536,14 @@ class SqliteStorage final : public Storage {
     select.bind(1, name);
     if (!select.step()) return std::nullopt;
     return read_study_row(select);
+  }
+
+  StudyInfo insert_study(const StudyInfo& study, double created_at) {
+    Statement insert(connection_,
+                     "INSERT INTO studies (name, direction, config_yaml, seed, created_at) VALUES (?, ?, ?, ?, ?)");
+    insert.bind(1, study.name).bind(2, goal_name(study.direction)).bind(3, study.config_yaml);
+    insert.bind(4, std::int64_t(study.seed)).bind(5, created_at).run();
+    return *select_study(study.name);
   }
 
   std::vector<TrialRecord> select_trials(int study_id) {
@@ -482,87 +593,89 @@ class SqliteStorage final : public Storage {
     insert.bind(4, string_map_to_json_text(sampled.attributes)).bind(5, std::int64_t(sampled.seed)).run();
   }
 
+  // A trial as another storage had it, with its values and checkpoint.
+  void insert_trial_record(int study_id, const TrialRecord& record, const std::string* checkpoint) {
+    const FrozenTrial& trial = record.trial;
+    Statement insert(connection_,
+                     "INSERT INTO trials (study_id, number, state, params_json, attributes_json, value, seed, message, "
+                     "started_at, finished_at, owner_host, owner_pid, owner_token, heartbeat, paused_epoch, "
+                     "checkpoint_epoch, checkpoint, claim_token, retries) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    insert.bind(1, study_id).bind(2, trial.number).bind(3, state_name(trial.state));
+    insert.bind(4, params_to_json_text(trial.params, record.distributions));
+    insert.bind(5, string_map_to_json_text(record.attributes)).bind(6, trial.value);
+    insert.bind(7, std::int64_t(trial.seed)).bind(8, trial.message).bind(9, trial.started_at);
+    insert.bind(10, trial.finished_at).bind(11, record.owner.host).bind(12, record.owner.pid);
+    insert.bind(13, record.owner.token).bind(14, record.heartbeat).bind(15, trial.paused_epoch);
+    insert.bind(16, checkpoint ? record.checkpoint_epoch : 0);
+    if (checkpoint)
+      insert.bind_blob(17, *checkpoint);
+    else
+      insert.bind_null(17);
+    insert.bind(18, record.claim_token).bind(19, record.retries).run();
+    const std::int64_t trial_id = connection_.last_insert_rowid();
+    for (const auto& [epoch, value] : trial.intermediate) {
+      Statement value_row(connection_, "INSERT INTO intermediate_values (trial_id, epoch, value) VALUES (?, ?, ?)");
+      value_row.bind(1, trial_id).bind(2, epoch).bind(3, value).run();
+    }
+  }
+
+  void store_best_weights(int study_id, const BestWeights& best) {
+    Statement keep(connection_, "INSERT OR REPLACE INTO best_weights (study_id, number, model) VALUES (?, ?, ?)");
+    keep.bind(1, study_id).bind(2, best.number).bind_blob(3, best.model).run();
+  }
+
   void mark_running(int study_id, int number, const TrialOwner& owner, bool fresh_start) {
     const double now = unix_now();
     Statement update(
         connection_,
         "UPDATE trials SET state = 'running', owner_host = ?, owner_pid = ?, owner_token = ?, heartbeat = ?, "
-        "started_at = CASE WHEN ? THEN ? ELSE started_at END WHERE study_id = ? AND number = ?");
+        "claim_token = claim_token + 1, started_at = CASE WHEN ? THEN ? ELSE started_at END "
+        "WHERE study_id = ? AND number = ?");
     update.bind(1, owner.host).bind(2, owner.pid).bind(3, owner.token).bind(4, now);
     update.bind(5, int(fresh_start)).bind(6, now).bind(7, study_id).bind(8, number).run();
+  }
+
+  void drop_values_after(int study_id, int number, int epoch) {
+    Statement drop_values(connection_,
+                          "DELETE FROM intermediate_values WHERE epoch > ? AND trial_id = "
+                          "(SELECT trial_id FROM trials WHERE study_id = ? AND number = ?)");
+    drop_values.bind(1, epoch).bind(2, study_id).bind(3, number).run();
   }
 
   // The trial runs again: from its last checkpoint when there is one (values after that epoch are
   // dropped: they are reported again), else from the start.
   void requeue(int study_id, const TrialRecord& record) {
     const int number = record.trial.number;
-    const bool resumable = record.checkpoint_epoch > 0 && std::filesystem::is_regular_file(record.checkpoint_path);
+    Statement has_state(connection_,
+                        "SELECT 1 FROM trials WHERE study_id = ? AND number = ? AND checkpoint IS NOT NULL");
+    has_state.bind(1, study_id).bind(2, number);
+    const bool resumable = record.checkpoint_epoch > 0 && has_state.step();
     const int kept_epochs = resumable ? record.checkpoint_epoch : 0;
-    Statement drop_values(connection_,
-                          "DELETE FROM intermediate_values WHERE epoch > ? AND trial_id = "
-                          "(SELECT trial_id FROM trials WHERE study_id = ? AND number = ?)");
-    drop_values.bind(1, kept_epochs).bind(2, study_id).bind(3, number).run();
+    drop_values_after(study_id, number, kept_epochs);
     Statement reset(connection_,
                     "UPDATE trials SET state = 'waiting', value = NULL, message = '', paused_epoch = 0, "
-                    "checkpoint_epoch = ?, checkpoint_path = ?, started_at = CASE WHEN ? THEN started_at ELSE 0 END, "
-                    "finished_at = 0 WHERE study_id = ? AND number = ?");
-    reset.bind(1, kept_epochs).bind(2, resumable ? record.checkpoint_path : std::string());
-    reset.bind(3, int(resumable)).bind(4, study_id).bind(5, number).run();
-    if (!resumable) remove_checkpoint_files(study_id, number, record.checkpoint_path);
+                    "checkpoint_epoch = ?, checkpoint = CASE WHEN ? THEN checkpoint ELSE NULL END, "
+                    "started_at = CASE WHEN ? THEN started_at ELSE 0 END, finished_at = 0, retries = retries + 1 "
+                    "WHERE study_id = ? AND number = ?");
+    reset.bind(1, kept_epochs).bind(2, int(resumable)).bind(3, int(resumable)).bind(4, study_id).bind(5, number).run();
   }
 
-  std::filesystem::path checkpoint_folder(int study_id) const {
-    return path_.string() + ".trials/" + std::to_string(study_id);
-  }
-
-  std::array<std::filesystem::path, 2> checkpoint_slots(int study_id, int number) const {
-    const std::filesystem::path folder = checkpoint_folder(study_id);
-    const std::string name = std::to_string(number);
-    return {folder / (name + ".a.safetensors"), folder / (name + ".b.safetensors")};
-  }
-
-  // The trial's checkpoint files: both slots, and the recorded one (of an older layout, perhaps).
-  void remove_checkpoint_files(int study_id, int number, const std::string& recorded) const {
-    std::error_code ignored;
-    for (const auto& slot : checkpoint_slots(study_id, number)) std::filesystem::remove(slot, ignored);
-    if (!recorded.empty()) std::filesystem::remove(recorded, ignored);
-  }
-
-  void require_one_change(int study_id, int number, const char* action) {
-    if (connection_.changes() == 1) return;
-    throw StorageError(path_.string() + ": cannot " + action + " trial " + std::to_string(number) + " of study " +
-                       std::to_string(study_id) + ": no such trial; the study may have been deleted");
+  void fail_abandoned(int study_id, const TrialRecord& record, const std::string& message, double now) {
+    Statement fail(connection_,
+                   "UPDATE trials SET state = 'failed', value = NULL, message = ?, finished_at = ?, paused_epoch = 0, "
+                   "checkpoint_epoch = 0, checkpoint = NULL WHERE study_id = ? AND number = ?");
+    fail.bind(1, message).bind(2, now).bind(3, study_id).bind(4, record.trial.number).run();
   }
 
   std::filesystem::path path_;
   std::mutex mutex_;
   Connection connection_;
-  std::string trial_columns_ = std::string(kTrialColumns) + ", checkpoint_epoch";
+  std::string trial_columns_ = std::string(kTrialColumns) + ", checkpoint_epoch, claim_token, retries";
+  bool has_checkpoint_column_ = true;
 };
 
 }  // namespace
-
-bool is_paused(const FrozenTrial& trial) {
-  return trial.state == RunState::waiting && trial.paused_epoch > 0;
-}
-
-bool is_finished(RunState state) {
-  return state == RunState::complete || state == RunState::pruned || state == RunState::failed;
-}
-
-std::vector<FrozenTrial> Storage::trials(int study_id) {
-  std::vector<FrozenTrial> trials;
-  for (auto& record : trial_records(study_id)) trials.push_back(std::move(record.trial));
-  return trials;
-}
-
-TrialOwner current_owner() {
-  static std::atomic<int> calls{0};
-  char host[256] = {};
-  gethostname(host, sizeof(host) - 1);
-  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  return TrialOwner{host, int(getpid()), std::to_string(now) + "-" + std::to_string(calls++)};
-}
 
 std::unique_ptr<Storage> open_sqlite_storage(const std::filesystem::path& path, const SqliteOptions& options) {
   if (options.access == StorageAccess::read_only) {

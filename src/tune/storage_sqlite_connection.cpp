@@ -50,6 +50,11 @@ Statement& Statement::bind(int index, const std::optional<double>& value) {
   return value ? bind(index, *value) : bind_null(index);
 }
 
+Statement& Statement::bind_blob(int index, const std::string& bytes) {
+  connection_.check(sqlite3_bind_blob64(statement_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT), sql_);
+  return *this;
+}
+
 bool Statement::step() {
   const int result = sqlite3_step(statement_);
   if (result == SQLITE_ROW) return true;
@@ -79,6 +84,15 @@ std::optional<double> Statement::column_optional_double(int index) const {
 std::string Statement::column_text(int index) const {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement_, index));
   return text ? std::string(text, std::size_t(sqlite3_column_bytes(statement_, index))) : std::string();
+}
+
+std::string Statement::column_blob(int index) const {
+  const auto* bytes = static_cast<const char*>(sqlite3_column_blob(statement_, index));
+  return bytes ? std::string(bytes, std::size_t(sqlite3_column_bytes(statement_, index))) : std::string();
+}
+
+bool Statement::column_is_null(int index) const {
+  return sqlite3_column_type(statement_, index) == SQLITE_NULL;
 }
 
 Connection::Connection(const std::filesystem::path& path, double busy_timeout_seconds, Access access)

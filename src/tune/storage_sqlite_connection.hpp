@@ -28,6 +28,7 @@ class Statement {
   Statement& bind(int index, const std::string& value);
   Statement& bind_null(int index);
   Statement& bind(int index, const std::optional<double>& value);
+  Statement& bind_blob(int index, const std::string& bytes);
 
   bool step();  // true: a row is ready
   void run();   // steps to the end
@@ -36,6 +37,8 @@ class Statement {
   double column_double(int index) const;
   std::optional<double> column_optional_double(int index) const;
   std::string column_text(int index) const;
+  std::string column_blob(int index) const;
+  bool column_is_null(int index) const;
 
  private:
   Connection& connection_;

@@ -100,7 +100,8 @@ class StudyRunner {
     base_spec_ = default_trial_spec(*parts_.data);
     scheduler_ = make_scheduler(capped_early_terminate(), goal_, run_cap_, trial_epochs());
     data_source_ = study_data_spec(config.settings);
-    io::checked_output_path(best_weights_path(storage_path_), "the best trial's weights");
+    if (!is_database_url(storage_path_.string()))
+      io::checked_output_path(best_weights_path(storage_path_), "the best trial's weights");
     check_journal_path(config, options);
 
     if (!kHeartbeatIntervalRange.contains(options.heartbeat_interval_seconds))
@@ -110,11 +111,14 @@ class StudyRunner {
       throw ConfigError("the grace period after which a trial without a heartbeat is abandoned must be " +
                         kStaleAfterRange.describe() + " seconds (got " + std::to_string(*options.stale_after_seconds) +
                         ")");
-    storage_ = parts_.storage ? std::move(parts_.storage) : open_sqlite_storage(storage_path_);
+    if (!kMaxRetriesRange.contains(options.max_retries))
+      throw ConfigError("the retries of an abandoned trial must be " + kMaxRetriesRange.describe() + " (got " +
+                        std::to_string(options.max_retries) + ")");
+    storage_ = parts_.storage ? std::move(parts_.storage) : open_storage(storage_path_.string());
     study_ = storage_->open_or_create_study(
         {0, resolve_study_name(config), goal_, options.config_yaml, config.settings.seed, 0.0});
     check_same_search(study_);
-    writer_ = std::make_unique<IntermediateWriter>(*storage_, study_.id);
+    writer_ = std::make_unique<IntermediateWriter>(*storage_);
     journal_ = open_live_journal(config, options, *storage_, study_, [this](const std::string& warning) {
       std::lock_guard lock(mutex_);
       report_progress("warning: " + warning);
@@ -122,9 +126,11 @@ class StudyRunner {
   }
 
   StudyResult run() {
-    const std::vector<int> requeued = storage_->requeue_abandoned_trials(study_.id, owner_, stale_after_seconds());
-    const std::filesystem::path best = std::filesystem::absolute(best_weights_path(storage_path_));
-    io::remove_abandoned_temporaries(best.parent_path(), best.filename().string());  // a run killed mid-write
+    const std::vector<int> requeued = requeue_abandoned();
+    if (!is_database_url(storage_path_.string())) {
+      const std::filesystem::path best = std::filesystem::absolute(best_weights_path(storage_path_));
+      io::remove_abandoned_temporaries(best.parent_path(), best.filename().string());  // a run killed mid-write
+    }
     ExecutorOptions executor;
     executor.slots = decide_slots();
     executor.keep_final_state = true;
@@ -236,26 +242,26 @@ class StudyRunner {
       const std::vector<FrozenTrial>& trials = history_;
       prune_never_promoted(trials);
       if (!target_reached_) {
-        if (auto job = promoted_job(trials)) return start(std::move(*job));
-        if (auto job = claimed_job()) return start(std::move(*job));
+        if (auto job = promoted_job(trials)) return start(std::move(job->first), job->second);
+        if (auto job = claimed_job()) return start(std::move(job->first), job->second);
       }
       if (!running_.empty()) return NextJob::wait();
       if (!running_elsewhere(trials) || target_reached_) {
-        if (auto job = final_promotion(trials)) return start(std::move(*job));
+        if (auto job = final_promotion(trials)) return start(std::move(job->first), job->second);
         break;
       }
       lock.unlock();  // other processes' trials may still promote ours or be abandoned
       std::this_thread::sleep_for(std::chrono::duration<double>(options_.poll_seconds));
       writer_->flush();
-      storage_->requeue_abandoned_trials(study_.id, owner_, stale_after_seconds());
       lock.lock();
+      requeue_abandoned();
     }
     prune_paused_leftovers();
     return NextJob::finished();
   }
 
-  NextJob start(TrialJob job) {
-    running_.insert(job.trial_id);
+  NextJob start(TrialJob job, const TrialClaim& claim) {
+    running_[job.trial_id] = claim;
     refresh_history();    // with the trial just claimed or promoted
     report_progress("");  // no event, but one more running
     return NextJob::run(std::move(job));
@@ -293,14 +299,17 @@ class StudyRunner {
     return false;
   }
 
-  std::optional<TrialJob> promoted_job(const std::vector<FrozenTrial>& trials) {
+  // A job, and the claim its trial's writes go under.
+  using ClaimedJob = std::pair<TrialJob, TrialClaim>;
+
+  std::optional<ClaimedJob> promoted_job(const std::vector<FrozenTrial>& trials) {
     return resume_job(scheduler_->promotion(trials));
   }
 
   // The study is about to end with trials paused at rungs but none complete (a budget too small
   // for a scheduler's promotions): the best trial of the highest rung goes on, so the study ends
   // with one trained to its full epochs.
-  std::optional<TrialJob> final_promotion(const std::vector<FrozenTrial>& trials) {
+  std::optional<ClaimedJob> final_promotion(const std::vector<FrozenTrial>& trials) {
     if (target_reached_) return std::nullopt;
     const FrozenTrial* best = nullptr;
     for (const FrozenTrial& trial : trials) {
@@ -316,19 +325,27 @@ class StudyRunner {
     return resume_job(Promotion{best->number, best->intermediate.rbegin()->first});
   }
 
-  std::optional<TrialJob> resume_job(const std::optional<Promotion>& promotion) {
-    if (!promotion || !storage_->claim_paused_trial(study_.id, promotion->number, owner_)) return std::nullopt;
-    const auto record = storage_->trial_record(study_.id, promotion->number);
+  // A promoted trial continues from its rung's checkpoint; one without a readable checkpoint fails,
+  // since continuing from the start would report its rungs' epochs twice.
+  std::optional<ClaimedJob> resume_job(const std::optional<Promotion>& promotion) {
+    if (!promotion) return std::nullopt;
+    const auto record = storage_->claim_paused_trial(study_.id, promotion->number, owner_);
+    if (!record) return std::nullopt;
     TrialJob job;
     job.trial_id = promotion->number;
     job.spec = spec_for(record->trial.params, record->trial.seed, promotion->number);
-    job.resume_from = load_trial_state(record->checkpoint_path);
+    job.resume_from = checkpoint_of(*record);
+    if (!job.resume_from) {
+      finish(record->claim(study_.id), RunState::failed, std::nullopt,
+             "promoted from epoch " + std::to_string(promotion->from_epoch) + ", but its checkpoint there is missing");
+      return std::nullopt;
+    }
     report_progress("trial " + std::to_string(job.trial_id) + " promoted from epoch " +
                     std::to_string(promotion->from_epoch));
-    return job;
+    return ClaimedJob{std::move(job), record->claim(study_.id)};
   }
 
-  std::optional<TrialJob> claimed_job() {
+  std::optional<ClaimedJob> claimed_job() {
     sampled_spec_.reset();
     const auto record = storage_->claim_trial(
         study_.id, owner_, run_cap_,
@@ -340,7 +357,7 @@ class StudyRunner {
                    ? std::move(*sampled_spec_)
                    : spec_for(record->trial.params, record->trial.seed, record->trial.number);
     if (record->checkpoint_epoch > 0) job.resume_from = checkpoint_of(*record);
-    return job;
+    return ClaimedJob{std::move(job), record->claim(study_.id)};
   }
 
   // A requeued trial's checkpoint, or nothing (it starts over: same seed, so the epochs it
@@ -348,7 +365,12 @@ class StudyRunner {
   std::optional<TrialState> checkpoint_of(const TrialRecord& record) {
     const std::string trial = "trial " + std::to_string(record.trial.number);
     try {
-      TrialState state = load_trial_state(record.checkpoint_path);
+      const std::optional<std::string> bytes = storage_->load_checkpoint(study_.id, record.trial.number);
+      if (!bytes) {
+        report_progress("warning: " + trial + " starts over: its checkpoint is not in " + storage_->location());
+        return std::nullopt;
+      }
+      TrialState state = trial_state_from_bytes(*bytes, checkpoint_name(record.trial.number));
       if (state.epoch == record.checkpoint_epoch) {
         report_progress(trial + " resumed from its checkpoint after epoch " + std::to_string(state.epoch));
         return state;
@@ -385,8 +407,44 @@ class StudyRunner {
   void prune_paused(int number, const std::string& why) {
     const auto record = storage_->trial_record(study_.id, number);
     if (!record || !is_paused(record->trial)) return;
-    storage_->finish_trial(study_.id, number, RunState::pruned, record->trial.intermediate.rbegin()->second,
-                           "pruned at epoch " + std::to_string(record->trial.paused_epoch) + ": " + why);
+    storage_->prune_paused_trial(study_.id, number,
+                                 "pruned at epoch " + std::to_string(record->trial.paused_epoch) + ": " + why);
+  }
+
+  // Running trials of workers that are gone run again, or fail when abandoned too often; the numbers
+  // that run again. Called before trials start, or with the mutex held.
+  std::vector<int> requeue_abandoned() {
+    const AbandonedTrials abandoned =
+        storage_->requeue_abandoned_trials(study_.id, owner_, stale_after_seconds(), options_.max_retries);
+    for (int number : abandoned.failed) {
+      const auto record = storage_->trial_record(study_.id, number);
+      report_progress("trial " + std::to_string(number) + " failed: " + (record ? record->trial.message : ""));
+    }
+    return abandoned.requeued;
+  }
+
+  std::string checkpoint_name(int number) const {
+    return "trial " + std::to_string(number) + "'s checkpoint in " + storage_->location();
+  }
+
+  TrialClaim claim_of(int number) {
+    const auto found = running_.find(number);
+    return found == running_.end() ? TrialClaim{study_.id, number, 0} : found->second;
+  }
+
+  // A write of a running trial that another worker took over is refused: it says so once, and the
+  // trial counts nowhere here.
+  void report_lost(int number) {
+    if (lost_.insert(number).second)
+      report_progress("warning: trial " + std::to_string(number) +
+                      " was taken over by another worker while this one was silent past the grace period; this "
+                      "worker's results for it are dropped");
+  }
+
+  bool finish(const TrialClaim& claim, RunState state, std::optional<double> value, const std::string& message) {
+    if (storage_->finish_trial(claim, state, value, message)) return true;
+    report_lost(claim.number);
+    return false;
   }
 
   // --- reports from the executor ---
@@ -395,10 +453,16 @@ class StudyRunner {
   // A failed write costs only that checkpoint, so it is a warning.
   void on_checkpoint(int number, int epoch, const TrialState& state) {
     try {
-      const auto path = storage_->checkpoint_path_for(study_.id, number);
-      save_trial_state(path, state, /*with_optimizer_state=*/true);
+      const std::string bytes = trial_state_bytes(state, /*with_optimizer_state=*/true, {}, checkpoint_name(number));
       writer_->flush();  // a rerun keeps the values up to the checkpoint's epoch: they must be stored
-      storage_->checkpoint_trial(study_.id, number, owner_, epoch, path.string());
+      const TrialClaim claim = [&] {
+        std::lock_guard lock(mutex_);
+        return claim_of(number);
+      }();
+      if (!storage_->checkpoint_trial(claim, epoch, bytes)) {
+        std::lock_guard lock(mutex_);
+        report_lost(number);
+      }
     } catch (const Error& error) {
       std::lock_guard lock(mutex_);
       report_progress("warning: trial " + std::to_string(number) + ": no checkpoint after epoch " +
@@ -413,8 +477,10 @@ class StudyRunner {
   Decision on_epoch(int number, const EpochReport& report) {
     const double value = metric_value(report, metric_);
     if (!std::isfinite(value)) return Decision::proceed;  // a diverged epoch ends the trial anyway
-    writer_->record(number, report.epoch, value);
     std::lock_guard lock(mutex_);
+    const TrialClaim claim = claim_of(number);
+    if (writer_->lost(claim)) return Decision::stop;  // another worker runs it now: no use training on
+    writer_->record(claim, report.epoch, value);
     const auto self = std::find_if(history_.begin(), history_.end(), [number](auto& t) { return t.number == number; });
     if (self == history_.end()) return Decision::proceed;
     self->intermediate[report.epoch] = value;
@@ -429,83 +495,85 @@ class StudyRunner {
   void on_result(JobResult result) {
     writer_->flush();  // the trial's last values are read back below
     std::lock_guard lock(mutex_);
+    const TrialClaim claim = claim_of(result.trial_id);
+    if (writer_->lost(claim))
+      report_lost(result.trial_id);
+    else
+      record_outcome(claim, result);
     running_.erase(result.trial_id);
-    record_outcome(result);
     refresh_history();
   }
 
-  void record_outcome(const JobResult& result) {
-    const int number = result.trial_id;
+  void record_outcome(const TrialClaim& claim, const JobResult& result) {
     switch (result.outcome) {
       case JobOutcome::completed:
       case JobOutcome::stopped_early:
-        return finish_complete(number, result);
+        return finish_complete(claim, result);
       case JobOutcome::paused:
-        return pause(number, result);
+        return pause(claim, result);
       case JobOutcome::suspended:
-        return suspend(number, result);
+        return suspend(claim, result);
       case JobOutcome::stopped:
-        return finish_pruned(number);
+        return finish_pruned(claim);
       case JobOutcome::diverged:
       case JobOutcome::failed:
-        return finish_failed(number, result.message);
+        return finish_failed(claim, result.message);
     }
   }
 
-  void finish_complete(int number, const JobResult& result) {
+  void finish_complete(const TrialClaim& claim, const JobResult& result) {
+    const int number = claim.number;
     // A value from an earlier epoch must not stand in for a final one that was NaN or Inf.
     if (!result.epochs.empty() && !std::isfinite(metric_value(result.epochs.back(), metric_)))
-      return finish_failed(number, "metric " + config_.metric.name + " was not finite at epoch " +
-                                       std::to_string(result.epochs.back().epoch));
+      return finish_failed(claim, "metric " + config_.metric.name + " was not finite at epoch " +
+                                      std::to_string(result.epochs.back().epoch));
     const auto record = storage_->trial_record(study_.id, number);
     std::optional<double> value;
     if (!record->trial.intermediate.empty()) value = record->trial.intermediate.rbegin()->second;
-    if (!value)
-      return finish_failed(number, "metric " + config_.metric.name + " was never reported as a finite number");
+    if (!value) return finish_failed(claim, "metric " + config_.metric.name + " was never reported as a finite number");
     const std::optional<double> previous_best = best_complete_value();
-    storage_->finish_trial(study_.id, number, RunState::complete, value, "");
+    if (!finish(claim, RunState::complete, value, "")) return;
     if (!previous_best || better_value(*value, *previous_best, goal_)) save_best(number, *value, result);
     if (config_.metric.target && reached(*value, *config_.metric.target, goal_)) target_reached_ = true;
     report_progress("trial " + std::to_string(number) + " complete: " + std::to_string(*value));
   }
 
-  void finish_pruned(int number) {
+  void finish_pruned(const TrialClaim& claim) {
+    const int number = claim.number;
     const auto record = storage_->trial_record(study_.id, number);
     std::optional<double> last;
     if (!record->trial.intermediate.empty()) last = record->trial.intermediate.rbegin()->second;
     const int epoch = record->trial.intermediate.empty() ? 0 : record->trial.intermediate.rbegin()->first;
-    storage_->finish_trial(study_.id, number, RunState::pruned, last,
-                           "pruned at epoch " + std::to_string(epoch) + " by " + scheduler_->name());
-    report_progress("trial " + std::to_string(number) + " pruned at epoch " + std::to_string(epoch));
+    if (finish(claim, RunState::pruned, last, "pruned at epoch " + std::to_string(epoch) + " by " + scheduler_->name()))
+      report_progress("trial " + std::to_string(number) + " pruned at epoch " + std::to_string(epoch));
   }
 
-  void finish_failed(int number, const std::string& message) {
-    storage_->finish_trial(study_.id, number, RunState::failed, std::nullopt, message);
-    report_progress("trial " + std::to_string(number) + " failed: " + message);
+  void finish_failed(const TrialClaim& claim, const std::string& message) {
+    if (finish(claim, RunState::failed, std::nullopt, message))
+      report_progress("trial " + std::to_string(claim.number) + " failed: " + message);
   }
 
-  void pause(int number, const JobResult& result) {
-    if (!result.state) return finish_failed(number, "paused without its state; the executor must return it");
-    const auto path = storage_->checkpoint_path_for(study_.id, number);
-    save_trial_state(path, *result.state, /*with_optimizer_state=*/true);
-    storage_->pause_trial(study_.id, number, result.state->epoch, path.string());
+  void pause(const TrialClaim& claim, const JobResult& result) {
+    const int number = claim.number;
+    if (!result.state) return finish_failed(claim, "paused without its state; the executor must return it");
+    const std::string bytes =
+        trial_state_bytes(*result.state, /*with_optimizer_state=*/true, {}, checkpoint_name(number));
+    if (!storage_->pause_trial(claim, result.state->epoch, bytes)) return report_lost(number);
     report_progress("trial " + std::to_string(number) + " paused at epoch " + std::to_string(result.state->epoch));
   }
 
   // The run is ending: the trial waits, saved after its last epoch, for the next run to continue it.
   // A state that cannot be saved costs only this trial's epochs since its last checkpoint (it is left
   // as a killed run leaves it), so it is a warning and the other trials are still saved.
-  void suspend(int number, const JobResult& result) {
-    if (!result.state) return finish_failed(number, "suspended without its state; the executor must return it");
+  void suspend(const TrialClaim& claim, const JobResult& result) {
+    const int number = claim.number;
+    if (!result.state) return finish_failed(claim, "suspended without its state; the executor must return it");
     const std::string trial = "trial " + std::to_string(number);
     const std::string after = " after epoch " + std::to_string(result.state->epoch);
     try {
-      const auto path = storage_->checkpoint_path_for(study_.id, number);
-      save_trial_state(path, *result.state, /*with_optimizer_state=*/true);
-      if (!storage_->suspend_trial(study_.id, number, owner_, result.state->epoch, path.string()))
-        return report_progress("warning: " + trial +
-                               " was taken over by another worker while this one was silent too long; its state" +
-                               after + " is dropped");
+      const std::string bytes =
+          trial_state_bytes(*result.state, /*with_optimizer_state=*/true, {}, checkpoint_name(number));
+      if (!storage_->suspend_trial(claim, result.state->epoch, bytes)) return report_lost(number);
     } catch (const Error& error) {
       return report_progress("warning: " + trial + ": cannot save its state" + after + " (" + error.what() +
                              "); the next run continues it from its last checkpoint");
@@ -532,7 +600,11 @@ class StudyRunner {
         {"value", std::to_string(value)},
         {"command", record->attributes.count("command") ? record->attributes.at("command") : ""},
         {kModelDataKey, model_data_text(model_data_of(parts_.data->train, config_.settings.label_column))}};
-    save_trial_state(best_weights_path(storage_path_), *result.state, /*with_optimizer_state=*/false, metadata);
+    const std::string model =
+        trial_state_bytes(*result.state, /*with_optimizer_state=*/false, metadata, "the best trial's weights");
+    if (!storage_->save_best_weights(study_.id, number, model)) return;  // another worker's trial is better
+    if (!is_database_url(storage_path_.string()))                        // the file beside the database, as ever
+      save_trial_state(best_weights_path(storage_path_), *result.state, /*with_optimizer_state=*/false, metadata);
   }
 
   // --- progress ---
@@ -625,7 +697,7 @@ class StudyRunner {
     result.study = study_;
     result.progress = progress("study " + study_.name + " finished");
     result.storage_path = storage_path_;
-    result.best_weights = best_weights_path(storage_path_);
+    if (!is_database_url(storage_path_.string())) result.best_weights = best_weights_path(storage_path_);
     result.target_reached = target_reached_;
     if (stopping_) {
       result.stopped_by = stop_->cause();
@@ -670,8 +742,9 @@ class StudyRunner {
   std::unique_ptr<IntermediateWriter> writer_;  // after storage_: it stops before the storage closes
 
   std::mutex mutex_;
-  std::vector<FrozenTrial> history_;  // every trial of the study as last read, with this process's values since
-  std::set<int> running_;             // numbers of the trials running in this process
+  std::vector<FrozenTrial> history_;   // every trial of the study as last read, with this process's values since
+  std::map<int, TrialClaim> running_;  // the trials running in this process, by number, with their claims
+  std::set<int> lost_;                 // trials taken over by another worker while they ran here
   bool target_reached_ = false;
   bool stopping_ = false;       // the stop was seen: no trial starts, running ones are suspended
   std::vector<int> suspended_;  // trials suspended in this run

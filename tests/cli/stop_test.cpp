@@ -95,7 +95,7 @@ bool contains(const std::string& text, const std::string& piece) {
 
 // Suspended by a stop: waiting (not paused at a rung), its checkpoint after its last stored epoch,
 // every epoch from 1 kept.
-void expect_saved_at_its_last_epoch(const TrialRecord& record, int epochs) {
+void expect_saved_at_its_last_epoch(const std::string& database, const TrialRecord& record, int epochs) {
   SCOPED_TRACE("trial " + std::to_string(record.trial.number));
   EXPECT_EQ(record.trial.state, RunState::waiting);
   EXPECT_FALSE(mlptune::tune::is_paused(record.trial));
@@ -103,7 +103,8 @@ void expect_saved_at_its_last_epoch(const TrialRecord& record, int epochs) {
   EXPECT_EQ(record.checkpoint_epoch, record.trial.intermediate.rbegin()->first);
   EXPECT_EQ(record.checkpoint_epoch, int(record.trial.intermediate.size()));
   EXPECT_LT(record.checkpoint_epoch, epochs) << "stopped before its end";
-  EXPECT_TRUE(fs::exists(record.checkpoint_path));
+  auto storage = mlptune::tune::open_sqlite_storage(database);
+  EXPECT_TRUE(storage->load_checkpoint(storage->studies().front().id, record.trial.number).has_value());
 }
 
 struct SignalCase {
@@ -137,7 +138,7 @@ TEST_P(FirstSignal, SavesTheRunningTrialsAtTheirEpochEndAndTheNextRunFinishesThe
   EXPECT_TRUE(contains(first, "rank")) << "the report is printed:\n" << first;
   const auto stopped = stored_trials(path("study.db"));
   ASSERT_EQ(stopped.size(), 2u);
-  for (const auto& record : stopped) expect_saved_at_its_last_epoch(record, 40);
+  for (const auto& record : stopped) expect_saved_at_its_last_epoch(path("study.db"), record, 40);
 
   const pid_t again = start_mlptune(tune, path("second.log"));
   EXPECT_EQ(wait_exit(again), 0);
@@ -189,7 +190,8 @@ TEST_F(Cli, ASecondSignalQuitsAtOnceAndLeavesTheStudyConsistent) {
   EXPECT_EQ(left[0].trial.state, RunState::running) << "as after kill -9";
   auto storage = mlptune::tune::open_sqlite_storage(path("study.db"));
   const int study = storage->studies().front().id;
-  EXPECT_EQ(storage->requeue_abandoned_trials(study, mlptune::tune::current_owner(), 3600.0), std::vector<int>{0});
+  EXPECT_EQ(storage->requeue_abandoned_trials(study, mlptune::tune::current_owner(), 3600.0, 3).requeued,
+            std::vector<int>{0});
   const ProgramRun report = run_mlptune("report " + path("study.db"));
   EXPECT_EQ(report.status, 0) << report.output;
 }
@@ -216,7 +218,7 @@ TEST_F(Cli, TheWandbBasicSweepRunsAsItIsUntilItsTimeoutAndLogsOneLinePerTrial) {
   int complete = 0;
   for (const auto& record : trials) {
     EXPECT_NE(record.trial.state, RunState::running) << record.trial.number;
-    if (record.trial.state == RunState::waiting) expect_saved_at_its_last_epoch(record, 15);
+    if (record.trial.state == RunState::waiting) expect_saved_at_its_last_epoch(path("sweep.db"), record, 15);
     if (record.trial.state != RunState::complete) continue;
     ++complete;
     const std::regex finished_line("\ntrial " + std::to_string(record.trial.number) + " complete: [0-9.]+\n");

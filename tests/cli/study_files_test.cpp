@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli/cli_test_support.hpp"
+#include "mlptune/tune/storage.hpp"
 
 namespace {
 
@@ -103,13 +104,17 @@ TEST_F(Cli, AKilledTuneContinuesItsTrialsFromTheirCheckpoints) {
             "--concurrency", "2", static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  const fs::path checkpoints = path("study.db.trials/1");
-  auto count_checkpoints = [&] {
-    std::error_code error;
-    int count = 0;
-    for (const auto& entry : fs::directory_iterator(checkpoints, error))
-      count += entry.path().extension() == ".safetensors";
-    return count;
+  auto count_checkpoints = [&] {  // of running trials, in the database
+    if (!fs::exists(storage)) return 0;
+    try {
+      auto study = mlptune::tune::open_sqlite_storage(storage, {.access = mlptune::tune::StorageAccess::read_only});
+      int count = 0;
+      for (const auto& record : study->trial_records(1))
+        count += record.checkpoint_epoch > 0 && study->load_checkpoint(1, record.trial.number).has_value();
+      return count;
+    } catch (const mlptune::tune::StorageError&) {
+      return 0;  // the schema is still being made
+    }
   };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (count_checkpoints() < 2 && std::chrono::steady_clock::now() < deadline)

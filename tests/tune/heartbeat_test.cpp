@@ -41,11 +41,13 @@ TEST(Heartbeat, KeepsAnotherHostsTrialClaimedUntilItStops) {
     // Three grace periods with no epoch report: only the heartbeat says the trial is alive.
     for (int i = 0; i < 9; ++i) {
       std::this_thread::sleep_for(100ms);
-      EXPECT_TRUE(storage->requeue_abandoned_trials(study, me, kGrace).empty()) << "after " << (i + 1) * 100 << " ms";
+      EXPECT_TRUE(storage->requeue_abandoned_trials(study, me, kGrace, 3).requeued.empty())
+          << "after " << (i + 1) * 100 << " ms";
     }
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(kGrace + 0.1));
-  EXPECT_EQ(storage->requeue_abandoned_trials(study, me, kGrace), std::vector<int>{0}) << "the beats stopped";
+  EXPECT_EQ(storage->requeue_abandoned_trials(study, me, kGrace, 3).requeued, std::vector<int>{0})
+      << "the beats stopped";
 }
 
 // A storage whose heartbeat fails the first `failures` times.

@@ -126,15 +126,16 @@ TEST_F(LiveJournalTest, TwoProcessesWritingOneJournalNeverRepeatATrial) {
   LiveJournal first(folder_.file("journal.log"), *storage, study, {"validation_loss"}, {});
   LiveJournal second(folder_.file("journal.log"), *storage, study, {"validation_loss"}, {});
   for (int trial = 0; trial < 3; ++trial) {
-    storage->claim_trial(study.id, current_owner(), 0, [](std::span<const FrozenTrial>, int number) {
-      SampledTrial sampled;
-      sampled.params = {{"lr", 0.01}, {"batch_size", std::int64_t(64)}, {"epochs", std::int64_t(3)}};
-      sampled.seed = std::uint64_t(number);
-      sampled.attributes["command"] = "mlptune train --seed " + std::to_string(number);
-      return sampled;
-    });
+    const auto claimed =
+        storage->claim_trial(study.id, current_owner(), 0, [](std::span<const FrozenTrial>, int number) {
+          SampledTrial sampled;
+          sampled.params = {{"lr", 0.01}, {"batch_size", std::int64_t(64)}, {"epochs", std::int64_t(3)}};
+          sampled.seed = std::uint64_t(number);
+          sampled.attributes["command"] = "mlptune train --seed " + std::to_string(number);
+          return sampled;
+        });
     (trial % 2 ? second : first).sync();
-    storage->record_intermediate(study.id, 2 + trial, 1, 0.5);
+    storage->record_intermediate(claimed->claim(study.id), 1, 0.5);
     (trial % 2 ? first : second).sync();
   }
   const std::string text = read_text(folder_.file("journal.log"));
@@ -240,13 +241,14 @@ TEST_F(LiveJournalTest, AWriteOverTheFileSizeLimitLeavesTheFileWhole) {
     auto storage = open_sqlite_storage(folder_.file("study.db"));
     const StudyInfo study = *storage->find_study("fake");
     LiveJournal journal(path, *storage, study, {"validation_loss"}, {});
-    storage->claim_trial(study.id, current_owner(), 0, [](std::span<const FrozenTrial>, int number) {
-      SampledTrial trial;
-      trial.params = {{"lr", 0.01}, {"batch_size", std::int64_t(64)}, {"epochs", std::int64_t(3)}};
-      trial.seed = std::uint64_t(number);
-      trial.attributes["command"] = std::string(200, 'x');
-      return trial;
-    });
+    const auto claimed =
+        storage->claim_trial(study.id, current_owner(), 0, [](std::span<const FrozenTrial>, int number) {
+          SampledTrial trial;
+          trial.params = {{"lr", 0.01}, {"batch_size", std::int64_t(64)}, {"epochs", std::int64_t(3)}};
+          trial.seed = std::uint64_t(number);
+          trial.attributes["command"] = std::string(200, 'x');
+          return trial;
+        });
     std::signal(SIGXFSZ, SIG_IGN);  // after the database's writes: the limit holds for every file
     rlimit limit{rlim_t(before.size() + 300), rlim_t(before.size() + 300)};
     ::setrlimit(RLIMIT_FSIZE, &limit);

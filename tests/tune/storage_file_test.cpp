@@ -81,7 +81,44 @@ TEST(StorageFile, AFileOfTheFirstSchemaIsReadAndUpgraded) {
   EXPECT_EQ(open_sqlite_storage(database, kReadOnly)->trial_records(1).size(), 1u);
   auto upgraded = open_sqlite_storage(database);
   EXPECT_EQ(upgraded->trial_records(1).front().checkpoint_epoch, 0);
-  EXPECT_TRUE(upgraded->checkpoint_trial(1, 0, upgraded->trial_records(1).front().owner, 1, "x"));
+  EXPECT_TRUE(upgraded->checkpoint_trial(upgraded->trial_records(1).front().claim(1), 1, "x"));
+}
+
+// The second schema kept checkpoints as files beside the database, named by trials.checkpoint_path:
+// the first read-write open moves them into the database, and a paused trial resumes from there.
+TEST(StorageFile, AFileOfTheSecondSchemaHasItsCheckpointFilesMovedIntoTheDatabase) {
+  TempFolder folder;
+  const auto database = folder.file("v2.db");
+  {
+    auto storage = open_sqlite_storage(database);
+    const int study = storage->open_or_create_study({0, "s", Goal::minimize, "", 1, 0.0}).id;
+    for (int i = 0; i < 2; ++i) {
+      const auto claimed = storage->claim_trial(study, current_owner(), 0,
+                                                [](std::span<const FrozenTrial>, int) { return SampledTrial{}; });
+      storage->record_intermediate(claimed->claim(study), 2, 0.5);
+      storage->pause_trial(claimed->claim(study), 2, "");
+    }
+  }
+  std::filesystem::create_directories(folder.file("v2.db.trials/1"));
+  { std::ofstream(folder.file("v2.db.trials/1/0.a.safetensors"), std::ios::binary) << std::string("state\0of 0", 10); }
+  execute(database,
+          "ALTER TABLE trials DROP COLUMN checkpoint; ALTER TABLE trials DROP COLUMN claim_token; "
+          "ALTER TABLE trials DROP COLUMN retries; DROP TABLE best_weights; "
+          "ALTER TABLE trials ADD COLUMN checkpoint_path TEXT NOT NULL DEFAULT ''; "
+          "UPDATE trials SET checkpoint_path = '" +
+              folder.file("v2.db.trials/1/0.a.safetensors").string() +
+              "' WHERE number = 0; UPDATE trials SET checkpoint_path = '" + folder.file("gone.safetensors").string() +
+              "' WHERE number = 1; PRAGMA user_version = 2");
+  {
+    auto old = open_sqlite_storage(database, kReadOnly);
+    EXPECT_EQ(old->trial_records(1).size(), 2u) << "read as it is";
+    EXPECT_FALSE(old->best_weights(1).has_value());
+  }
+  auto upgraded = open_sqlite_storage(database);
+  EXPECT_EQ(upgraded->load_checkpoint(1, 0), std::string("state\0of 0", 10));
+  EXPECT_FALSE(upgraded->load_checkpoint(1, 1).has_value()) << "its file was gone";
+  EXPECT_FALSE(std::filesystem::exists(folder.file("v2.db.trials"))) << "the files are in the database now";
+  EXPECT_TRUE(upgraded->claim_paused_trial(1, 0, current_owner()).has_value());
 }
 
 TEST(StorageFile, AFileOfANewerSchemaIsRefused) {

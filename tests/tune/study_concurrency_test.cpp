@@ -30,13 +30,13 @@ class SlowFirstWrite final : public testing::ForwardingStorage {
                  std::chrono::milliseconds delay, std::shared_ptr<SlowWriteWindow> window)
       : ForwardingStorage(std::move(inner)), epochs_(std::move(epochs)), delay_(delay), window_(std::move(window)) {}
 
-  void record_intermediate(int study_id, int number, int epoch, double value) override {
-    if (number == 0 && epoch == 1) {
+  bool record_intermediate(const TrialClaim& claim, int epoch, double value) override {
+    if (claim.number == 0 && epoch == 1) {
       window_->epochs_at_start = epochs_->load();
       std::this_thread::sleep_for(delay_);
       window_->epochs_at_end = epochs_->load();
     }
-    ForwardingStorage::record_intermediate(study_id, number, epoch, value);
+    return ForwardingStorage::record_intermediate(claim, epoch, value);
   }
 
  private:

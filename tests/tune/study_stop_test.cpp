@@ -49,14 +49,15 @@ class StudyStop : public testing::StudyFixture {
     return epochs;
   }
   // A suspended trial: waiting (not paused), its checkpoint after its last stored epoch, epochs 1..n.
-  static void expect_saved_at_its_last_epoch(const TrialRecord& record) {
+  void expect_saved_at_its_last_epoch(const TrialRecord& record) {
     SCOPED_TRACE("trial " + std::to_string(record.trial.number));
     EXPECT_EQ(record.trial.state, RunState::waiting);
     EXPECT_FALSE(is_paused(record.trial));
     ASSERT_FALSE(record.trial.intermediate.empty());
     EXPECT_EQ(record.checkpoint_epoch, record.trial.intermediate.rbegin()->first);
     EXPECT_EQ(record.checkpoint_epoch, int(record.trial.intermediate.size()));
-    EXPECT_TRUE(std::filesystem::exists(record.checkpoint_path));
+    auto storage = open_sqlite_storage(folder_.file("study.db"));
+    EXPECT_TRUE(storage->load_checkpoint(storage->find_study("fake")->id, record.trial.number).has_value());
   }
 };
 

@@ -225,47 +225,56 @@ class ForwardingStorage : public Storage {
  public:
   explicit ForwardingStorage(std::unique_ptr<Storage> inner) : inner_(std::move(inner)) {}
 
-  void record_intermediate(int study_id, int number, int epoch, double value) override {
-    inner_->record_intermediate(study_id, number, epoch, value);
+  std::string location() const override { return inner_->location(); }
+  bool record_intermediate(const TrialClaim& claim, int epoch, double value) override {
+    return inner_->record_intermediate(claim, epoch, value);
   }
   StudyInfo open_or_create_study(const StudyInfo& wanted) override { return inner_->open_or_create_study(wanted); }
   std::optional<StudyInfo> find_study(const std::string& name) override { return inner_->find_study(name); }
   void change_study_config(int study_id, const std::string& yaml) override {
     inner_->change_study_config(study_id, yaml);
   }
+  std::vector<std::string> config_history(int study_id) override { return inner_->config_history(study_id); }
   std::vector<StudyInfo> studies() override { return inner_->studies(); }
   std::optional<TrialRecord> claim_trial(int study_id, const TrialOwner& owner, int run_cap,
                                          const SampleTrialFn& sample) override {
     return inner_->claim_trial(study_id, owner, run_cap, sample);
   }
-  bool claim_paused_trial(int study_id, int number, const TrialOwner& owner) override {
+  std::optional<TrialRecord> claim_paused_trial(int study_id, int number, const TrialOwner& owner) override {
     return inner_->claim_paused_trial(study_id, number, owner);
   }
-  void pause_trial(int study_id, int number, int epoch, const std::string& path) override {
-    inner_->pause_trial(study_id, number, epoch, path);
+  bool pause_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) override {
+    return inner_->pause_trial(claim, epoch, checkpoint);
   }
-  bool checkpoint_trial(int study_id, int number, const TrialOwner& owner, int epoch,
-                        const std::string& path) override {
-    return inner_->checkpoint_trial(study_id, number, owner, epoch, path);
+  bool checkpoint_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) override {
+    return inner_->checkpoint_trial(claim, epoch, checkpoint);
   }
-  bool suspend_trial(int study_id, int number, const TrialOwner& owner, int epoch, const std::string& path) override {
-    return inner_->suspend_trial(study_id, number, owner, epoch, path);
+  bool suspend_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) override {
+    return inner_->suspend_trial(claim, epoch, checkpoint);
   }
-  void finish_trial(int study_id, int number, RunState state, std::optional<double> value,
+  bool finish_trial(const TrialClaim& claim, RunState state, std::optional<double> value,
                     const std::string& message) override {
-    inner_->finish_trial(study_id, number, state, value, message);
+    return inner_->finish_trial(claim, state, value, message);
+  }
+  bool prune_paused_trial(int study_id, int number, const std::string& message) override {
+    return inner_->prune_paused_trial(study_id, number, message);
   }
   void heartbeat(const TrialOwner& owner) override { inner_->heartbeat(owner); }
-  std::vector<int> requeue_abandoned_trials(int study_id, const TrialOwner& me, double stale) override {
-    return inner_->requeue_abandoned_trials(study_id, me, stale);
+  AbandonedTrials requeue_abandoned_trials(int study_id, const TrialOwner& me, double stale, int max_retries) override {
+    return inner_->requeue_abandoned_trials(study_id, me, stale, max_retries);
   }
   std::vector<TrialRecord> trial_records(int study_id) override { return inner_->trial_records(study_id); }
   std::optional<TrialRecord> trial_record(int study_id, int number) override {
     return inner_->trial_record(study_id, number);
   }
-  std::filesystem::path checkpoint_path_for(int study_id, int number) override {
-    return inner_->checkpoint_path_for(study_id, number);
+  std::optional<std::string> load_checkpoint(int study_id, int number) override {
+    return inner_->load_checkpoint(study_id, number);
   }
+  bool save_best_weights(int study_id, int number, const std::string& model) override {
+    return inner_->save_best_weights(study_id, number, model);
+  }
+  std::optional<BestWeights> best_weights(int study_id) override { return inner_->best_weights(study_id); }
+  void import_study(const StudyDump& dump) override { inner_->import_study(dump); }
 
  private:
   std::unique_ptr<Storage> inner_;

@@ -1,5 +1,5 @@
-// Study storage: studies, trials, intermediate values and paused-trial checkpoints, shared safely by
-// threads and by processes (the SQLite implementation survives kill -9 and resumes).
+// Study storage: studies, trials, intermediate values, checkpoints and the best weights, shared
+// safely by threads, processes (SQLite, on one machine) and hosts (PostgreSQL); both survive kill -9.
 #pragma once
 
 #include <cstdint>
@@ -49,8 +49,19 @@ struct SampledTrial {
   std::map<std::string, std::string> attributes;  // free-form, e.g. "command": the `mlptune train` line
 };
 // Called inside the claiming transaction with every trial of the study (a consistent view across
-// processes) and the number the new trial gets.
+// processes and hosts) and the number the new trial gets.
 using SampleTrialFn = std::function<SampledTrial(std::span<const FrozenTrial> trials, int number)>;
+
+// One claim of a running trial: the trial, and the fencing token the claim got. Every claim of a
+// trial gets a larger token than the one before it, and every write of a running trial (a value, a
+// checkpoint, its end) is carried out only while its claim's token is still the trial's: a worker
+// that lost its trial (silent past the grace period, taken over by another) finds its late writes
+// refused, so no trial counts twice and no stale result overwrites a newer one.
+struct TrialClaim {
+  int study_id = 0;
+  int number = 0;
+  std::int64_t token = 0;
+};
 
 // Everything stored about one trial. `trial` is an immutable copy; nothing a caller does to it
 // reaches the storage.
@@ -58,13 +69,17 @@ struct TrialRecord {
   FrozenTrial trial;
   std::map<std::string, Distribution> distributions;
   std::map<std::string, std::string> attributes;
-  TrialOwner owner;        // of the last run (empty for never-started trials)
-  double heartbeat = 0.0;  // unix seconds of the owner's last sign of life
-  // The trial's latest saved state (save_trial_state, with optimizer state): after epoch
-  // `checkpoint_epoch` (0: none). Paused trials have one at their rung; running trials save one
-  // every so often, so that a run interrupted by a crash or kill -9 continues from there.
+  TrialOwner owner;              // of the last run (empty for never-started trials)
+  double heartbeat = 0.0;        // unix seconds of the owner's last sign of life
+  std::int64_t claim_token = 0;  // of the trial's latest claim (0: never claimed)
+  int retries = 0;               // times it was abandoned by its owner and requeued
+  // The trial's latest saved state (save_trial_state with optimizer state, kept in the storage,
+  // read by load_checkpoint): after epoch `checkpoint_epoch` (0: none). Paused trials have one at
+  // their rung; running trials save one every so often, so that a run interrupted by a crash, a
+  // kill -9 or a lost host continues from there on any worker.
   int checkpoint_epoch = 0;
-  std::string checkpoint_path;
+
+  TrialClaim claim(int study_id) const { return {study_id, trial.number, claim_token}; }
 };
 
 // A paused trial waits at a scheduler's rung for a promotion (trial.paused_epoch > 0). Other
@@ -72,10 +87,35 @@ struct TrialRecord {
 bool is_paused(const FrozenTrial& trial);
 bool is_finished(RunState state);
 
+// What requeue_abandoned_trials did: trials that run again, and trials abandoned more often than
+// allowed, which stay failed with the reason.
+struct AbandonedTrials {
+  std::vector<int> requeued;
+  std::vector<int> failed;
+};
+
+// The best complete trial's model (a safetensors file's bytes, without optimizer state).
+struct BestWeights {
+  int number = 0;
+  std::string model;
+};
+
+// A whole study, as `mlptune copy` moves it between storages.
+struct StudyDump {
+  StudyInfo study;
+  std::vector<std::string> previous_configs;  // the study's history of configuration changes, oldest first
+  std::vector<TrialRecord> trials;            // by number
+  std::map<int, std::string> checkpoints;     // by trial number
+  std::optional<BestWeights> best;
+};
+
 // Storages are thread-safe: one object may serve every slot of the executor.
 class Storage {
  public:
   virtual ~Storage() = default;
+
+  // Where the storage is, for messages: the file, or the URL without its password.
+  virtual std::string location() const = 0;
 
   // Opens the study of that name, or creates it from `wanted` (its id is ignored). Throws
   // StorageError when the existing study optimises in the other direction.
@@ -89,48 +129,63 @@ class Storage {
   // One transaction: the lowest-numbered requeued trial if there is one (same number, params and
   // seed), else a new trial numbered one past the highest while the study has fewer than
   // `run_cap` trials (0: no cap), with what `sample` returns. The trial becomes running, owned
-  // by `owner`. Nothing to run: nullopt.
+  // by `owner`, with a new claim token. Nothing to run: nullopt.
   virtual std::optional<TrialRecord> claim_trial(int study_id, const TrialOwner& owner, int run_cap,
                                                  const SampleTrialFn& sample) = 0;
-  // The lowest-numbered requeued trial continues from its checkpoint when its record has one.
-  // A paused trial continues: running again, owned by `owner`. False when another worker took it.
-  virtual bool claim_paused_trial(int study_id, int number, const TrialOwner& owner) = 0;
+  // A paused trial continues: running again, owned by `owner`, with a new claim token. Nullopt when
+  // another worker took it.
+  virtual std::optional<TrialRecord> claim_paused_trial(int study_id, int number, const TrialOwner& owner) = 0;
 
+  // The writes of a running trial. Each is carried out only while `claim` still holds the trial
+  // (it is running and its token is the trial's); false, with nothing written, otherwise.
+  //
   // Records the metric after `epoch` (replacing an earlier value) and refreshes the heartbeat.
-  virtual void record_intermediate(int study_id, int number, int epoch, double value) = 0;
-  // A running trial stops at `epoch` with its state in `checkpoint_path`: waiting, paused.
-  virtual void pause_trial(int study_id, int number, int epoch, const std::string& checkpoint_path) = 0;
-  // A running trial's state after `epoch` is saved in `checkpoint_path`: recorded (and the heartbeat
-  // refreshed) only while `owner` still runs the trial; false otherwise, when the caller's file is
-  // of no use.
-  virtual bool checkpoint_trial(int study_id, int number, const TrialOwner& owner, int epoch,
-                                const std::string& checkpoint_path) = 0;
-  // A running trial that `owner` holds stops after `epoch` with its state in `checkpoint_path`, because
-  // the run is ending (a time budget, a signal): waiting, not paused, so the next run claims it as
-  // it claims a requeued trial and continues from that epoch. Values after `epoch` are dropped.
-  // False when `owner` no longer holds the trial.
-  virtual bool suspend_trial(int study_id, int number, const TrialOwner& owner, int epoch,
-                             const std::string& checkpoint_path) = 0;
+  virtual bool record_intermediate(const TrialClaim& claim, int epoch, double value) = 0;
+  // The trial stops at `epoch` with its state `checkpoint`: waiting, paused at a rung.
+  virtual bool pause_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) = 0;
+  // The trial's state after `epoch` is saved, and the heartbeat refreshed; it trains on.
+  virtual bool checkpoint_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) = 0;
+  // The trial stops after `epoch` with its state `checkpoint`, because the run is ending (a time
+  // budget, a signal): waiting, not paused, so the next run claims it as it claims a requeued trial
+  // and continues from that epoch. Values after `epoch` are dropped.
+  virtual bool suspend_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) = 0;
   // complete, pruned or failed, with the value (pruned: the last intermediate value) and message;
-  // the trial's checkpoint file is removed.
-  virtual void finish_trial(int study_id, int number, RunState state, std::optional<double> value,
+  // its checkpoint is dropped. Throws StorageError for a state that is not finished or a trial that
+  // does not exist.
+  virtual bool finish_trial(const TrialClaim& claim, RunState state, std::optional<double> value,
                             const std::string& message) = 0;
+  // A trial paused at a rung is pruned there, with its last value; false when it is no longer paused.
+  virtual bool prune_paused_trial(int study_id, int number, const std::string& message) = 0;
+
   // Refreshes the heartbeat of every running trial `owner` holds.
   virtual void heartbeat(const TrialOwner& owner) = 0;
   // Running trials whose owner is gone go back to waiting with the same number, params and seed,
   // to run again from their checkpoint (intermediate values after it dropped), or without one from
-  // the start (all dropped). Gone: on this
-  // host, a dead process or an earlier run in this process (another token); elsewhere, a
-  // heartbeat older than `stale_after_seconds`. Returns the requeued numbers.
-  virtual std::vector<int> requeue_abandoned_trials(int study_id, const TrialOwner& me, double stale_after_seconds) = 0;
+  // the start (all dropped); a trial already requeued `max_retries` times is failed instead, with
+  // the reason. Gone: on this host, a dead process or an earlier run in this process (another
+  // token); elsewhere, a heartbeat older than `stale_after_seconds`.
+  virtual AbandonedTrials requeue_abandoned_trials(int study_id, const TrialOwner& me, double stale_after_seconds,
+                                                   int max_retries) = 0;
 
   virtual std::vector<TrialRecord> trial_records(int study_id) = 0;  // by number
   virtual std::optional<TrialRecord> trial_record(int study_id, int number) = 0;
   std::vector<FrozenTrial> trials(int study_id);  // by number
+  // The bytes of the trial's latest checkpoint (after its record's checkpoint_epoch), if it has one.
+  virtual std::optional<std::string> load_checkpoint(int study_id, int number) = 0;
 
-  // Where the trial's next checkpoint (paused or running) goes: never the file its record names
-  // now, so that file stays whole until the new one is recorded. The folder exists once this returns.
-  virtual std::filesystem::path checkpoint_path_for(int study_id, int number) = 0;
+  // Keeps `model` as the study's best weights when trial `number` is, as this is called, the best
+  // complete trial of the study (by its value and the study's direction; the lower number on a tie);
+  // false otherwise, when the weights kept stay.
+  virtual bool save_best_weights(int study_id, int number, const std::string& model) = 0;
+  virtual std::optional<BestWeights> best_weights(int study_id) = 0;
+
+  // The whole study, and back: import_study creates the study under its name (refused with a
+  // StorageError when this storage has a study of that name) with every trial as it is in `dump`.
+  // dump_study throws StorageError when there is no study of that name.
+  StudyDump dump_study(const std::string& name);
+  virtual void import_study(const StudyDump& dump) = 0;
+  // The configurations the study was run with before its current one, oldest first.
+  virtual std::vector<std::string> config_history(int study_id) = 0;
 };
 
 // read_write creates a missing file (and its schema); read_only never creates or changes a file
@@ -141,10 +196,27 @@ struct SqliteOptions {
   double busy_timeout_seconds = 60.0;  // waiting for another process's write before failing
   StorageAccess access = StorageAccess::read_write;
 };
-// A SQLite file in WAL mode. Checkpoints go to "<db>.trials/<study id>/".
+// A SQLite file in WAL mode: for the processes of one machine (SQLite's locks do not hold on a
+// network file system).
 std::unique_ptr<Storage> open_sqlite_storage(const std::filesystem::path& path, const SqliteOptions& options = {});
 
-// The file beside the database that holds the best trial's weights: "<db>.best.safetensors".
+struct PostgresOptions {
+  double connect_timeout_seconds = 10.0;
+  StorageAccess access = StorageAccess::read_write;  // read_only creates no tables
+};
+// A PostgreSQL database, postgresql://user:password@host:port/dbname (libpq's URL, as Optuna and
+// SQLAlchemy write it): shared by workers on many hosts.
+std::unique_ptr<Storage> open_postgres_storage(const std::string& url, const PostgresOptions& options = {});
+
+// A storage by the --storage text: a postgresql:// (or postgres://) URL, an Optuna-style
+// sqlite:///path, or a plain path of an SQLite file. Another scheme is refused, naming it and the
+// forms accepted.
+std::unique_ptr<Storage> open_storage(const std::string& location, StorageAccess access = StorageAccess::read_write);
+bool is_database_url(const std::string& location);  // postgresql:// or postgres://
+// The URL with its password replaced by "***", for messages.
+std::string redacted_url(const std::string& url);
+
+// The file beside an SQLite database that holds the best trial's weights: "<db>.best.safetensors".
 std::filesystem::path best_weights_path(const std::filesystem::path& database);
 
 }  // namespace mlptune::tune

@@ -66,7 +66,8 @@ double metric_value(const EpochReport& report, MetricKind metric);
 // --- Running a study ------------------------------------------------------------------------------
 
 struct StudyOptions {
-  std::filesystem::path storage_path;  // empty: settings.storage, else "<config stem>.db" beside the config
+  // An SQLite file or a postgresql:// URL; empty: settings.storage, else "<config stem>.db" beside the config.
+  std::filesystem::path storage_path;
   std::optional<int> concurrency;      // --concurrency: overrides the config and the backend
   std::optional<BackendKind> backend;  // --backend: overrides the config
   std::string config_yaml;             // the configuration text, kept with the study
@@ -78,6 +79,8 @@ struct StudyOptions {
   // (unset: 3 intervals) is abandoned and requeued.
   double heartbeat_interval_seconds = 10.0;
   std::optional<double> stale_after_seconds;
+  // An abandoned trial runs again at most this many times; then it stays failed, with the reason.
+  int max_retries = 3;
   // Running trials save their state at an epoch end at most this often (0: every epoch), so that
   // kill -9 loses at most this much of each; a rerun continues from there. Unset: the config's
   // settings.checkpoint_every_seconds.
