@@ -21,6 +21,8 @@ Command add_devices_command(CLI::App& app);
 Command add_tune_command(CLI::App& app);
 Command add_report_command(CLI::App& app);
 Command add_export_command(CLI::App& app);
+Command add_studies_command(CLI::App& app);
+Command add_copy_command(CLI::App& app);
 Command add_predict_command(CLI::App& app);
 
 }  // namespace mlptune::cli

@@ -52,6 +52,7 @@ struct TuneCommandOptions {
   std::optional<double> checkpoint_every_seconds;
   double heartbeat_interval_seconds = tune::kHeartbeatIntervalSeconds;
   std::optional<double> stale_after_seconds;
+  int max_retries = tune::StudyOptions{}.max_retries;
   bool allow_config_change = false;
   std::string timeout;
   std::string test_data_path;
@@ -112,6 +113,7 @@ int run_tune(const TuneCommandOptions& options) {
   if (options.checkpoint_every_seconds) study_options.checkpoint_every_seconds = options.checkpoint_every_seconds;
   study_options.heartbeat_interval_seconds = options.heartbeat_interval_seconds;
   study_options.stale_after_seconds = options.stale_after_seconds;
+  study_options.max_retries = options.max_retries;
   study_options.allow_config_change = options.allow_config_change;
   if (!options.timeout.empty()) study_options.timeout_seconds = tune::parse_timeout(options.timeout);
   study_options.stop = stop;
@@ -137,7 +139,7 @@ int run_tune(const TuneCommandOptions& options) {
   if (result.best && !result.best_weights.empty() && std::filesystem::exists(result.best_weights))
     std::cout << "best trial's weights: " << result.best_weights.string() << "\n";
   else if (result.best && storage->best_weights(result.study.id))
-    std::cout << "best trial's weights: in the database; mlptune export " << storage->location() << " --study "
+    std::cout << "best trial's weights: in the database; mlptune export " << storage->location() << " --study-name "
               << result.study.name << " --best-weights FILE writes them\n";
   if (result.stopped_by != tune::StopCause::none) std::cout << stop_summary(result, options) << std::flush;
   return exit_status_for(stop->cause());
@@ -153,12 +155,15 @@ Command add_tune_command(CLI::App& app) {
       "Running the same command again resumes the study: finished trials are kept, interrupted ones run again.\n"
       "A first Ctrl-C or SIGTERM (or the --timeout) starts no more trials and saves the running ones at their next\n"
       "epoch end (exit status 130, 143, or 0 for the timeout); a second one quits at once.\n"
-      "Several processes may share one study file. Example: mlptune tune experiments/mnist.yaml");
+      "Several processes may share one study file, and workers on many machines one PostgreSQL study\n"
+      "(--storage postgresql://user@host:port/dbname, the password in PGPASSWORD).\n"
+      "Example: mlptune tune experiments/mnist.yaml");
   command->add_option("config", options->config_path, "the study configuration (YAML)")
       ->required()
       ->check(CLI::ExistingFile);
   command->add_option("--storage", options->storage_path,
-                      "SQLite study file (default: the config's mlptune.storage, else CONFIG.db)");
+                      "the study's storage: an SQLite file (one machine), or postgresql://user:password@host:port/dbname "
+                      "shared by workers on many machines (default: the config's mlptune.storage, else CONFIG.db)");
   command->add_option("--concurrency", options->concurrency, "trials at once (default: from the hardware)")
       ->check(whole_number(1));
   command->add_option("--backend", options->backend, backend_help("overrides the config's mlptune.backend"))
@@ -184,6 +189,11 @@ Command add_tune_command(CLI::App& app) {
                    "seconds without a heartbeat after which another host's running trial counts as abandoned and "
                    "runs again (default: 3 heartbeat intervals)")
       ->check(real_number() & seconds_in(tune::kStaleAfterRange));
+  command
+      ->add_option("--max-retries", options->max_retries,
+                   "times an abandoned trial runs again before it stays failed, with the reason")
+      ->check(whole_number(0, int(tune::kMaxRetriesRange.high)))
+      ->capture_default_str();
   command
       ->add_option("--timeout", options->timeout,
                    "time budget of this run, e.g. 90s, 10m, 1h30m or seconds; after it no trial starts and running "

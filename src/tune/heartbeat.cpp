@@ -9,16 +9,18 @@
 namespace mlptune::tune {
 
 Heartbeat::Heartbeat(Storage& storage, TrialOwner owner, double interval_seconds,
-                     std::function<void(const std::string&)> warn)
+                     std::function<void(const std::string&)> warn, std::function<void()> after_beat)
     : storage_(storage),
       owner_(std::move(owner)),
       interval_seconds_(interval_seconds),
       warn_(std::move(warn)),
+      after_beat_(std::move(after_beat)),
       thread_(interval_seconds, [this] { beat(); }) {}
 
 void Heartbeat::beat() {
   try {
     storage_.heartbeat(owner_);
+    if (after_beat_) after_beat_();
     failing_ = false;
   } catch (const std::exception& error) {
     if (!failing_ && warn_)

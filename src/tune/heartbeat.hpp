@@ -25,10 +25,11 @@ inline constexpr Range kMaxRetriesRange{0.0, true, 1000.0, true};
 
 class Heartbeat {
  public:
-  // Calls storage.heartbeat(owner) every `interval_seconds` (> 0) until destroyed. A failed refresh
-  // is reported through `warn` (once until a refresh succeeds again) and retried at the next beat:
-  // a database that went away for a while costs no trial.
-  Heartbeat(Storage& storage, TrialOwner owner, double interval_seconds, std::function<void(const std::string&)> warn);
+  // Calls storage.heartbeat(owner), then `after_beat` (when given), every `interval_seconds` (> 0)
+  // until destroyed. A failed refresh is reported through `warn` (once until a refresh succeeds
+  // again) and retried at the next beat: a database that went away for a while costs no trial.
+  Heartbeat(Storage& storage, TrialOwner owner, double interval_seconds, std::function<void(const std::string&)> warn,
+            std::function<void()> after_beat = {});
   Heartbeat(const Heartbeat&) = delete;
   Heartbeat& operator=(const Heartbeat&) = delete;
 
@@ -39,6 +40,7 @@ class Heartbeat {
   TrialOwner owner_;
   double interval_seconds_;
   std::function<void(const std::string&)> warn_;
+  std::function<void()> after_beat_;
   bool failing_ = false;   // the last refresh failed (used on the thread only)
   PeriodicThread thread_;  // last: it starts once every member above exists, and stops first
 };

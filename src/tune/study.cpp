@@ -159,11 +159,18 @@ class StudyRunner {
                       std::to_string(scheduler_->max_epochs()) + " epochs: raise run_cap or lower max_iter");
     if (journal_) journal_->follow();
     {
-      const Heartbeat heartbeat(*storage_, owner_, options_.heartbeat_interval_seconds,
-                                [this](const std::string& warning) {
-                                  std::lock_guard lock(mutex_);
-                                  report_progress("warning: " + warning);
-                                });
+      // Each beat also looks for other workers' abandoned trials, so that one whose worker went
+      // silent runs again within an interval of its grace period, while this worker is busy too.
+      const Heartbeat heartbeat(
+          *storage_, owner_, options_.heartbeat_interval_seconds,
+          [this](const std::string& warning) {
+            std::lock_guard lock(mutex_);
+            report_progress("warning: " + warning);
+          },
+          [this] {
+            std::lock_guard lock(mutex_);
+            requeue_abandoned();
+          });
       run_jobs(*parts_.backend, parts_.data, executor, callbacks);
     }
     if (journal_) journal_->stop();
