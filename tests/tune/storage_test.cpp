@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "tune/postgres_test_support.hpp"
 #include "tune/study_test_support.hpp"
 
 namespace mlptune::tune {
@@ -18,14 +19,32 @@ namespace {
 using testing::TempFolder;
 
 struct SqliteFactory {
+  static constexpr const char* kName = "Sqlite";
   static std::unique_ptr<Storage> open(const std::filesystem::path& folder) {
     return open_sqlite_storage(folder / "study.db");
+  }
+};
+
+// A fresh database on the tests' PostgreSQL server per test, the same for every open of the test
+// (a forked child's too): the test's folder names it.
+struct PostgresFactory {
+  static constexpr const char* kName = "Postgres";
+  static std::optional<std::string> skip_reason() {
+    if (testing::postgres_server_url()) return std::nullopt;
+    return testing::kNoPostgresServer;
+  }
+  static std::unique_ptr<Storage> open(const std::filesystem::path& folder) {
+    return open_postgres_storage(testing::database_of_test(folder));
   }
 };
 
 template <typename Factory>
 class StorageTest : public ::testing::Test {
  protected:
+  void SetUp() override {  // a storage that needs a server skips without one
+    if constexpr (requires { Factory::skip_reason(); })
+      if (const auto reason = Factory::skip_reason()) GTEST_SKIP() << *reason;
+  }
   std::unique_ptr<Storage> open() { return Factory::open(folder_.file("")); }
   StudyInfo make_study(Storage& storage, const std::string& name = "study") {
     return storage.open_or_create_study({0, name, Goal::minimize, "method: random\n", 42, 0.0});
@@ -33,8 +52,14 @@ class StorageTest : public ::testing::Test {
   TempFolder folder_;
 };
 
-using StorageTypes = ::testing::Types<SqliteFactory>;
-TYPED_TEST_SUITE(StorageTest, StorageTypes);
+using StorageTypes = ::testing::Types<SqliteFactory, PostgresFactory>;
+struct StorageNames {  // StorageTest/Sqlite.*, StorageTest/Postgres.*
+  template <typename Factory>
+  static std::string GetName(int) {
+    return Factory::kName;
+  }
+};
+TYPED_TEST_SUITE(StorageTest, StorageTypes, StorageNames);
 
 SampledTrial sample_with_lr(double lr) {
   SampledTrial sampled;
