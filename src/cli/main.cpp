@@ -15,8 +15,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer("Run `mlptune COMMAND --help` for a command's flags.");
   const std::pair<const char*, Command (*)(CLI::App&)> adders[] = {
-      {"train", add_train_command},    {"tune", add_tune_command},       {"report", add_report_command},
-      {"export", add_export_command},  {"summary", add_summary_command}, {"devices", add_devices_command},
+      {"train", add_train_command},     {"tune", add_tune_command},       {"report", add_report_command},
+      {"export", add_export_command},   {"summary", add_summary_command}, {"devices", add_devices_command},
       {"predict", add_predict_command}, {"studies", add_studies_command}, {"copy", add_copy_command}};
   std::vector<std::pair<CLI::App*, Command>> commands;
   for (const auto& [name, add] : adders) {

@@ -161,9 +161,10 @@ Command add_tune_command(CLI::App& app) {
   command->add_option("config", options->config_path, "the study configuration (YAML)")
       ->required()
       ->check(CLI::ExistingFile);
-  command->add_option("--storage", options->storage_path,
-                      "the study's storage: an SQLite file (one machine), or postgresql://user:password@host:port/dbname "
-                      "shared by workers on many machines (default: the config's mlptune.storage, else CONFIG.db)");
+  command->add_option(
+      "--storage", options->storage_path,
+      "the study's storage: an SQLite file (one machine), or postgresql://user:password@host:port/dbname "
+      "shared by workers on many machines (default: the config's mlptune.storage, else CONFIG.db)");
   command->add_option("--concurrency", options->concurrency, "trials at once (default: from the hardware)")
       ->check(whole_number(1));
   command->add_option("--backend", options->backend, backend_help("overrides the config's mlptune.backend"))
