@@ -342,10 +342,17 @@ class PostgresStorage final : public Storage {
     AbandonedTrials abandoned;
     connection_.transaction([&] {
       abandoned = {};
-      lock_study(study_id);
       const double now = unix_now();
       for (const TrialRecord& record : select_trials(study_id)) {
         if (record.trial.state != RunState::running || !owner_gone(record, me, now, stale_after_seconds)) continue;
+        // A row another transaction holds is being written right now (or its writer was cut off
+        // mid-transaction, and the server ends that session soon): it is looked at again at the
+        // next sweep, and this one waits for nothing.
+        if (connection_
+                .exec("SELECT 1 FROM trials WHERE study_id = $1 AND number = $2 FOR UPDATE SKIP LOCKED",
+                      {study_id, record.trial.number})
+                .rows() == 0)
+          continue;
         if (record.retries >= max_retries) {
           if (fail_abandoned(study_id, record, abandoned_too_often_message(record, max_retries, now), now))
             abandoned.failed.push_back(record.trial.number);

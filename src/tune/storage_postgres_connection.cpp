@@ -150,9 +150,20 @@ Connection::Connection(const std::string& url, double connect_timeout_seconds, A
     : location_(redacted_url(url)), access_(access), reconnect_seconds_(reconnect_seconds) {
   // Ours first: what the URL itself says (?connect_timeout=30) overrides them.
   const std::string timeout = std::to_string(std::max(1L, std::lround(std::ceil(connect_timeout_seconds))));
-  const std::array<const char*, 5> keywords = {"connect_timeout", "fallback_application_name", "client_encoding",
-                                               "dbname", nullptr};
-  const std::array<const char*, 5> values = {timeout.c_str(), "mlptune", "UTF8", url.c_str(), nullptr};
+  // TCP keepalives and a user timeout: a server that went silent (a cut link, a dead host) breaks
+  // the connection within about 30 s instead of the kernel's minutes, and the transaction is retried
+  // on a new one.
+  const std::array<const char*, 9> keywords = {"connect_timeout",
+                                               "fallback_application_name",
+                                               "client_encoding",
+                                               "keepalives_idle",
+                                               "keepalives_interval",
+                                               "keepalives_count",
+                                               "tcp_user_timeout",
+                                               "dbname",
+                                               nullptr};
+  const std::array<const char*, 9> values = {timeout.c_str(), "mlptune",   "UTF8", "10", "5", "3",
+                                             "30000",         url.c_str(), nullptr};
   connection_.reset(PQconnectdbParams(keywords.data(), values.data(), /*expand_dbname=*/1));
   if (connection_ == nullptr) throw std::bad_alloc();
   if (PQstatus(connection_.get()) != CONNECTION_OK) {
@@ -172,6 +183,10 @@ StorageError Connection::error(const std::string& problem, const std::string& fi
 // Doubles as their shortest exact text (the default since PostgreSQL 12; a server may set less).
 void Connection::configure_session() {
   exec("SET extra_float_digits = 3");
+  // A worker cut off in the middle of a transaction would hold its row locks until its connection
+  // died, stalling every worker that writes those rows; the server ends such a session instead.
+  // mlptune's transactions never wait that long between statements.
+  exec("SET idle_in_transaction_session_timeout = '15s'");
 }
 
 Result Connection::exec(const std::string& sql, std::span<const Param> params) {
