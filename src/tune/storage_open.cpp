@@ -104,14 +104,19 @@ std::string redacted_url(const std::string& url) {
   return redact_password_parameters(redacted);
 }
 
-std::unique_ptr<Storage> open_storage(const std::string& location, StorageAccess access) {
-  if (is_database_url(location)) return open_postgres_storage(location, {.access = access});
+std::optional<std::filesystem::path> sqlite_file_of(const std::string& location) {
+  if (is_database_url(location)) return std::nullopt;
   const std::string_view scheme = scheme_of(location);
-  if (scheme == kSqliteScheme) return open_sqlite_storage(sqlite_path(location), {.access = access});
+  if (scheme == kSqliteScheme) return sqlite_path(location);
   if (!scheme.empty())
     throw StorageError(redacted_url(location) + ": mlptune keeps no study in a " + std::string(scheme) + ":// storage" +
                        scheme_hint(scheme) + "; " + std::string(kAcceptedForms));
-  return open_sqlite_storage(location, {.access = access});
+  return std::filesystem::path(location);
+}
+
+std::unique_ptr<Storage> open_storage(const std::string& location, StorageAccess access) {
+  if (const auto file = sqlite_file_of(location)) return open_sqlite_storage(*file, {.access = access});
+  return open_postgres_storage(location, {.access = access});
 }
 
 }  // namespace mlptune::tune

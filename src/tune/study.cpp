@@ -89,6 +89,7 @@ class StudyRunner {
         parts_(std::move(parts)),
         progress_callback_(progress),
         storage_path_(resolve_storage_path(config, options)),
+        sqlite_file_(sqlite_file_of(storage_path_.string())),
         owner_(current_owner()),
         metric_(parse_metric(config.metric.name)),
         goal_(config.metric.goal),
@@ -100,8 +101,7 @@ class StudyRunner {
     base_spec_ = default_trial_spec(*parts_.data);
     scheduler_ = make_scheduler(capped_early_terminate(), goal_, run_cap_, trial_epochs());
     data_source_ = study_data_spec(config.settings);
-    if (!is_database_url(storage_path_.string()))
-      io::checked_output_path(best_weights_path(storage_path_), "the best trial's weights");
+    if (sqlite_file_) io::checked_output_path(best_weights_path(*sqlite_file_), "the best trial's weights");
     check_journal_path(config, options);
 
     if (!kHeartbeatIntervalRange.contains(options.heartbeat_interval_seconds))
@@ -127,8 +127,8 @@ class StudyRunner {
 
   StudyResult run() {
     const std::vector<int> requeued = requeue_abandoned();
-    if (!is_database_url(storage_path_.string())) {
-      const std::filesystem::path best = std::filesystem::absolute(best_weights_path(storage_path_));
+    if (sqlite_file_) {
+      const std::filesystem::path best = std::filesystem::absolute(best_weights_path(*sqlite_file_));
       io::remove_abandoned_temporaries(best.parent_path(), best.filename().string());  // a run killed mid-write
     }
     ExecutorOptions executor;
@@ -184,7 +184,7 @@ class StudyRunner {
     if (study.config_yaml.empty() || options_.config_yaml.empty() || study.config_yaml == options_.config_yaml) return;
     StudyConfig stored;
     try {
-      stored = parse_study_config(study.config_yaml, storage_path_.string() + " (stored configuration)");
+      stored = parse_study_config(study.config_yaml, storage_->location() + " (stored configuration)");
     } catch (const Error&) {
       return;  // written by a version that read it differently: nothing to compare against
     }
@@ -193,7 +193,7 @@ class StudyRunner {
     std::string list;
     for (const std::string& line : differences) list += "\n  " + line;
     if (!options_.allow_config_change)
-      throw ConfigError("study '" + study.name + "' in " + storage_path_.string() +
+      throw ConfigError("study '" + study.name + "' in " + storage_->location() +
                         " was started with another configuration; its trials would mix two searches:" + list +
                         "\nuse another study name (mlptune.study_name) or --storage for the new search, or run with "
                         "--allow-config-change to continue this study with the new configuration (the change is "
@@ -610,8 +610,8 @@ class StudyRunner {
     const std::string model =
         trial_state_bytes(*result.state, /*with_optimizer_state=*/false, metadata, "the best trial's weights");
     if (!storage_->save_best_weights(study_.id, number, model)) return;  // another worker's trial is better
-    if (!is_database_url(storage_path_.string()))                        // the file beside the database, as ever
-      save_trial_state(best_weights_path(storage_path_), *result.state, /*with_optimizer_state=*/false, metadata);
+    if (sqlite_file_)                                                    // the file beside the database, as ever
+      save_trial_state(best_weights_path(*sqlite_file_), *result.state, /*with_optimizer_state=*/false, metadata);
   }
 
   // --- progress ---
@@ -704,7 +704,7 @@ class StudyRunner {
     result.study = study_;
     result.progress = progress("study " + study_.name + " finished");
     result.storage_path = storage_path_;
-    if (!is_database_url(storage_path_.string())) result.best_weights = best_weights_path(storage_path_);
+    if (sqlite_file_) result.best_weights = best_weights_path(*sqlite_file_);
     result.target_reached = target_reached_;
     if (stopping_) {
       result.stopped_by = stop_->cause();
@@ -726,6 +726,7 @@ class StudyRunner {
   StudyParts parts_;
   ProgressCallback progress_callback_;
   std::filesystem::path storage_path_;
+  std::optional<std::filesystem::path> sqlite_file_;  // when the storage is an SQLite file
   std::unique_ptr<Storage> storage_;
   // Another host's running trial counts as abandoned after this long without a heartbeat.
   double stale_after_seconds() const {

@@ -219,4 +219,36 @@ TEST_F(PostgresWorkers, TheStorageCommandsWorkOnAUrl) {
   EXPECT_EQ(run_mlptune("report " + path("archive.db")).output, run_mlptune("report " + quoted_url).output);
 }
 
+// `mlptune tune` on a URL it cannot use: exit 2, a message naming the URL without its password and
+// the fix, and nothing written anywhere.
+TEST_F(PostgresWorkers, TuneOnAWrongPasswordOrAMistypedSchemeSaysSoAndWritesNothing) {
+  std::ofstream(path("small.yaml")) << "method: random\n"
+                                       "metric: {name: validation_loss, goal: minimize}\n"
+                                       "parameters:\n"
+                                       "  lr: {distribution: log_uniform_values, min: 1.0e-3, max: 1.0e-1}\n"
+                                       "  epochs: {value: 2}\n"
+                                       "run_cap: 2\n"
+                                       "mlptune: {dataset: iris, backend: cpu}\n";
+  mlptune::tune::testing::ServerUrl wrong(url());
+  wrong.password = "not-the-password";
+  const ProgramRun refused = run_mlptune("tune " + path("small.yaml") + " --storage '" + wrong.text() + "'");
+  EXPECT_EQ(refused.status, 2) << refused.output;
+  EXPECT_NE(refused.output.find("postgresql://mlptune:***@"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("password"), std::string::npos) << "it names the problem:\n" << refused.output;
+  EXPECT_EQ(refused.output.find("not-the-password"), std::string::npos) << refused.output;
+
+  std::string typo = url();
+  typo.replace(0, std::string("postgresql").size(), "postgressql");
+  const ProgramRun mistyped = run_mlptune("tune " + path("small.yaml") + " --storage '" + typo + "'");
+  EXPECT_EQ(mistyped.status, 2) << mistyped.output;
+  EXPECT_NE(mistyped.output.find("postgresql://"), std::string::npos) << mistyped.output;
+  EXPECT_EQ(mistyped.output.find(mlptune::tune::testing::ServerUrl(url()).password), std::string::npos)
+      << mistyped.output;
+
+  EXPECT_TRUE(records().empty()) << "no study was created";
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(folder_)) left.push_back(entry.path().filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{"small.yaml"}) << "no file was written";
+}
+
 }  // namespace

@@ -213,6 +213,9 @@ std::unique_ptr<Storage> open_postgres_storage(const std::string& url, const Pos
 // forms accepted.
 std::unique_ptr<Storage> open_storage(const std::string& location, StorageAccess access = StorageAccess::read_write);
 bool is_database_url(const std::string& location);  // postgresql:// or postgres://
+// The SQLite file `location` names (a path, or sqlite:///path's path); nullopt for a postgresql://
+// URL. Throws StorageError, as open_storage does, for another scheme.
+std::optional<std::filesystem::path> sqlite_file_of(const std::string& location);
 // The URL with its password replaced by "***", for messages.
 std::string redacted_url(const std::string& url);
 
