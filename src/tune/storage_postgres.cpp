@@ -271,7 +271,9 @@ class PostgresStorage final : public Storage {
     std::lock_guard lock(mutex_);
     bool held = false;
     connection_.transaction([&] {
-      held = update_claimed(claim, "checkpoint_epoch = $4, checkpoint = $5, heartbeat = $6",
+      held = update_claimed(claim,
+                            "retries = CASE WHEN $4 > checkpoint_epoch THEN 0 ELSE retries END, "
+                            "checkpoint_epoch = $4, checkpoint = $5, heartbeat = $6",
                             {epoch, Param::bytes(checkpoint), unix_now()});
     });
     return held;

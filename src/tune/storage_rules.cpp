@@ -43,8 +43,8 @@ bool owner_gone(const TrialRecord& record, const TrialOwner& me, double now, dou
 std::string abandoned_too_often_message(const TrialRecord& record, int max_retries, double now) {
   const TrialOwner& owner = record.owner;
   const long silent = std::lround(std::max(0.0, now - record.heartbeat));
-  return "abandoned by its worker " + std::to_string(record.retries + 1) + " times (last: host " + owner.host +
-         ", pid " + std::to_string(owner.pid) + ", no heartbeat for " + std::to_string(silent) +
+  return "abandoned by its worker " + std::to_string(record.retries + 1) + " times without progress (last: host " +
+         owner.host + ", pid " + std::to_string(owner.pid) + ", no heartbeat for " + std::to_string(silent) +
          " s); not retried again (--max-retries " + std::to_string(max_retries) + ")";
 }
 

@@ -24,7 +24,7 @@ Goal goal_from_name(const std::string& name);  // anything but "maximize" has al
 bool owner_gone(const TrialRecord& record, const TrialOwner& me, double now, double stale_after_seconds);
 
 // Why an abandoned trial is failed rather than requeued again: "abandoned by its worker 4 times
-// (last: host h, pid 12, no heartbeat for 31 s); not retried again (--max-retries 3)".
+// without progress (last: host h, pid 12, no heartbeat for 31 s); not retried again (--max-retries 3)".
 std::string abandoned_too_often_message(const TrialRecord& record, int max_retries, double now);
 
 // The number of the best complete trial with a value (the lower number on a tie), if any.

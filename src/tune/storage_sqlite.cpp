@@ -243,11 +243,13 @@ class SqliteStorage final : public Storage {
 
   bool checkpoint_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) override {
     return claimed_write(claim, "checkpoint", [&] {
-      Statement keep(
-          connection_,
-          (std::string("UPDATE trials SET checkpoint_epoch = ?, checkpoint = ?, heartbeat = ?") + kClaimed).c_str());
-      keep.bind(1, epoch).bind_blob(2, checkpoint).bind(3, unix_now());
-      bind_claim(keep, 4, claim).run();
+      Statement keep(connection_,
+                     (std::string("UPDATE trials SET retries = CASE WHEN ? > checkpoint_epoch THEN 0 ELSE retries END, "
+                                  "checkpoint_epoch = ?, checkpoint = ?, heartbeat = ?") +
+                      kClaimed)
+                         .c_str());
+      keep.bind(1, epoch).bind(2, epoch).bind_blob(3, checkpoint).bind(4, unix_now());
+      bind_claim(keep, 5, claim).run();
       return connection_.changes() == 1;
     });
   }

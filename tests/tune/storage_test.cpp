@@ -280,9 +280,29 @@ TYPED_TEST(StorageTest, ATrialAbandonedMoreOftenThanAllowedStaysFailedWithTheRea
   const auto failed = storage->trial_record(study, 0);
   EXPECT_EQ(failed->trial.state, RunState::failed);
   EXPECT_EQ(failed->retries, 2);
-  EXPECT_NE(failed->trial.message.find("abandoned by its worker 3 times"), std::string::npos) << failed->trial.message;
+  EXPECT_NE(failed->trial.message.find("abandoned by its worker 3 times without progress"), std::string::npos)
+      << failed->trial.message;
   EXPECT_NE(failed->trial.message.find("--max-retries 2"), std::string::npos) << failed->trial.message;
   EXPECT_FALSE(storage->claim_trial(study, me, 1, sampler_counting_history(nullptr)).has_value());
+}
+
+// A trial that gets further between kills (a checkpoint after a later epoch) is not failing its
+// workers: its count starts again, and it is requeued however often it is abandoned.
+TYPED_TEST(StorageTest, ATrialThatMakesProgressBetweenAbandonmentsIsAlwaysRequeued) {
+  auto storage = this->open();
+  const int study = this->make_study(*storage).id;
+  const TrialOwner me = current_owner();
+  for (int run = 0; run < 4; ++run) {
+    TrialOwner dead = current_owner();
+    dead.pid = testing::dead_pid();
+    const auto claimed = storage->claim_trial(study, dead, 1, sampler_counting_history(nullptr));
+    ASSERT_TRUE(claimed.has_value()) << "run " << run;
+    EXPECT_EQ(claimed->checkpoint_epoch, run);
+    ASSERT_TRUE(storage->checkpoint_trial(claimed->claim(study), run + 1, "state"));
+    EXPECT_EQ(storage->trial_record(study, 0)->retries, 0) << "run " << run;
+    EXPECT_EQ(storage->requeue_abandoned_trials(study, me, 3600.0, 1).requeued, std::vector<int>{0}) << "run " << run;
+  }
+  EXPECT_EQ(storage->trial_record(study, 0)->retries, 1);
 }
 
 TYPED_TEST(StorageTest, ARunningTrialsCheckpointIsRecordedOnlyUnderItsClaim) {

@@ -72,7 +72,10 @@ struct TrialRecord {
   TrialOwner owner;              // of the last run (empty for never-started trials)
   double heartbeat = 0.0;        // unix seconds of the owner's last sign of life
   std::int64_t claim_token = 0;  // of the trial's latest claim (0: never claimed)
-  int retries = 0;               // times it was abandoned by its owner and requeued
+  // Times it was abandoned by its owner and requeued since it last made progress (a checkpoint
+  // after a later epoch than the one it resumed from): a trial that keeps its workers from getting
+  // anywhere is failed after max_retries, one that advances between kills is not.
+  int retries = 0;
   // The trial's latest saved state (save_trial_state with optimizer state, kept in the storage,
   // read by load_checkpoint): after epoch `checkpoint_epoch` (0: none). Paused trials have one at
   // their rung; running trials save one every so often, so that a run interrupted by a crash, a
@@ -161,8 +164,8 @@ class Storage {
   virtual void heartbeat(const TrialOwner& owner) = 0;
   // Running trials whose owner is gone go back to waiting with the same number, params and seed,
   // to run again from their checkpoint (intermediate values after it dropped), or without one from
-  // the start (all dropped); a trial already requeued `max_retries` times is failed instead, with
-  // the reason. Gone: on this host, a dead process or an earlier run in this process (another
+  // the start (all dropped); a trial already requeued `max_retries` times without progress is
+  // failed instead, with the reason. Gone: on this host, a dead process or an earlier run in this process (another
   // token); elsewhere, a heartbeat older than `stale_after_seconds`.
   virtual AbandonedTrials requeue_abandoned_trials(int study_id, const TrialOwner& me, double stale_after_seconds,
                                                    int max_retries) = 0;
