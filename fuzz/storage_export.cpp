@@ -5,6 +5,7 @@
 
 #include <array>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "fuzz_support.hpp"
 #include "mlptune/tune/report.hpp"
@@ -25,17 +26,19 @@ struct FuzzStudy {
 
   FuzzStudy() {
     const TrialOwner owner = current_owner();
+    std::vector<TrialClaim> claims;
     for (int number = 0; number < 2; ++number) {
-      storage->claim_trial(study.id, owner, 0, [](std::span<const FrozenTrial>, int n) {
+      const auto claimed = storage->claim_trial(study.id, owner, 0, [](std::span<const FrozenTrial>, int n) {
         SampledTrial sampled;
         sampled.params = {{"lr", 0.01 * (n + 1)}, {"activation", std::string("relu")}, {"depth", std::int64_t(2)}};
         sampled.distributions["lr"] = Distribution{.kind = DistributionKind::log_uniform_values, .min = 1e-4, .max = 1};
         sampled.attributes = {{"command", "mlptune train --lr 0.01"}};
         return sampled;
       });
-      storage->record_intermediate(study.id, number, 1, 0.5 / (number + 1));
+      claims.push_back(claimed->claim(study.id));
+      storage->record_intermediate(claims.back(), 1, 0.5 / (number + 1));
     }
-    storage->finish_trial(study.id, 1, RunState::complete, 0.25, "");
+    storage->finish_trial(claims[1], RunState::complete, 0.25, "");
     fuzz::require(sqlite3_open(database.c_str(), &raw) == SQLITE_OK, "cannot open the study database");
   }
 

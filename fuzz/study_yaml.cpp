@@ -64,7 +64,7 @@ void build_study(const StudyConfig& config) {
       return sample_trial(config, *sampler, history, number);
     });
     fuzz::require(record.has_value(), "claim_trial found no trial to run below the run cap");
-    storage().finish_trial(study.id, record->trial.number, RunState::complete, 1.0 / (1 + trial), "");
+    storage().finish_trial(record->claim(study.id), RunState::complete, 1.0 / (1 + trial), "");
   }
 }
 
