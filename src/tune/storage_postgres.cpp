@@ -126,13 +126,6 @@ StudyInfo read_study_row(const Result& rows, int row) {
                    rows.real(row, 5)};
 }
 
-std::vector<FrozenTrial> frozen_copies(const std::vector<TrialRecord>& records) {
-  std::vector<FrozenTrial> trials;
-  trials.reserve(records.size());
-  for (const auto& record : records) trials.push_back(record.trial);
-  return trials;
-}
-
 class PostgresStorage final : public Storage {
  public:
   PostgresStorage(const std::string& url, const PostgresOptions& options)
@@ -202,19 +195,11 @@ class PostgresStorage final : public Storage {
       claimed.reset();
       lock_study(study_id);
       const std::vector<TrialRecord> records = select_trials(study_id);
-      const auto requeued = std::find_if(records.begin(), records.end(), [](const TrialRecord& record) {
-        return record.trial.state == RunState::waiting && record.trial.paused_epoch == 0;
-      });
-      int number = 0;
-      bool fresh_start = true;
-      if (requeued != records.end()) {
-        number = requeued->trial.number;
-        fresh_start = requeued->checkpoint_epoch == 0;  // else it continues from its checkpoint
-      } else {
-        if (run_cap > 0 && int(records.size()) >= run_cap) return;
-        number = records.empty() ? 0 : records.back().trial.number + 1;
-        insert_sampled_trial(study_id, number, sample(frozen_copies(records), number));
-      }
+      const std::optional<ClaimChoice> choice = choose_claim(records, run_cap);
+      if (!choice) return;
+      const int number = choice->number;
+      const bool fresh_start = choice->fresh_start;
+      if (choice->is_new) insert_sampled_trial(study_id, number, sample(frozen_copies(records), number));
       const double now = unix_now();
       connection_.exec(
           "UPDATE trials SET state = 'running', owner_host = $3, owner_pid = $4, owner_token = $5, heartbeat = $6, "

@@ -1,6 +1,7 @@
 // The storage rules every database shares (see storage_rules.hpp).
 #include "tune/storage_rules.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -46,6 +47,22 @@ std::string abandoned_too_often_message(const TrialRecord& record, int max_retri
   return "abandoned by its worker " + std::to_string(record.retries + 1) + " times without progress (last: host " +
          owner.host + ", pid " + std::to_string(owner.pid) + ", no heartbeat for " + std::to_string(silent) +
          " s); not retried again (--max-retries " + std::to_string(max_retries) + ")";
+}
+
+std::optional<ClaimChoice> choose_claim(std::span<const TrialRecord> records, int run_cap) {
+  const auto requeued = std::find_if(records.begin(), records.end(), [](const TrialRecord& record) {
+    return record.trial.state == RunState::waiting && record.trial.paused_epoch == 0;
+  });
+  if (requeued != records.end()) return ClaimChoice{requeued->trial.number, false, requeued->checkpoint_epoch == 0};
+  if (run_cap > 0 && std::ssize(records) >= run_cap) return std::nullopt;
+  return ClaimChoice{records.empty() ? 0 : records.back().trial.number + 1, true, true};
+}
+
+std::vector<FrozenTrial> frozen_copies(std::span<const TrialRecord> records) {
+  std::vector<FrozenTrial> trials;
+  trials.reserve(records.size());
+  for (const auto& record : records) trials.push_back(record.trial);
+  return trials;
 }
 
 std::optional<int> best_complete_number(std::span<const FrozenTrial> trials, Goal goal) {

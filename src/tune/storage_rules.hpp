@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "mlptune/tune/storage.hpp"
 
@@ -26,6 +27,20 @@ bool owner_gone(const TrialRecord& record, const TrialOwner& me, double now, dou
 // Why an abandoned trial is failed rather than requeued again: "abandoned by its worker 4 times
 // without progress (last: host h, pid 12, no heartbeat for 31 s); not retried again (--max-retries 3)".
 std::string abandoned_too_often_message(const TrialRecord& record, int max_retries, double now);
+
+// Which trial a claim takes, from the study's trials by number: the lowest-numbered requeued one
+// (waiting, not paused; it continues from its checkpoint when it has one), else a new trial numbered
+// one past the highest while the study has fewer than `run_cap` trials (0: no cap). Nullopt:
+// nothing to run.
+struct ClaimChoice {
+  int number = 0;
+  bool is_new = false;      // the sampler makes it
+  bool fresh_start = true;  // false: it continues from its checkpoint, and keeps its start time
+};
+std::optional<ClaimChoice> choose_claim(std::span<const TrialRecord> records, int run_cap);
+
+// The trials of `records`, as the sampler sees them.
+std::vector<FrozenTrial> frozen_copies(std::span<const TrialRecord> records);
 
 // The number of the best complete trial with a value (the lower number on a tie), if any.
 std::optional<int> best_complete_number(std::span<const FrozenTrial> trials, Goal goal);

@@ -178,20 +178,12 @@ class SqliteStorage final : public Storage {
     std::optional<TrialRecord> claimed;
     connection_.transaction(Mode::write, [&] {
       claimed.reset();
-      std::vector<TrialRecord> records = select_trials(study_id);
-      const auto requeued = std::find_if(records.begin(), records.end(), [](const TrialRecord& record) {
-        return record.trial.state == RunState::waiting && record.trial.paused_epoch == 0;
-      });
-      int number = 0;
-      bool fresh_start = true;
-      if (requeued != records.end()) {
-        number = requeued->trial.number;
-        fresh_start = requeued->checkpoint_epoch == 0;  // else it continues from its checkpoint
-      } else {
-        if (run_cap > 0 && int(records.size()) >= run_cap) return;
-        number = records.empty() ? 0 : records.back().trial.number + 1;
-        insert_sampled_trial(study_id, number, sample(frozen_copies(records), number));
-      }
+      const std::vector<TrialRecord> records = select_trials(study_id);
+      const std::optional<ClaimChoice> choice = choose_claim(records, run_cap);
+      if (!choice) return;
+      const int number = choice->number;
+      const bool fresh_start = choice->fresh_start;
+      if (choice->is_new) insert_sampled_trial(study_id, number, sample(frozen_copies(records), number));
       mark_running(study_id, number, owner, fresh_start);
       claimed = select_trial(study_id, number);
     });
@@ -578,13 +570,6 @@ class SqliteStorage final : public Storage {
     values.bind(1, select.column_int(0));
     while (values.step()) record.trial.intermediate[int(values.column_int(0))] = values.column_double(1);
     return record;
-  }
-
-  static std::vector<FrozenTrial> frozen_copies(const std::vector<TrialRecord>& records) {
-    std::vector<FrozenTrial> trials;
-    trials.reserve(records.size());
-    for (const auto& record : records) trials.push_back(record.trial);
-    return trials;
   }
 
   void insert_sampled_trial(int study_id, int number, const SampledTrial& sampled) {
