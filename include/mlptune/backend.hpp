@@ -59,7 +59,7 @@ inline constexpr int kAllDevices = -1;
 struct BackendOptions {
   BackendKind kind = BackendKind::automatic;
   int device = 0;             // CUDA device ordinal, or kAllDevices: trials spread over every visible GPU
-  int threads_per_trial = 0;  // CPU: BLAS threads per trial; 0 = all cores for one trial
+  int threads_per_trial = 0;  // CPU: BLAS threads per trial; 0 = one trial, threads by its batch size
 };
 
 // The most BLAS threads one CPU trial can use: the OpenBLAS build's limit (MAX_THREADS), or int's

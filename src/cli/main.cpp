@@ -4,10 +4,12 @@
 #include <new>
 
 #include "cli/commands.hpp"
+#include "cpu/blas_kernels.hpp"
 #include "mlptune/error.hpp"
 
 int main(int argc, char** argv) {
   using namespace mlptune::cli;
+  mlptune::cpu::restart_with_better_blas_kernels(argv);  // first: nothing has happened yet to do twice
   // A write beyond the file-size limit (ulimit -f) fails with EFBIG, reported like a full disk,
   // instead of killing the program before it can clean up.
   std::signal(SIGXFSZ, SIG_IGN);

@@ -158,8 +158,8 @@ void add_runtime_options(CLI::App& app, RuntimeOptions& options) {
   const int most_threads = max_cpu_threads_per_trial();
   group
       ->add_option("--threads", options.threads,
-                   "CPU: BLAS threads (0: all cores), at most " + std::to_string(most_threads) +
-                       " (the most this OpenBLAS build runs)")
+                   "CPU: BLAS threads (0: every core for batches of 128 and more, else 1), at most " +
+                       std::to_string(most_threads) + " (the most this OpenBLAS build runs)")
       ->check(whole_number(0, most_threads))
       ->capture_default_str();
 }

@@ -9,10 +9,11 @@
 #include <limits>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 
+#include "cpu/blas_kernels.hpp"
 #include "cpu/reference.hpp"
+#include "cpu/thread_policy.hpp"
 #include "mlptune/error.hpp"
 #include "nn/trainer_core.hpp"
 
@@ -230,28 +231,32 @@ void CpuTrainer::write_parameters(const FlatParameters& flat) {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads_per_trial) : threads_per_trial_(threads_per_trial) {
+  explicit CpuBackend(int threads_per_trial) : threads_per_trial_(threads_per_trial), cores_(cpu::usable_cores()) {
     if (threads_per_trial > 0) openblas_set_num_threads(threads_per_trial);  // process-wide
   }
 
   BackendKind kind() const override { return BackendKind::cpu; }
   std::string name() const override {
-    const int threads = openblas_get_num_threads();
-    return "cpu (OpenBLAS, " + std::to_string(threads) + (threads == 1 ? " thread" : " threads") + " per trial)";
+    const auto threads = [](int count) { return std::to_string(count) + (count == 1 ? " thread" : " threads"); };
+    const std::string kernels = "cpu (OpenBLAS " + cpu::openblas_core() + " kernels, ";
+    if (threads_per_trial_ > 0) return kernels + threads(threads_per_trial_) + " per trial)";
+    return kernels + threads(cpu::lone_trial_threads(cores_, cpu::kLoneTrialThreadedBatch)) + ", 1 below batch " +
+           std::to_string(cpu::kLoneTrialThreadedBatch) + ")";
   }
 
+  // threads_per_trial 0: one trial at a time, on as many threads as its batch gains from.
   std::unique_ptr<Trainer> make_trainer(const TrialSpec& spec, std::shared_ptr<const DataSplits> data) override {
+    if (threads_per_trial_ == 0) openblas_set_num_threads(cpu::lone_trial_threads(cores_, spec.train.batch_size));
     return std::make_unique<CpuTrainer>(spec, std::move(data));
   }
 
-  // One trial per group of threads_per_trial cores (0: each trial may use all cores).
   int recommended_concurrency() const override {
-    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    return std::max(1, cores / std::max(1, threads_per_trial_));
+    return threads_per_trial_ > 0 ? std::max(1, cores_ / threads_per_trial_) : 1;
   }
 
  private:
   int threads_per_trial_;
+  int cores_;
 };
 
 }  // namespace

@@ -7,7 +7,8 @@
 
 namespace mlptune {
 
-// threads_per_trial: BLAS threads each trainer uses (0: all cores, for a single trial).
+// threads_per_trial: BLAS threads each trainer uses (0: one trial at a time, its threads chosen
+// from its batch size by cpu::lone_trial_threads).
 std::unique_ptr<Backend> make_cpu_backend(int threads_per_trial);
 
 }  // namespace mlptune

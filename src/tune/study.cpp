@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/duration_text.hpp"
+#include "cpu/thread_policy.hpp"
 #include "io/output_file.hpp"
 #include "mlptune/engine.hpp"
 #include "mlptune/error.hpp"
@@ -786,8 +787,7 @@ StudyParts make_study_parts(const StudyConfig& config, const StudyOptions& optio
   // On the CPU, trials run in parallel at the level of whole trials: the cores are shared out
   // among them (one each by default) rather than every trial's BLAS using every core.
   const int requested = options.concurrency.value_or(config.settings.concurrency);
-  const int cores = std::max(1, int(std::thread::hardware_concurrency()));
-  backend.threads_per_trial = requested > 0 ? std::max(1, cores / requested) : 1;
+  backend.threads_per_trial = cpu::plan_cpu_trials(cpu::usable_cores(), requested).threads_per_trial;
   backend.device = kAllDevices;  // on GPUs, every visible one
   parts.backend = make_backend(backend);
   SamplerOptions sampler;

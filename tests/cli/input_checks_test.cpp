@@ -2,10 +2,12 @@
 // (the flag, or FILE:LINE: key in a study) and the fix; never an internal name, never a silent change.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
 #include "cli/cli_test_support.hpp"
+#include "cpu/blas_kernels.hpp"
 
 namespace {
 
@@ -102,12 +104,35 @@ TEST_F(Cli, ASeedOutsideSixtyFourBitsIsRefusedNotWrapped) {
   EXPECT_EQ(run_mlptune(kSmallRun + " --seed 18446744073709551615").status, 0);
 }
 
+// mlptune starts itself again with OpenBLAS's AVX-512 kernels where the library chose others on an
+// AVX-512 CPU (cpu/blas_kernels.hpp), names the kernels it runs, and keeps a user's OPENBLAS_CORETYPE.
+TEST_F(Cli, TheCpuBackendNamesItsBlasKernelsAndKeepsTheUsersChoice) {
+  const std::string run = "train --dataset digits --hidden 16 --epochs 1 --backend cpu";
+  const mlptune::cpu::BlasChoice here = mlptune::cpu::current_blas_choice();
+  if (!here.user_chose) {
+    const std::string kernels = mlptune::cpu::better_openblas_coretype(here).value_or(std::string(here.loaded_core));
+    EXPECT_NE(run_mlptune(run).output.find("cpu (OpenBLAS " + kernels + " kernels"), std::string::npos) << kernels;
+  }
+  const char* before = std::getenv("OPENBLAS_CORETYPE");
+  const std::string saved = before != nullptr ? before : "";
+  setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+  const ProgramRun chosen = run_mlptune(run);
+  if (before != nullptr)
+    setenv("OPENBLAS_CORETYPE", saved.c_str(), 1);
+  else
+    unsetenv("OPENBLAS_CORETYPE");
+  EXPECT_EQ(chosen.status, 0) << chosen.output;
+  EXPECT_NE(chosen.output.find("cpu (OpenBLAS Haswell kernels"), std::string::npos) << chosen.output;
+}
+
 TEST_F(Cli, ThreadsBeyondWhatOpenBlasRunsAreRefusedWithTheLimit) {
   // OpenBLAS would quietly run its build's limit (MAX_THREADS) instead.
   const ProgramRun help = run_mlptune("train --help");
-  const std::size_t at = help.output.find("(0: all cores), at most ");
+  const std::string before = "else 1), at most ";
+  const std::size_t at = help.output.find(before);
   ASSERT_NE(at, std::string::npos) << help.output;
-  const std::string limit = help.output.substr(at + 24, help.output.find(' ', at + 24) - at - 24);
+  const std::size_t first = at + before.size();
+  const std::string limit = help.output.substr(first, help.output.find(' ', first) - first);
   ASSERT_GT(std::stoll(limit), 0) << limit;
   expect_refused("--threads 100000", "--threads: must be a whole number in [0, " + limit + "] (got 100000)");
   EXPECT_EQ(run_mlptune(kSmallRun + " --threads " + limit).status, 0);
