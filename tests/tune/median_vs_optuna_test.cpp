@@ -5,16 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
-#include <sstream>
 #include <vector>
 
 #include "mlptune/engine.hpp"
 #include "mlptune/tune/scheduler.hpp"
-#include "temp_folder.hpp"
+#include "optuna_replay.hpp"
 
 namespace mlptune::tune {
 namespace {
@@ -56,7 +54,7 @@ json to_json(const std::map<int, double>& history) {
 }
 
 TEST(MedianVsOptuna, EveryDecisionIsOptunasOnTheSameHistories) {
-  if (std::system("python3 -c 'import optuna' > /dev/null 2>&1") != 0)
+  if (!mlptune::testing::optuna_installed())
     GTEST_SKIP() << "python3 with optuna is not installed (pip install optuna), so there is nothing to compare with";
   std::mt19937 random(20261201);
   json cases = json::array();
@@ -91,14 +89,9 @@ TEST(MedianVsOptuna, EveryDecisionIsOptunasOnTheSameHistories) {
     cases.push_back(case_json);
     ours.push_back(make_median_pruner(goal, startup, warmup)->judge(judged, epoch, trials) == Decision::stop);
   }
-  mlptune::testing::TempFolder folder;
-  std::ofstream(folder.file("cases.json")) << cases.dump();
-  std::ofstream(folder.file("replay.py")) << kOptunaReplay;
-  const std::string command = "python3 " + folder.file("replay.py").string() + " " +
-                              folder.file("cases.json").string() + " " + folder.file("optuna.json").string();
-  ASSERT_EQ(std::system(command.c_str()), 0) << "the Optuna replay failed: " << command;
-  std::ifstream in(folder.file("optuna.json"));
-  const json theirs = json::parse(in);
+  const std::optional<json> replayed = mlptune::testing::replay_in_optuna(kOptunaReplay, cases);
+  ASSERT_TRUE(replayed);
+  const json& theirs = *replayed;
   ASSERT_EQ(theirs.size(), ours.size());
   int stops = 0;
   for (std::size_t c = 0; c < ours.size(); ++c) {
