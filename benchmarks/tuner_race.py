@@ -128,7 +128,7 @@ def mlptune_split(dataset, split_seed=0, validation_fraction=0.1, test_fraction=
 
 # --- mlptune ---
 
-def run_mlptune(binary, dataset, seed, seconds, run_cap):
+def run_mlptune(binary, dataset, seed, seconds, run_cap, extra_args=()):
     """Runs one study in a fresh SQLite file; returns the finished trials as (seconds, value, state)."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "study.yaml"
@@ -137,7 +137,8 @@ def run_mlptune(binary, dataset, seed, seconds, run_cap):
                                              run_cap=f"run_cap: {run_cap}\n" if run_cap else ""))
         storage = Path(tmp) / "study.db"
         launched = time.time()
-        subprocess.run([binary, "tune", str(config), "--storage", str(storage), "--timeout", f"{seconds}s"],
+        subprocess.run([binary, "tune", str(config), "--storage", str(storage), "--timeout", f"{seconds}s",
+                        *extra_args],
                        check=True, stdout=subprocess.DEVNULL)
         subprocess.run([binary, "export", str(storage), "--out", f"{tmp}/export"], check=True,
                        stdout=subprocess.DEVNULL)
@@ -252,7 +253,7 @@ def median_or_none(values):
 def one_study(args, system, dataset, seed):
     run_cap = args.digits_run_cap if dataset == "digits" else 0
     if system == "mlptune":
-        return run_mlptune(args.mlptune, dataset, seed, args.seconds, run_cap)
+        return run_mlptune(args.mlptune, dataset, seed, args.seconds, run_cap, args.mlptune_args.split())
     # A fresh Python process per Optuna study, so that no thread pool or cache carries over.
     jobs = args.cores if system == "optuna-jobs" else 1
     out = subprocess.run([sys.executable, __file__, "--optuna-study", dataset, str(seed), str(jobs),
@@ -264,6 +265,7 @@ def one_study(args, system, dataset, seed):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mlptune", default=str(ROOT / "build/mlptune"), help="the mlptune binary")
+    parser.add_argument("--mlptune-args", default="", help="more flags for mlptune tune, e.g. '--concurrency 1'")
     parser.add_argument("--datasets", default="mnist,digits", help="comma-separated: mnist, digits")
     parser.add_argument("--systems", default="mlptune,optuna,optuna-jobs")
     parser.add_argument("--seeds", default="0,1,2", help="study seeds (the sampler's and the trials')")

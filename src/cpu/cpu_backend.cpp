@@ -13,6 +13,7 @@
 
 #include "cpu/blas_kernels.hpp"
 #include "cpu/reference.hpp"
+#include "cpu/subnormals.hpp"
 #include "cpu/thread_policy.hpp"
 #include "mlptune/error.hpp"
 #include "nn/trainer_core.hpp"
@@ -158,6 +159,7 @@ void CpuTrainer::gather_batch(std::size_t first, int batch) {
 }
 
 EpochSteps CpuTrainer::train_steps(int epoch, std::int64_t first_step) {
+  const cpu::FlushSubnormals flush;
   const Dataset& train = data().train;
   if (spec().train.shuffle) order_ = ref::epoch_permutation(spec().train.seed, epoch, train.rows);
   EpochSteps result;
@@ -194,6 +196,7 @@ void CpuTrainer::for_each_chunk(const Dataset& split, PerChunk&& per_chunk) {
 }
 
 MetricSums CpuTrainer::sum_metrics(const Dataset& split) {
+  const cpu::FlushSubnormals flush;
   const int width = spec().model.output_width;
   const bool classification = split.task == Task::classification;
   MetricSums sums;
@@ -208,6 +211,7 @@ MetricSums CpuTrainer::sum_metrics(const Dataset& split) {
 }
 
 std::vector<float> CpuTrainer::compute_outputs(const Dataset& data) {
+  const cpu::FlushSubnormals flush;
   const std::size_t width = std::size_t(spec().model.output_width);
   std::vector<float> predictions(data.rows * width);  // (rows, output_width)
   for_each_chunk(data, [&](std::size_t first, int batch, const float* outputs) {
