@@ -15,7 +15,9 @@
 
 namespace mlptune::testing {
 
-inline bool optuna_installed() { return std::system("python3 -c 'import optuna' > /dev/null 2>&1") == 0; }
+inline bool optuna_installed() {
+  return std::system("python3 -c 'import optuna' > /dev/null 2>&1") == 0;
+}
 
 // Optuna's answers, or nullopt (with a test failure) where the script failed.
 inline std::optional<nlohmann::json> replay_in_optuna(const char* script, const nlohmann::json& cases) {
