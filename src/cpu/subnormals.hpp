@@ -20,8 +20,12 @@ namespace mlptune::cpu {
 class FlushSubnormals {
  public:
 #if defined(__SSE2__)
-  FlushSubnormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | kFlushToZero | kDenormalsAreZero); }
-  ~FlushSubnormals() { _mm_setcsr(saved_); }
+  FlushSubnormals() : saved_(_mm_getcsr()) {
+    _mm_setcsr(saved_ | kFlushToZero | kDenormalsAreZero);
+  }
+  ~FlushSubnormals() {
+    _mm_setcsr(saved_);
+  }
 #else
   FlushSubnormals() = default;
 #endif
@@ -30,7 +34,7 @@ class FlushSubnormals {
 
  private:
 #if defined(__SSE2__)
-  static constexpr unsigned kFlushToZero = 0x8000;      // MXCSR bit 15: results below the normal range become 0
+  static constexpr unsigned kFlushToZero = 0x8000;       // MXCSR bit 15: results below the normal range become 0
   static constexpr unsigned kDenormalsAreZero = 0x0040;  // MXCSR bit 6: such inputs are read as 0
   unsigned saved_;
 #endif
