@@ -231,17 +231,17 @@ def text(value, form):
     return "-" if value is None else format(value, form)
 
 
-def summary(values, form):
-    """median [low, high] of the values that exist, with how many are missing."""
+def summary(values, form, missing_text):
+    """median [low, high] of the values that exist, with how many are missing. A missing value ranks
+    last: a time to target counts as later than any seen one, an accuracy as lower than any."""
     present = sorted(v for v in values if v is not None)
     if not present:
         return "-"
     missing = len(values) - len(present)
-    # A missing time to target counts as later than any seen one (the median of 3 with one missing).
-    ranked = present + [float("inf")] * missing
-    median = statistics.median(ranked)
+    last = float("inf") if missing_text == ">budget" else float("-inf")
+    median = statistics.median(present + [last] * missing)
     spread = f"[{format(present[0], form)}, {format(present[-1], form)}]"
-    return (">budget" if median == float("inf") else format(median, form)) + " " + spread + \
+    return (missing_text if median == last else format(median, form)) + " " + spread + \
         (f" ({missing} none)" if missing else "")
 
 
@@ -305,8 +305,8 @@ def main():
         for system in systems:
             runs = [results[(dataset, system, s)] for s in seeds]
             line = f"  {system:<12} " + "  ".join(
-                f"@{c}s {summary([best_at(r, c) for r in runs], '.4f')}" for c in checkpoints)
-            print(line + f"  to {target}: {summary([time_to(r, target) for r in runs], '.1f')} s")
+                f"@{c}s {summary([best_at(r, c) for r in runs], '.4f', 'none')}" for c in checkpoints)
+            print(line + f"  to {target}: {summary([time_to(r, target) for r in runs], '.1f', '>budget')} s")
         if "mlptune" in systems:
             ours = median_or_none([time_to(results[(dataset, 'mlptune', s)], target) for s in seeds])
             for system in systems:
