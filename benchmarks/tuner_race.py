@@ -231,17 +231,18 @@ def text(value, form):
     return "-" if value is None else format(value, form)
 
 
-def summary(values, form, missing_text):
+def summary(values, form, missing_rank):
     """median [low, high] of the values that exist, with how many are missing. A missing value ranks
-    last: a time to target counts as later than any seen one, an accuracy as lower than any."""
+    as missing_rank: inf for a time to target (later than any seen one, ">budget"), -inf for an
+    accuracy (lower than any, "none")."""
     present = sorted(v for v in values if v is not None)
     if not present:
         return "-"
     missing = len(values) - len(present)
-    last = float("inf") if missing_text == ">budget" else float("-inf")
-    median = statistics.median(present + [last] * missing)
+    median = statistics.median(present + [missing_rank] * missing)
     spread = f"[{format(present[0], form)}, {format(present[-1], form)}]"
-    return (missing_text if median == last else format(median, form)) + " " + spread + \
+    missing_text = ">budget" if missing_rank > 0 else "none"
+    return (missing_text if median == missing_rank else format(median, form)) + " " + spread + \
         (f" ({missing} none)" if missing else "")
 
 
@@ -305,8 +306,8 @@ def main():
         for system in systems:
             runs = [results[(dataset, system, s)] for s in seeds]
             line = f"  {system:<12} " + "  ".join(
-                f"@{c}s {summary([best_at(r, c) for r in runs], '.4f', 'none')}" for c in checkpoints)
-            print(line + f"  to {target}: {summary([time_to(r, target) for r in runs], '.1f', '>budget')} s")
+                f"@{c}s {summary([best_at(r, c) for r in runs], '.4f', float('-inf'))}" for c in checkpoints)
+            print(line + f"  to {target}: {summary([time_to(r, target) for r in runs], '.1f', float('inf'))} s")
         if "mlptune" in systems:
             ours = median_or_none([time_to(results[(dataset, 'mlptune', s)], target) for s in seeds])
             for system in systems:

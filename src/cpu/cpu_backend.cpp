@@ -189,6 +189,7 @@ EpochSteps CpuTrainer::train_steps(int epoch, std::int64_t first_step) {
 // Runs the forward pass over `split` in chunks of the batch size; per_chunk(first_row, batch, outputs).
 template <class PerChunk>
 void CpuTrainer::for_each_chunk(const Dataset& split, PerChunk&& per_chunk) {
+  const cpu::FlushSubnormals flush;
   for (std::size_t first = 0; first < split.rows; first += std::size_t(batch_size_)) {
     const int batch = static_cast<int>(std::min<std::size_t>(batch_size_, split.rows - first));
     per_chunk(first, batch, forward(split.features.data() + first * split.cols, batch, Pass::evaluation));
@@ -196,7 +197,6 @@ void CpuTrainer::for_each_chunk(const Dataset& split, PerChunk&& per_chunk) {
 }
 
 MetricSums CpuTrainer::sum_metrics(const Dataset& split) {
-  const cpu::FlushSubnormals flush;
   const int width = spec().model.output_width;
   const bool classification = split.task == Task::classification;
   MetricSums sums;
@@ -211,7 +211,6 @@ MetricSums CpuTrainer::sum_metrics(const Dataset& split) {
 }
 
 std::vector<float> CpuTrainer::compute_outputs(const Dataset& data) {
-  const cpu::FlushSubnormals flush;
   const std::size_t width = std::size_t(spec().model.output_width);
   std::vector<float> predictions(data.rows * width);  // (rows, output_width)
   for_each_chunk(data, [&](std::size_t first, int batch, const float* outputs) {
