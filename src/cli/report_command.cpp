@@ -13,6 +13,7 @@
 #include "io/output_file.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/tune/report.hpp"
+#include "mlptune_source_dir.hpp"
 #include "tune/export_time.hpp"
 
 namespace mlptune::cli {

@@ -9,6 +9,7 @@
 #include "data/text_table.hpp"
 #include "mlptune/data.hpp"
 #include "mlptune/error.hpp"
+#include "mlptune_source_dir.hpp"
 
 namespace mlptune {
 
@@ -213,11 +214,7 @@ std::filesystem::path datasets_dir() {
   if (auto found = find_near_executable()) {
     return *found;
   }
-#ifdef MLPTUNE_SOURCE_DATASETS_DIR
-  return MLPTUNE_SOURCE_DATASETS_DIR;
-#else
-  return "datasets";
-#endif
+  return std::filesystem::path(MLPTUNE_SOURCE_DIR) / "datasets";
 }
 
 Dataset load_rows(const std::string& spec, const LoadOptions& load) {

@@ -12,6 +12,9 @@
 #include <sstream>
 #include <string>
 
+#include "mlptune_binary.hpp"
+#include "mlptune_source_dir.hpp"
+
 namespace mlptune::testing {
 
 namespace fs = std::filesystem;

@@ -7,6 +7,7 @@
 
 #include "mlptune/error.hpp"
 #include "mlptune/tune/study_config.hpp"
+#include "mlptune_source_dir.hpp"
 #include "tune/search_space_math.hpp"
 
 namespace mlptune::tune {
