@@ -14,6 +14,7 @@
 #include "cli/options.hpp"
 #include "cli/stop_signals.hpp"
 #include "cli/text.hpp"
+#include "common/shell_quote.hpp"
 #include "common/text_list.hpp"
 #include "common/value_range.hpp"
 #include "mlptune/error.hpp"
@@ -79,8 +80,8 @@ std::string stop_summary(const tune::StudyResult& result, const TuneCommandOptio
   }
   if (result.progress.paused > 0)
     text += " " + std::to_string(result.progress.paused) + " trials wait paused at their rungs.";
-  std::string command = "mlptune tune " + options.config_path;
-  if (!options.storage_path.empty()) command += " --storage " + options.storage_path;
+  std::string command = "mlptune tune " + shell_quoted(options.config_path);
+  if (!options.storage_path.empty()) command += " --storage " + shell_quoted(options.storage_path);
   return text + "\nTo continue the study, run the same command again: " + command + "\n";
 }
 
@@ -139,8 +140,8 @@ int run_tune(const TuneCommandOptions& options) {
   if (result.best && !result.best_weights.empty() && std::filesystem::exists(result.best_weights))
     std::cout << "best trial's weights: " << result.best_weights.string() << "\n";
   else if (result.best && storage->best_weights(result.study.id))
-    std::cout << "best trial's weights: in the database; mlptune export " << storage->location() << " --study-name "
-              << result.study.name << " --best-weights FILE writes them\n";
+    std::cout << "best trial's weights: in the database; mlptune export " << shell_quoted(storage->location())
+              << " --study-name " << shell_quoted(result.study.name) << " --best-weights FILE writes them\n";
   if (result.stopped_by != tune::StopCause::none) std::cout << stop_summary(result, options) << std::flush;
   return exit_status_for(stop->cause());
 }

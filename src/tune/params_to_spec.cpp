@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "common/counter_rng.hpp"
+#include "common/shell_quote.hpp"
 #include "common/text_list.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/tune/study.hpp"
@@ -116,13 +117,6 @@ TrialSpec apply_params(const Params& params, const TrialSpec& base) {
   return spec;
 }
 
-std::string quoted_if_needed(const std::string& text) {
-  if (!text.empty() && text.find_first_of(" \t'\"\\$`*?;&|<>()") == std::string::npos) return text;
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
 // " --lr 0.001" for each setting the line writes (an on_off setting only when off: " --no-shuffle").
 template <class Owner>
 void append_flags(std::string& line, const std::vector<Setting<Owner>>& table, const Owner& owner) {
@@ -131,7 +125,7 @@ void append_flags(std::string& line, const std::vector<Setting<Owner>>& table, c
     if (!setting.in_command_line() || (valueless && setting.get(owner).template get<bool>())) continue;
     line += ' ';  // appended piece by piece: GCC 12 warns falsely on " " + text (-Wrestrict, bug 105329)
     line += setting.flag();
-    if (!valueless) line += ' ' + quoted_if_needed(setting.text_of(owner));
+    if (!valueless) line += ' ' + shell_quoted(setting.text_of(owner));
   }
 }
 
@@ -207,7 +201,7 @@ TrialSpec default_trial_spec(const DataSplits& data) {
 std::string train_command_line(const TrialSpec& spec, const DataSpec& data, BackendKind backend) {
   std::string line = "mlptune train";
   auto flag = [&line](std::string_view name, const std::string& value) {
-    line += " --" + std::string(name) + " " + quoted_if_needed(value);
+    line += " --" + std::string(name) + " " + shell_quoted(value);
   };
   if (data.path.empty()) {
     flag("dataset", data.dataset);

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <chrono>
 
+#include "common/shell_quote.hpp"
+
 namespace mlptune::tune {
 
 bool is_paused(const FrozenTrial& trial) {
@@ -25,8 +27,8 @@ std::vector<FrozenTrial> Storage::trials(int study_id) {
 StudyDump Storage::dump_study(const std::string& name) {
   const std::optional<StudyInfo> study = find_study(name);
   if (!study)
-    throw StorageError(location() + ": has no study named '" + name + "'; `mlptune studies " + location() +
-                       "` lists the studies it has");
+    throw StorageError(location() + ": has no study named '" + name + "'; `mlptune studies " +
+                       shell_quoted(location()) + "` lists the studies it has");
   StudyDump dump;
   dump.study = *study;
   dump.previous_configs = config_history(study->id);
