@@ -3,6 +3,7 @@
 #include "io/output_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <cstring>
 
 #include "common/process.hpp"
+#include "common/shell_quote.hpp"
 #include "mlptune/error.hpp"
 
 namespace mlptune::io {
@@ -81,6 +83,61 @@ void sync_folder(const fs::path& folder) {
 
 }  // namespace
 
+namespace {
+
+std::string uid_text(uid_t uid) {
+  return "uid " + std::to_string(uid);
+}
+
+// Why the symbolic link `link` must not be followed, or "" when it may be. The kernel's
+// protected_symlinks rule: in a folder that is sticky and writable by everyone (/tmp), a link is
+// followed only when it belongs to the caller or to the folder's owner. Elsewhere a link owned by
+// another user is never followed: whoever planted it chose the file that would be overwritten.
+std::string unfollowable_link_reason(const fs::path& link) {
+  struct stat link_status = {};
+  if (::lstat(link.c_str(), &link_status) != 0 || link_status.st_uid == ::geteuid()) return {};
+  struct stat folder_status = {};
+  const fs::path folder = folder_of(link);
+  if (::stat(folder.c_str(), &folder_status) != 0) return "is a symbolic link whose folder cannot be examined";
+  const bool shared_folder = (folder_status.st_mode & S_ISVTX) != 0 && (folder_status.st_mode & S_IWOTH) != 0;
+  if (shared_folder && link_status.st_uid == folder_status.st_uid) return {};
+  if (shared_folder)
+    return "is a symbolic link in " + folder.string() + ", a folder everyone can write to, owned by " +
+           uid_text(link_status.st_uid) + ", neither you (" + uid_text(::geteuid()) + ") nor the folder's owner";
+  return "is a symbolic link owned by another user (" + uid_text(link_status.st_uid) + ", you are " +
+         uid_text(::geteuid()) + ")";
+}
+
+// Each link on the way from `path` to a file that is no link, checked before it is followed.
+void check_links_may_be_followed(const fs::path& path, const std::string& name) {
+  constexpr int kMostLinks = 40;  // as the kernel's ELOOP limit
+  std::error_code error;
+  fs::path link = path;
+  for (int hop = 0; hop < kMostLinks && fs::is_symlink(fs::symlink_status(link, error)); ++hop) {
+    const std::string reason = unfollowable_link_reason(link);
+    if (!reason.empty())
+      throw Error(name + (link == path ? "" : " (through " + link.string() + ")") + ": " + reason +
+                  "; mlptune does not write through such a link, since its owner chooses which file is "
+                  "overwritten. Remove the link, or give the path of the file itself");
+    const fs::path next = fs::read_symlink(link, error);
+    if (error) return;  // vanished meanwhile: the checks that follow report it
+    link = next.is_absolute() ? next : folder_of(link) / next;
+  }
+}
+
+// An existing target's permissions, and its owner and group where this process may set them, for
+// the file that replaces it: a 0600 file stays 0600.
+void keep_mode_and_owner(int descriptor, const fs::path& target) {
+  struct stat existing = {};
+  if (::stat(target.c_str(), &existing) != 0 || !S_ISREG(existing.st_mode)) return;
+  if (::fchown(descriptor, existing.st_uid, existing.st_gid) != 0) {
+    [[maybe_unused]] const int group_only = ::fchown(descriptor, uid_t(-1), existing.st_gid);
+  }
+  [[maybe_unused]] const int changed = ::fchmod(descriptor, existing.st_mode & 07777);
+}
+
+}  // namespace
+
 fs::path checked_output_path(const fs::path& path, std::string_view what) {
   const std::string name = named(path, what);
   if (path.empty())
@@ -88,6 +145,7 @@ fs::path checked_output_path(const fs::path& path, std::string_view what) {
   std::error_code error;
   fs::path target = path;
   if (fs::is_symlink(fs::symlink_status(path, error))) {
+    check_links_may_be_followed(path, name);
     target = fs::canonical(path, error);
     if (error)
       throw Error(name + ": is a symbolic link to a missing file (" + fs::read_symlink(path, error).string() +
@@ -104,7 +162,7 @@ fs::path checked_output_path(const fs::path& path, std::string_view what) {
   const fs::path folder = folder_of(target);
   if (!fs::is_directory(folder, error))
     throw Error(name + ": the folder " + folder.string() + " does not exist; create it first (mkdir -p " +
-                folder.string() + ")");
+                shell_quoted(folder.string()) + ")");
   if (::access(folder.c_str(), W_OK | X_OK) != 0) {
     const WriteFailureReason why = write_failure_reason(errno);
     throw Error(name + ": cannot write in the folder " + folder.string() + " (" + why.cause + "); " + why.fix);
@@ -137,6 +195,7 @@ void AtomicFile::write(const void* bytes, std::size_t count) {
 }
 
 void AtomicFile::commit() {
+  keep_mode_and_owner(descriptor_, target_);
   if (::fsync(descriptor_) != 0) fail("cannot write", errno);
   const int closed = ::close(descriptor_);
   descriptor_ = -1;

@@ -20,12 +20,15 @@ WriteFailureReason write_failure_reason(int error_number);
 // Where the bytes for `path` go: `path` itself, or the regular file a symbolic link at `path`
 // points to (the link stays). Throws Error, naming `what` (e.g. "--save") and the fix, when the
 // path cannot take a file: it is a folder, a device or another non-regular file, a link to a
-// missing file, or its folder is missing or not writable. Call it before the work whose result
+// missing file, a link that must not be followed (the kernel's protected_symlinks rule: owned by
+// another user, unless it lies in a sticky folder everyone can write to and belongs to that
+// folder's owner), or its folder is missing or not writable. Call it before the work whose result
 // the file holds, so a bad path costs nothing.
 std::filesystem::path checked_output_path(const std::filesystem::path& path, std::string_view what = {});
 
-// A file being written. Nothing appears at the path until commit(): it flushes and syncs the
-// temporary file, renames it over the target and syncs the folder. Every failure throws Error with
+// A file being written. Nothing appears at the path until commit(): it gives the temporary file
+// the permissions (and, where permitted, the owner) of the file it replaces, flushes and syncs
+// it, renames it over the target and syncs the folder. Every failure throws Error with
 // the path and the reason; an AtomicFile destroyed before commit() removes its temporary file, so
 // neither a half-written file nor a temporary one is ever left behind.
 class AtomicFile {

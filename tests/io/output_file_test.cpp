@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,6 +91,98 @@ TEST(OutputFile, ALinkToARegularFileIsFollowedAndKept) {
   write_file_atomically(folder.file("link"), "new");
   EXPECT_TRUE(fs::is_symlink(folder.file("link")));
   EXPECT_EQ(read(folder.file("target")), "new");
+}
+
+mode_t permissions_of(const fs::path& path) {
+  struct stat status = {};
+  EXPECT_EQ(::lstat(path.c_str(), &status), 0) << path;
+  return status.st_mode & 07777;
+}
+
+TEST(OutputFile, AReplacedFileKeepsItsPermissions) {
+  TempFolder folder;
+  const mode_t previous_mask = ::umask(022);
+  for (const mode_t mode : {0600, 0640, 0664}) {
+    const fs::path file = folder.file("weights-" + std::to_string(mode));
+    write_file_atomically(file, "old");
+    ::chmod(file.c_str(), mode);
+    write_file_atomically(file, "new");
+    EXPECT_EQ(read(file), "new");
+    EXPECT_EQ(permissions_of(file), mode) << "not the umask's 0644";
+  }
+  write_file_atomically(folder.file("fresh"), "new");
+  EXPECT_EQ(permissions_of(folder.file("fresh")), 0644u) << "a new file gets what the umask leaves";
+  ::umask(previous_mask);
+}
+
+// A folder like /tmp: writable by everyone, sticky, here owned by the test's user.
+fs::path shared_sticky_folder(const TempFolder& folder) {
+  const fs::path shared = folder.file("shared");
+  fs::create_directory(shared);
+  EXPECT_EQ(::chmod(shared.c_str(), 01777), 0);
+  return shared;
+}
+
+TEST(OutputFile, AnOwnLinkInASharedStickyFolderIsFollowed) {
+  TempFolder folder;
+  const fs::path shared = shared_sticky_folder(folder);
+  write_file_atomically(folder.file("target"), "old");
+  fs::create_symlink(folder.file("target"), shared / "link");
+  write_file_atomically(shared / "link", "new");
+  EXPECT_EQ(read(folder.file("target")), "new");
+  EXPECT_TRUE(fs::is_symlink(shared / "link"));
+}
+
+// Links owned by another user can only be made by root (lchown).
+constexpr uid_t kOtherUser = 54321;
+
+void expect_refused_and_untouched(const fs::path& link, const fs::path& target, const std::string& reason) {
+  const std::string message = message_of([&] { write_file_atomically(link, "planted", "--save"); });
+  EXPECT_NE(message.find("--save " + link.string() + ": " + reason), std::string::npos) << message;
+  EXPECT_NE(message.find("Remove the link, or give the path of the file itself"), std::string::npos) << message;
+  EXPECT_EQ(read(target), "precious") << "the file the link points to is untouched";
+}
+
+TEST(OutputFile, ALinkOfAnotherUserIsNotFollowedUnlessItsStickyFoldersOwnerMadeIt) {
+  if (::geteuid() != 0) GTEST_SKIP() << "giving a link to another user (lchown) needs root";
+  TempFolder folder;
+  write_file_atomically(folder.file("target"), "precious");
+
+  fs::create_symlink(folder.file("target"), folder.file("link"));
+  ASSERT_EQ(::lchown(folder.file("link").c_str(), kOtherUser, kOtherUser), 0);
+  expect_refused_and_untouched(folder.file("link"), folder.file("target"),
+                               "is a symbolic link owned by another user (uid 54321, you are uid 0)");
+
+  const fs::path shared = shared_sticky_folder(folder);
+  fs::create_symlink(folder.file("target"), shared / "link");
+  ASSERT_EQ(::lchown((shared / "link").c_str(), kOtherUser, kOtherUser), 0);
+  expect_refused_and_untouched(shared / "link", folder.file("target"),
+                               "is a symbolic link in " + shared.string() + ", a folder everyone can write to");
+
+  fs::create_symlink(shared / "link", folder.file("chain"));
+  const std::string through = message_of([&] { checked_output_path(folder.file("chain")); });
+  EXPECT_NE(through.find("(through " + (shared / "link").string() + "): is a symbolic link in"), std::string::npos)
+      << "every link on the way is checked: " << through;
+
+  ASSERT_EQ(::chown(shared.c_str(), kOtherUser, kOtherUser), 0);
+  ASSERT_EQ(::chmod(shared.c_str(), 01777), 0);
+  write_file_atomically(shared / "link", "new");
+  EXPECT_EQ(read(folder.file("target")), "new") << "the folder's owner's link is followed, as the kernel does";
+}
+
+TEST(OutputFile, AReplacedFileKeepsItsOwnerWherePermitted) {
+  if (::geteuid() != 0) GTEST_SKIP() << "a file of another user can only be replaced as root";
+  TempFolder folder;
+  const fs::path file = folder.file("model.safetensors");
+  write_file_atomically(file, "old");
+  ASSERT_EQ(::chown(file.c_str(), kOtherUser, kOtherUser), 0);
+  ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
+  write_file_atomically(file, "new");
+  struct stat status = {};
+  ASSERT_EQ(::stat(file.c_str(), &status), 0);
+  EXPECT_EQ(status.st_uid, kOtherUser);
+  EXPECT_EQ(status.st_gid, kOtherUser);
+  EXPECT_EQ(status.st_mode & 07777, 0600u);
 }
 
 // A write beyond the file-size limit fails part-way (EFBIG, as a disk filling up): the error names
