@@ -74,6 +74,9 @@ def csv_seeds() -> None:
     write("csv", "diabetes-5-regression.csv", ("\n".join(rows) + "\n").encode())
     write("csv", "named-columns.csv", b"sepal,petal,label\n5.1,3.5,0\n4.9,+3.0,1\n\n6.2,2.9e0,2\n")
     write("csv", "whitespace.txt", b"1 2\t0\n  3   4 1\r\n-5 6.5 0\n")
+    write("csv", "byte-order-mark.csv", b"\xef\xbb\xbfsepal,petal,label\n5.1,3.5,0\n4.9,3.0,1\n")
+    write("csv", "quoted.csv", b'"a,b","say ""hi""\n(cm)",label\n"0.13", 2 ,"1"\n4,"5e-1",0\n')
+    write("csv", "crlf.csv", b"x,y,label\r\n1,2,0\r\n\r\n3,4,1\r\n")
 
 
 def npy_bytes(array: np.ndarray) -> bytes:

@@ -112,6 +112,73 @@ TEST(CsvLoader, SkipsBlankLinesAndKeepsTheirNumbersInMessages) {
   EXPECT_PRED_FORMAT2(contains, message, "line 5, column 2: 'x' is not a number");
 }
 
+// Excel's "CSV UTF-8" starts the file with a byte-order mark: it is no part of the first name, nor
+// of the first number of a file without a header.
+TEST(CsvLoader, AByteOrderMarkIsNoPartOfTheFirstCell) {
+  TempFolder folder;
+  const auto named = folder.write("bom.csv", "\xEF\xBB\xBFsepal,petal,label\n5.1,3.5,0\n4.9,3,1\n");
+  const Dataset data = load_csv(named, label_column("label"));
+  EXPECT_EQ(data.feature_names, (std::vector<std::string>{"sepal", "petal"}));
+  const auto plain = folder.write("bom-plain.csv",
+                                  "\xEF\xBB\xBF"
+                                  "1.5,2,0\n3,4,1\n");
+  const Dataset rows = load_csv(plain);
+  ASSERT_EQ(rows.rows, 2u) << "the first line is data, not a header";
+  EXPECT_EQ(rows.features, (std::vector<float>{1.5f, 2, 3, 4}));
+}
+
+// RFC 4180: a quoted cell may hold the delimiter, doubled quotes and line breaks; quoted numbers
+// are numbers; spaces around an unquoted cell are dropped; CRLF ends lines as LF does.
+TEST(CsvLoader, ReadsQuotedCellsAsRfc4180Says) {
+  TempFolder folder;
+  const auto path = folder.write("quoted.csv",
+                                 "\"a,b\",\"say \"\"hi\"\"\",label\r\n"
+                                 "\"0.13\", 2 ,\"1\"\r\n"
+                                 "4,\"5e-1\",0\r\n");
+  const Dataset data = load_csv(path, label_column("label"));
+  EXPECT_EQ(data.feature_names, (std::vector<std::string>{"a,b", "say \"hi\""}));
+  ASSERT_EQ(data.rows, 2u);
+  EXPECT_EQ(data.features, (std::vector<float>{0.13f, 2, 4, 0.5f}));
+  EXPECT_EQ(data.labels, (std::vector<std::int32_t>{1, 0}));
+}
+
+TEST(CsvLoader, AQuotedLineBreakKeepsTheLineNumbersOfWhatFollows) {
+  TempFolder folder;
+  const auto path = folder.write("multiline.csv", "\"width\r\n(cm)\",b,label\r\n1,2,0\r\n\r\n3,x,1\r\n");
+  const std::string message = data_error_message([&] { load_csv(path); });
+  EXPECT_PRED_FORMAT2(contains, message, "line 5, column 2: 'x' is not a number");
+  const auto named = folder.write("multiline-ok.csv", "\"width\n(cm)\",b,label\n1,2,0\n3,4,1\n");
+  EXPECT_EQ(load_csv(named).feature_names, (std::vector<std::string>{"width\n(cm)", "b"}));
+}
+
+// A fault in a data line is blamed on that line, not on the first line read as a header.
+TEST(CsvLoaderErrors, ARaggedFirstDataLineIsNotBlamedOnTheFirstLine) {
+  TempFolder folder;
+  const auto path = folder.write("ragged-second.csv", "1,2,0\n1,2,3,0\n1,2,0\n4,5,1\n");
+  const std::string message = data_error_message([&] { load_csv(path); });
+  EXPECT_PRED_FORMAT2(contains, message, "line 2 has 4 cells, expected 3");
+}
+
+TEST(CsvLoaderErrors, AStrayOrUnclosedQuoteIsRefusedWithItsLine) {
+  TempFolder folder;
+  const auto stray = folder.write("stray.csv", "a,b,label\n1,2,0\n1,2\"5,0\n");
+  const std::string stray_message = data_error_message([&] { load_csv(stray); });
+  EXPECT_PRED_FORMAT2(contains, stray_message, "line 3, byte 4 of the line: a quote (\") inside a cell");
+  const auto unclosed = folder.write("unclosed.csv", "a,b,label\n1,2,0\n1,\"2,0\n3,4,1\n");
+  const std::string unclosed_message = data_error_message([&] { load_csv(unclosed); });
+  EXPECT_PRED_FORMAT2(contains, unclosed_message,
+                      "line 3: the quoted cell that starts here never closes (the file ends inside it)");
+}
+
+TEST(CsvLoaderErrors, AnAbsurdColumnCountIsRefusedWhileReading) {
+  TempFolder folder;
+  std::string row;
+  for (int cell = 0; cell < (1 << 20); ++cell) row += "0,";
+  const auto path = folder.write("wide.csv", "1,2,0\n" + row + "0\n");
+  const std::string message = data_error_message([&] { load_csv(path); });
+  EXPECT_PRED_FORMAT2(contains, message, "line 2 has more than 1048576 cells");
+}
+
 TEST(CsvLoaderErrors, MissingFile) {
   TempFolder folder;
   const auto path = folder.file("absent.csv");
