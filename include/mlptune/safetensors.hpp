@@ -66,5 +66,9 @@ ModelData model_data_of(const Dataset& train, const std::string& label_column);
 // the fix is to save it again with `mlptune train --save`) or malformed.
 std::string model_data_text(const ModelData& data);
 ModelData read_model_data(const std::filesystem::path& path, const std::map<std::string, std::string>& metadata);
+// Throws DataError naming the file and the mismatch when the entry does not fit `model`: its
+// scaling covers another number of features than the model's inputs, or its class count differs
+// from the model's outputs.
+void check_model_data(const std::filesystem::path& path, const ModelData& data, const ModelSpec& model);
 
 }  // namespace mlptune

@@ -35,10 +35,6 @@ void check_feature_names(const std::string& model_path, const ModelData& saved, 
 
 // The new rows, read as the training file was and scaled as its training split was.
 Dataset read_rows(const PredictCommandOptions& options, const ModelData& saved, const ModelSpec& model) {
-  if (saved.column_scale.size() != std::size_t(model.input_width))
-    throw DataError(options.model_path + ": its scaling covers " + std::to_string(saved.column_scale.size()) +
-                    " features but its model takes " + std::to_string(model.input_width) +
-                    "; save the model again with `mlptune train --save`");
   LoadOptions load;
   load.task = saved.task;
   if (!saved.label_column.empty()) load.label_column = saved.label_column;
@@ -112,6 +108,7 @@ int run_predict(const PredictCommandOptions& options) {
   io::checked_output_path(options.out_path, "--out");
   const TrialState state = load_trial_state(options.model_path);
   const ModelData saved = read_model_data(options.model_path, read_safetensors(options.model_path).metadata);
+  check_model_data(options.model_path, saved, state.model);
   const Dataset rows = read_rows(options, saved, state.model);
 
   TrialSpec spec;

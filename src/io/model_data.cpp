@@ -109,4 +109,20 @@ ModelData read_model_data(const std::filesystem::path& path, const std::map<std:
   }
 }
 
+void check_model_data(const std::filesystem::path& path, const ModelData& data, const ModelSpec& model) {
+  const std::string fix =
+      "; the file was changed after it was saved: train and save the model again "
+      "(`mlptune train --save`)";
+  if (data.column_scale.size() != std::size_t(model.input_width))
+    fail(path, std::string("its '") + kModelDataKey + "' metadata entry scales " +
+                   std::to_string(data.column_scale.size()) + " features but its model takes " +
+                   std::to_string(model.input_width) + fix);
+  if (data.task == Task::classification && data.classes != model.output_width)
+    fail(path, std::string("its '") + kModelDataKey + "' metadata entry claims " + std::to_string(data.classes) +
+                   " classes but its model has " + std::to_string(model.output_width) + " outputs" + fix);
+  if (data.task == Task::regression && data.classes != 0)
+    fail(path, std::string("its '") + kModelDataKey + "' metadata entry is for regression but claims " +
+                   std::to_string(data.classes) + " classes" + fix);
+}
+
 }  // namespace mlptune

@@ -62,5 +62,36 @@ TEST(ModelData, AMissingOrDamagedEntryIsRefusedWithTheFix) {
   EXPECT_NE(refusal({{kModelDataKey, "[]"}}).find("train and save the model again"), std::string::npos);
 }
 
+std::string mismatch(const ModelData& data, int input_width, int output_width) {
+  ModelSpec model;
+  model.input_width = input_width;
+  model.output_width = output_width;
+  try {
+    check_model_data("m.safetensors", data, model);
+  } catch (const DataError& error) {
+    return error.what();
+  }
+  return "(accepted)";
+}
+
+TEST(ModelData, AnEntryThatDoesNotFitTheModelIsRefusedNamingTheFileAndTheMismatch) {
+  ModelData classes = sample_data();
+  classes.task = Task::classification;
+  classes.classes = 3;
+  EXPECT_EQ(mismatch(classes, 3, 3), "(accepted)");
+  classes.classes = 2147483647;
+  EXPECT_EQ(mismatch(classes, 3, 3),
+            "m.safetensors: its 'mlptune.data' metadata entry claims 2147483647 classes but its model has 3 outputs; "
+            "the file was changed after it was saved: train and save the model again (`mlptune train --save`)");
+  EXPECT_NE(mismatch(sample_data(), 4, 1)
+                .find("m.safetensors: its 'mlptune.data' metadata entry scales 3 features "
+                      "but its model takes 4"),
+            std::string::npos);
+  ModelData regression = sample_data();
+  EXPECT_EQ(mismatch(regression, 3, 2), "(accepted)") << "a regression model's outputs are its targets";
+  regression.classes = 5;
+  EXPECT_NE(mismatch(regression, 3, 2).find("is for regression but claims 5 classes"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mlptune
