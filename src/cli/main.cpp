@@ -4,6 +4,7 @@
 #include <new>
 
 #include "cli/commands.hpp"
+#include "cli/stop_signals.hpp"
 #include "cpu/blas_kernels.hpp"
 #include "mlptune/error.hpp"
 
@@ -13,6 +14,8 @@ int main(int argc, char** argv) {
   // A write beyond the file-size limit (ulimit -f) fails with EFBIG, reported like a full disk,
   // instead of killing the program before it can clean up.
   std::signal(SIGXFSZ, SIG_IGN);
+  // A closed standard output (`mlptune tune ... | head -1`) does not end a study.
+  const ClosedOutputTolerance closed_output_tolerance;
   CLI::App app{"mlptune: train multi-layer perceptrons on NVIDIA GPUs (or the CPU) and tune their hyperparameters"};
   app.require_subcommand(1);
   app.footer("Run `mlptune COMMAND --help` for a command's flags.");

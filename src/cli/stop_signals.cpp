@@ -1,5 +1,6 @@
 // The signal handler and its watcher thread: the handler writes one byte to a pipe, the watcher
-// turns the first signal into a stop request and the second into an immediate exit.
+// turns the first signal into a stop request and the second into an immediate exit. And std::cout
+// kept from ending the program when its reader quits.
 #include "cli/stop_signals.hpp"
 
 #include <fcntl.h>
@@ -7,6 +8,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -28,11 +30,32 @@ extern "C" void on_stop_signal(int number) {
 }
 
 tune::StopCause cause_of(int number) {
-  return number == SIGTERM ? tune::StopCause::terminate : tune::StopCause::interrupt;
+  switch (number) {
+    case SIGTERM:
+      return tune::StopCause::terminate;
+    case SIGHUP:
+      return tune::StopCause::hangup;
+    default:
+      return tune::StopCause::interrupt;
+  }
 }
 
+// "Ctrl-C (SIGINT)", "SIGTERM", "SIGHUP (the terminal closed)", as the study's stop reason says it.
 std::string signal_name(int number) {
-  return number == SIGTERM ? "SIGTERM" : "Ctrl-C (SIGINT)";
+  tune::StopRequest named;
+  named.request(cause_of(number));
+  return named.reason();
+}
+
+std::string second_signal_name(int number) {
+  switch (number) {
+    case SIGTERM:
+      return "a second SIGTERM";
+    case SIGHUP:
+      return "a second SIGHUP";
+    default:
+      return "Ctrl-C again";
+  }
 }
 
 // On a terminal the live view's status line is unfinished: the message starts on a line of its own.
@@ -55,14 +78,17 @@ StopSignals::StopSignals(std::shared_ptr<tune::StopRequest> stop) : stop_(std::m
   action.sa_flags = SA_RESTART;  // interrupted system calls go on: the stop is seen at the next epoch end
   ::sigaction(SIGINT, &action, &previous_interrupt_);
   ::sigaction(SIGTERM, &action, &previous_terminate_);
+  ::sigaction(SIGHUP, &action, &previous_hangup_);
   // A program started in the background by a script ignores SIGINT, so that a Ctrl-C meant for the
-  // script's foreground leaves it alone: it keeps doing so.
+  // script's foreground leaves it alone, and one started by nohup ignores SIGHUP: it keeps doing so.
   if (previous_interrupt_.sa_handler == SIG_IGN) ::sigaction(SIGINT, &previous_interrupt_, nullptr);
+  if (previous_hangup_.sa_handler == SIG_IGN) ::sigaction(SIGHUP, &previous_hangup_, nullptr);
 }
 
 StopSignals::~StopSignals() {
   ::sigaction(SIGINT, &previous_interrupt_, nullptr);
   ::sigaction(SIGTERM, &previous_terminate_, nullptr);
+  ::sigaction(SIGHUP, &previous_hangup_, nullptr);
   const unsigned char quit = 0;
   while (::write(pipe_[1], &quit, 1) < 0 && errno == EINTR) {
   }
@@ -92,7 +118,7 @@ void StopSignals::watch() {
     std::cerr << line_start() << "mlptune: " << name
               << ": stopping once the running trials end their current epoch (they are saved to continue in the "
                  "next run); "
-              << (number == SIGTERM ? "a second SIGTERM" : "Ctrl-C again") << " quits at once" << std::endl;
+              << second_signal_name(number) << " quits at once" << std::endl;
   }
 }
 
@@ -102,11 +128,57 @@ int exit_status_for(tune::StopCause cause) {
       return 128 + SIGINT;
     case tune::StopCause::terminate:
       return 128 + SIGTERM;
+    case tune::StopCause::hangup:
+      return 128 + SIGHUP;
     case tune::StopCause::none:
     case tune::StopCause::time_budget:
       break;
   }
   return 0;
+}
+
+ClosedOutputTolerance::ClosedOutputTolerance() {
+  std::signal(SIGPIPE, SIG_IGN);  // a write to a pipe nobody reads fails with EPIPE instead
+  previous_ = std::cout.rdbuf(&buffer_);
+}
+
+ClosedOutputTolerance::~ClosedOutputTolerance() {
+  std::cout.flush();
+  std::cout.rdbuf(previous_);
+}
+
+ClosedOutputTolerance::Buffer::int_type ClosedOutputTolerance::Buffer::overflow(int_type byte) {
+  if (traits_type::eq_int_type(byte, traits_type::eof())) return traits_type::not_eof(byte);
+  const char c = traits_type::to_char_type(byte);
+  xsputn(&c, 1);
+  return byte;
+}
+
+// Always "written": a closed output is not the caller's failure, and std::cout never turns bad.
+std::streamsize ClosedOutputTolerance::Buffer::xsputn(const char* bytes, std::streamsize count) {
+  if (!closed_.load()) {
+    std::fwrite(bytes, 1, std::size_t(count), stdout);
+    check_written();
+  }
+  return count;
+}
+
+int ClosedOutputTolerance::Buffer::sync() {
+  if (!closed_.load()) {
+    std::fflush(stdout);
+    check_written();
+  }
+  return 0;
+}
+
+void ClosedOutputTolerance::Buffer::check_written() {
+  if (!std::ferror(stdout)) return;
+  const int error_number = errno;
+  if (closed_.exchange(true)) return;
+  const std::string cause =
+      error_number == EPIPE ? std::string("the program reading it has quit") : std::string(std::strerror(error_number));
+  std::cerr << line_start() << "mlptune: standard output is closed (" << cause
+            << "); going on without writing to it (messages still come here, on standard error)" << std::endl;
 }
 
 }  // namespace mlptune::cli

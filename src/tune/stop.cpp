@@ -52,6 +52,8 @@ std::string StopRequest::reason() const {
       return "Ctrl-C (SIGINT)";
     case StopCause::terminate:
       return "SIGTERM";
+    case StopCause::hangup:
+      return "SIGHUP (the terminal closed)";
   }
   return "no stop";
 }

@@ -1,7 +1,8 @@
-// Stopping `mlptune tune` gracefully, with real signals to the real program: a first SIGINT or
-// SIGTERM saves the running trials at their epoch end (waiting, epochs kept) and exits 130 or 143,
-// a second quits at once; a --timeout does the same and exits 0; the next run continues the
-// trials. And the W&B documentation's basic sweep (no run_cap) as it is, logged to a file.
+// Stopping `mlptune tune` gracefully, with real signals to the real program: a first SIGINT,
+// SIGTERM or SIGHUP saves the running trials at their epoch end (waiting, epochs kept) and exits
+// 130, 143 or 129, a second quits at once; a --timeout does the same and exits 0; the next run
+// continues the trials. A closed standard output ends nothing. And the W&B documentation's basic
+// sweep (no run_cap) as it is, logged to a file.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -159,10 +160,43 @@ TEST_P(FirstSignal, SavesTheRunningTrialsAtTheirEpochEndAndTheNextRunFinishesThe
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Tune, FirstSignal,
-                         ::testing::Values(SignalCase{SIGINT, 130, "Ctrl-C (SIGINT)"},
-                                           SignalCase{SIGTERM, 143, "SIGTERM"}),
-                         [](const auto& info) { return std::string(info.param.signal == SIGINT ? "Int" : "Term"); });
+INSTANTIATE_TEST_SUITE_P(
+    Tune, FirstSignal,
+    ::testing::Values(SignalCase{SIGINT, 130, "Ctrl-C (SIGINT)"}, SignalCase{SIGTERM, 143, "SIGTERM"},
+                      SignalCase{SIGHUP, 129, "SIGHUP (the terminal closed)"}),
+    [](const auto& info) {
+      return std::string(info.param.signal == SIGINT ? "Int" : info.param.signal == SIGTERM ? "Term" : "Hup");
+    });
+
+// `mlptune tune ... | head -1`: the reader of stdout is gone (here before the first line, so that no
+// timing decides when), and the study still runs to its end; stderr says once that stdout is closed.
+TEST_F(Cli, AClosedStandardOutputDoesNotEndTheStudy) {
+  std::string short_trials = kLongTrials;
+  short_trials.replace(short_trials.find("epochs: {value: 40}"), 19, "epochs: {value: 3}");
+  std::ofstream(path("study.yaml")) << short_trials;
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const int log = ::open(path("stderr.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(out[1], 1);
+    ::dup2(log, 2);
+    ::close(out[0]);
+    const std::string config = path("study.yaml"), storage = path("study.db");
+    ::execl(MLPTUNE_BINARY, "mlptune", "tune", config.c_str(), "--storage", storage.c_str(), nullptr);
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(out[0]);  // the reader quits before reading anything
+  EXPECT_EQ(wait_exit(child), 0) << "not killed by SIGPIPE: " << read_file(path("stderr.log"));
+  const std::string errors = read_file(path("stderr.log"));
+  const std::string closed = "mlptune: standard output is closed (the program reading it has quit); going on";
+  EXPECT_TRUE(contains(errors, closed)) << errors;
+  EXPECT_EQ(errors.find(closed), errors.rfind(closed)) << "said once:\n" << errors;
+  const auto trials = stored_trials(path("study.db"));
+  ASSERT_EQ(trials.size(), 2u);
+  for (const auto& record : trials) EXPECT_EQ(record.trial.state, RunState::complete);
+}
 
 // One epoch of this trial takes seconds: a second signal must not wait for it. The database stays as
 // kill -9 leaves it: the trial still marked running by a process that is gone, requeued by the next.

@@ -1,6 +1,7 @@
-// Stopping a study gracefully, for whatever reason: a time budget, Ctrl-C (SIGINT) or a batch
-// scheduler's SIGTERM. No trial starts after the stop; each running one ends at its next epoch
-// boundary with its state saved, waiting to continue when the study runs again.
+// Stopping a study gracefully, for whatever reason: a time budget, Ctrl-C (SIGINT), a batch
+// scheduler's SIGTERM or a closed terminal's SIGHUP. No trial starts after the stop; each running
+// one ends at its next epoch boundary with its state saved, waiting to continue when the study
+// runs again.
 #pragma once
 
 #include <atomic>
@@ -10,7 +11,7 @@
 
 namespace mlptune::tune {
 
-enum class StopCause { none, time_budget, interrupt, terminate };
+enum class StopCause { none, time_budget, interrupt, terminate, hangup };
 
 // Thread-safe and lock-free: request() may be called from any thread (a signal watcher, a test)
 // while the study's threads ask cause(). The first cause wins.
