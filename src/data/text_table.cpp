@@ -287,6 +287,7 @@ class CsvReader {
 
   [[noreturn]] void fail_parse(std::string_view text, std::size_t parsed) {
     if (csv_error(&parser_) == CSV_ENOMEM) throw std::bad_alloc();
+    if (text.ends_with('\n')) text.remove_suffix(1);
     throw_data_error(path_, line_text(line_) + ", byte " + std::to_string(parsed + 1) + " of the line: a quote (\") " +
                                 "inside a cell that does not start with one, or text after a cell's closing quote "
                                 "(near '" +

@@ -164,6 +164,7 @@ TEST(CsvLoaderErrors, AStrayOrUnclosedQuoteIsRefusedWithItsLine) {
   const auto stray = folder.write("stray.csv", "a,b,label\n1,2,0\n1,2\"5,0\n");
   const std::string stray_message = data_error_message([&] { load_csv(stray); });
   EXPECT_PRED_FORMAT2(contains, stray_message, "line 3, byte 4 of the line: a quote (\") inside a cell");
+  EXPECT_PRED_FORMAT2(contains, stray_message, "(near '1,2\"5,0');");
   const auto unclosed = folder.write("unclosed.csv", "a,b,label\n1,2,0\n1,\"2,0\n3,4,1\n");
   const std::string unclosed_message = data_error_message([&] { load_csv(unclosed); });
   EXPECT_PRED_FORMAT2(contains, unclosed_message,
