@@ -10,6 +10,7 @@
 #include "cli/options.hpp"
 #include "cli/study_file.hpp"
 #include "cli/text.hpp"
+#include "common/shell_quote.hpp"
 #include "io/output_file.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/tune/report.hpp"
@@ -44,18 +45,11 @@ fs::path plot_script() {
   throw Error("--plots needs experiments/plot.py from the mlptune source tree, and it was not found");
 }
 
-// Shell-quotes one argument.
-std::string quoted(const std::string& text) {
-  std::string result = "'";
-  for (char c : text) result += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return result + "'";
-}
-
 void make_plots(tune::Storage& storage, const std::string& study_name, const fs::path& folder) {
   const fs::path data = folder / "data";
   tune::export_study(storage, study_name, data);
-  const std::string command =
-      "python3 " + quoted(plot_script().string()) + " " + quoted(data.string()) + " --out " + quoted(folder.string());
+  const std::string command = "python3 " + shell_quoted(plot_script().string()) + " " + shell_quoted(data.string()) +
+                              " --out " + shell_quoted(folder.string());
   if (std::system(command.c_str()) != 0)
     throw Error("making the plots failed (" + command +
                 "); the plots need python3 with matplotlib: pip install matplotlib numpy");
