@@ -1,4 +1,5 @@
-// Launchers of the fused bias + activation forward kernel and the activation backward kernel.
+// Launchers of the fused bias + activation forward kernel and the fused activation backward + bias
+// gradient kernel.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -14,7 +15,10 @@ namespace mlptune::kernels {
 void bias_activation_forward(Activation activation, float* pre, const float* bias, float* out, int batch, int width,
                              cudaStream_t stream);
 
-// In place on grad (n): grad = grad · f'(pre), where grad holds ∂L/∂out on entry and ∂L/∂pre after.
-void activation_backward(Activation activation, const float* pre, float* grad, std::size_t count, cudaStream_t stream);
+// In place on grad (B, N): grad = grad · f'(pre), where grad holds ∂L/∂out on entry and ∂L/∂pre
+// after; then bias_grad (N) = Σ_rows grad, the layer's bias gradient (as ref::bias_gradient), in a
+// fixed summation order.
+void activation_bias_gradient(Activation activation, const float* pre, float* grad, float* bias_grad, int batch,
+                              int width, cudaStream_t stream);
 
 }  // namespace mlptune::kernels
