@@ -168,7 +168,8 @@ static __global__ void loss_kernel(Rows rows, int batch, int width, LossOutputs 
       metrics->first_nonfinite_step = outputs.step_counter != nullptr ? *outputs.step_counter + 1 : 0;
     }
   }
-  if (outputs.grad != nullptr && outputs.bias_grad != nullptr) column_sums(outputs.grad, outputs.bias_grad, batch, width);
+  if (outputs.grad != nullptr && outputs.bias_grad != nullptr)
+    column_sums(outputs.grad, outputs.bias_grad, batch, width);
 }
 
 template <class Rows>
@@ -180,8 +181,8 @@ void launch_loss(Rows rows, int batch, int width, const LossOutputs& outputs, cu
 
 }  // namespace
 
-void softmax_cross_entropy(float* logits, const float* bias, const std::int32_t* labels, LossOutputs outputs,
-                           int batch, int classes, cudaStream_t stream) {
+void softmax_cross_entropy(float* logits, const float* bias, const std::int32_t* labels, LossOutputs outputs, int batch,
+                           int classes, cudaStream_t stream) {
   launch_loss(SoftmaxCrossEntropyRows{logits, bias, labels, classes}, batch, classes, outputs, stream);
 }
 

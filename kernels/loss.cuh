@@ -31,8 +31,8 @@ struct LossOutputs {
 // sample_loss (B) = -log softmax[label]; grad (B, C) = (softmax - onehot) / B; bias_grad (C) =
 // Σ_rows grad. A label outside [0, C) gives a NaN loss (the divergence check then stops the trial).
 // One block: the batch's rows are shared among its warps and every sum has a fixed order.
-void softmax_cross_entropy(float* logits, const float* bias, const std::int32_t* labels, LossOutputs outputs,
-                           int batch, int classes, cudaStream_t stream);
+void softmax_cross_entropy(float* logits, const float* bias, const std::int32_t* labels, LossOutputs outputs, int batch,
+                           int classes, cudaStream_t stream);
 
 // Mean squared error on pred (B, K) vs target (B, K), pred += bias first as above:
 // sample_loss (B) = mean_k (p - t)²; grad (B, K) = 2 (p - t) / (B·K); bias_grad (K) = Σ_rows grad.

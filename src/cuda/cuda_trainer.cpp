@@ -218,7 +218,7 @@ class CudaTrainer final : public TrainerCore {
   int full_steps_ = 0;  // full batches per epoch
   int last_batch_ = 0;  // rows of the final partial batch, 0 when batches divide the split
   ArenaViews views_;
-  double* learning_rates_ = nullptr;  // the slot's page-locked table (steps_per_epoch)
+  double* learning_rates_ = nullptr;         // the slot's page-locked table (steps_per_epoch)
   std::vector<PlannedLaunch> step_plan_;     // one training step's launches
   std::vector<PlannedLaunch> forward_plan_;  // evaluation's and prediction's forward pass (no dropout)
   std::size_t step_graph_nodes_ = 0;         // of the full batch's captured step; 0 before its capture
@@ -417,8 +417,8 @@ void CudaTrainer::issue(const PlannedLaunch& launch, int batch) {
     case StepOp::dropout_backward:  // the step's mask gates the deltas as it gated the activations
       return kernels::dropout_backward(views_.trial, l, delta(l), delta(l), outputs, stream);
     case StepOp::activation_bias_grad:
-      return kernels::activation_bias_gradient(spec().model.activation, views.pre, delta(l),
-                                               views.bias_gradient.data(), batch, layer.out, stream);
+      return kernels::activation_bias_gradient(spec().model.activation, views.pre, delta(l), views.bias_gradient.data(),
+                                               batch, layer.out, stream);
     case StepOp::clip_gradient_norm:
       return kernels::clip_gradient_norm(views_.trial, views_.gradients.data(), views_.gradients.size(),
                                          views_.gradient_partials, stream);

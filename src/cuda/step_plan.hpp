@@ -11,17 +11,17 @@ namespace mlptune::cuda {
 
 // B rows, layer l of L maps in_l to out_l; δ is ∂L/∂(a layer's pre-activation).
 enum class StepOp {
-  gather,               // x (B, input), labels or targets (B, ·); starts the step (learning rate, batch position)
-  linear_forward,       // pre_l (B, out) = input_l · W_lᵀ (cuBLAS)
-  bias_activation,      // hidden l: pre_l += b_l, out_l = f(pre_l)
-  dropout_forward,      // hidden l: out_l = out_l · mask / (1 - rate)
-  loss,                 // logits += b_(L-1); sample losses, δ_(L-1), ∂L/∂b_(L-1) and the step's metrics
-  weight_gradient,      // ∂L/∂W_l (out, in) = δ_lᵀ · input_l (cuBLAS)
-  input_gradient,       // ∂L/∂out_(l-1) (B, in) = δ_l · W_l (cuBLAS)
-  dropout_backward,     // hidden l: the same mask on ∂L/∂out_l
-  activation_bias_grad, // hidden l: δ_l = ∂L/∂out_l · f'(pre_l), ∂L/∂b_l = Σ_rows δ_l
-  clip_gradient_norm,   // every gradient scaled to the global norm limit (two launches)
-  optimizer_update,     // every parameter; ends the step (steps taken += 1)
+  gather,                // x (B, input), labels or targets (B, ·); starts the step (learning rate, batch position)
+  linear_forward,        // pre_l (B, out) = input_l · W_lᵀ (cuBLAS)
+  bias_activation,       // hidden l: pre_l += b_l, out_l = f(pre_l)
+  dropout_forward,       // hidden l: out_l = out_l · mask / (1 - rate)
+  loss,                  // logits += b_(L-1); sample losses, δ_(L-1), ∂L/∂b_(L-1) and the step's metrics
+  weight_gradient,       // ∂L/∂W_l (out, in) = δ_lᵀ · input_l (cuBLAS)
+  input_gradient,        // ∂L/∂out_(l-1) (B, in) = δ_l · W_l (cuBLAS)
+  dropout_backward,      // hidden l: the same mask on ∂L/∂out_l
+  activation_bias_grad,  // hidden l: δ_l = ∂L/∂out_l · f'(pre_l), ∂L/∂b_l = Σ_rows δ_l
+  clip_gradient_norm,    // every gradient scaled to the global norm limit (two launches)
+  optimizer_update,      // every parameter; ends the step (steps taken += 1)
 };
 
 struct PlannedLaunch {
