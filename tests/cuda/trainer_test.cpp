@@ -19,6 +19,7 @@
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_trainer.hpp"
 #include "cuda/device_context.hpp"
+#include "cuda/step_plan.hpp"
 #include "gpu_test_support.hpp"
 #include "mlptune/backend.hpp"
 #include "mlptune/error.hpp"
@@ -273,6 +274,28 @@ TEST_F(CudaTrainerTest, GraphReplayEqualsEagerLaunches) {
   }
   EXPECT_EQ(flatten(graphs->state().parameters), flatten(eager->state().parameters));
   EXPECT_EQ(flatten(graphs->state().first_moment), flatten(eager->state().first_moment));
+}
+
+// A captured step holds the plan's launches and nothing else, as cudaGraphGetNodes counts its
+// nodes: the plan's count (tests/cuda_host/step_plan_test.cpp) is the graph's. Two hidden layers,
+// with ReLU alone, and with dropout and clipping.
+TEST_F(CudaTrainerTest, TheCapturedStepHasThePlansNodes) {
+  const auto data = classification_splits();
+  for (const bool regularized : {false, true}) {
+    SCOPED_TRACE(regularized ? "dropout and clipping" : "relu");
+    TrialSpec spec = make_spec(Optimizer::adam, Activation::relu);
+    if (regularized) {
+      spec.train.dropout = 0.2;
+      spec.train.clip_norm = 1.0;
+    }
+    const auto trainer = cuda_backend(true)->make_trainer(spec, data);
+    EXPECT_EQ(cuda::step_graph_nodes(*trainer), 0u) << "nothing is captured before the first epoch";
+    trainer->train_epoch();
+    const std::size_t planned =
+        cuda::graph_nodes(cuda::plan_training_step(cuda::StepShape{3, regularized, regularized}));
+    EXPECT_EQ(planned, regularized ? 21u : 15u);
+    EXPECT_EQ(cuda::step_graph_nodes(*trainer), planned);
+  }
 }
 
 // Bytes scaled in the gather give exactly the floats the host computed: same training, bit for bit.
