@@ -428,9 +428,19 @@ void CudaTrainer::issue(const PlannedLaunch& launch, int batch) {
   }
 }
 
-// One training step: the plan's launches in order.
+// One training step: the plan's launches in order, each phase in its NVTX range.
 void CudaTrainer::issue_step(int batch) {
-  for (const PlannedLaunch& launch : step_plan_) issue(launch, batch);
+  std::optional<Range> range;
+  std::optional<StepPhase> current;
+  for (const PlannedLaunch& launch : step_plan_) {
+    const StepPhase phase = step_phase(launch.op);
+    if (phase != current) {
+      range.reset();
+      range.emplace(phase_name(phase));
+      current = phase;
+    }
+    issue(launch, batch);
+  }
 }
 
 void CudaTrainer::TrainingSteps::issue_first() {

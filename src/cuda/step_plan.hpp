@@ -42,6 +42,41 @@ inline std::size_t graph_nodes(std::span<const PlannedLaunch> launches) {
   return nodes;
 }
 
+// The step's phases, in order, named as its NVTX ranges ("forward", "backward", "update").
+enum class StepPhase { forward, backward, update };
+
+inline StepPhase step_phase(StepOp op) {
+  switch (op) {
+    case StepOp::gather:
+    case StepOp::linear_forward:
+    case StepOp::bias_activation:
+    case StepOp::dropout_forward:
+    case StepOp::loss:
+      return StepPhase::forward;
+    case StepOp::weight_gradient:
+    case StepOp::input_gradient:
+    case StepOp::dropout_backward:
+    case StepOp::activation_bias_grad:
+    case StepOp::clip_gradient_norm:
+      return StepPhase::backward;
+    case StepOp::optimizer_update:
+      break;
+  }
+  return StepPhase::update;
+}
+
+inline const char* phase_name(StepPhase phase) {
+  switch (phase) {
+    case StepPhase::forward:
+      return "forward";
+    case StepPhase::backward:
+      return "backward";
+    case StepPhase::update:
+      break;
+  }
+  return "update";
+}
+
 // What decides a step's launches.
 struct StepShape {
   int layers = 0;          // dense layers, the output layer included

@@ -146,6 +146,19 @@ TEST(StepPlanTest, ACheckThatCanFailFindsAMisorderedPlan) {
   EXPECT_NE(check_data_flow(plan, StepShape{3}), "");
 }
 
+// The NVTX ranges "forward", "backward" and "update" (experiments/profile.sh filters on them) each
+// cover one run of launches, in that order.
+TEST(StepPlanTest, PhasesRunInOrderOnce) {
+  for (const bool regularized : {false, true}) {
+    std::vector<std::string> phases;
+    for (const PlannedLaunch& launch : plan_training_step(StepShape{3, regularized, regularized})) {
+      const std::string name = phase_name(step_phase(launch.op));
+      if (phases.empty() || phases.back() != name) phases.push_back(name);
+    }
+    EXPECT_EQ(phases, (std::vector<std::string>{"forward", "backward", "update"}));
+  }
+}
+
 TEST(StepPlanTest, AForwardPassEndsAtTheLogitsWithoutDropout) {
   std::vector<PlannedLaunch> forward;
   plan_forward(StepShape{3}, forward);
