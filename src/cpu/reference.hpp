@@ -87,7 +87,7 @@ template <class T>
 void optimizer_update(const OptimizerStep& update, T* parameters, const T* gradients, T* first, T* second,
                       std::size_t count);
 
-// --- dropout (kernels/dropout.cuh) ---
+// --- dropout (in kernels/activation.cuh's kernels: DropoutMask) ---
 
 // Inverted dropout on a hidden layer's activations (torch.nn.Dropout in training): out (n) = x /
 // (1 - rate) where rng::dropout_keeps(seed, steps_taken, layer, e, rate) for element e, else 0.

@@ -23,7 +23,6 @@
 #include "cuda/gemm.hpp"
 #include "cuda/step_plan.hpp"
 #include "cuda/trial_arena.hpp"
-#include "dropout.cuh"
 #include "gather.cuh"
 #include "gradient_clip.cuh"
 #include "init.cuh"
@@ -386,7 +385,7 @@ void CudaTrainer::issue(const PlannedLaunch& launch, int batch) {
   const int l = launch.layer;
   const LayerShape& layer = shape_.layers[std::size_t(std::max(l, 0))];
   const LayerViews& views = views_.layers[std::size_t(std::max(l, 0))];
-  const std::size_t outputs = std::size_t(batch) * std::size_t(layer.out);
+  const kernels::DropoutMask dropout{launch.dropout ? views_.trial : nullptr, l};
   switch (launch.op) {
     case StepOp::gather: {
       const kernels::StepStart start{views_.trial, views_.learning_rates, int(steps_per_epoch())};
@@ -397,9 +396,7 @@ void CudaTrainer::issue(const PlannedLaunch& launch, int batch) {
                                     batch, layer.in, layer.out);
     case StepOp::bias_activation:
       return kernels::bias_activation_forward(spec().model.activation, views.pre, views.bias.data(), views.out, batch,
-                                              layer.out, stream);
-    case StepOp::dropout_forward:
-      return kernels::dropout_forward(views_.trial, l, views.out, views.out, outputs, stream);
+                                              layer.out, stream, dropout);
     case StepOp::loss: {
       kernels::LossOutputs training;
       training.grad = delta(int(shape_.layers.size()) - 1);
@@ -414,11 +411,9 @@ void CudaTrainer::issue(const PlannedLaunch& launch, int batch) {
     case StepOp::input_gradient:
       return linear_input_gradient(slot().cublas(), train.precision, views.weight.data(), delta(l), delta(l - 1), batch,
                                    layer.in, layer.out);
-    case StepOp::dropout_backward:  // the step's mask gates the deltas as it gated the activations
-      return kernels::dropout_backward(views_.trial, l, delta(l), delta(l), outputs, stream);
-    case StepOp::activation_bias_grad:
+    case StepOp::activation_bias_grad:  // the step's mask gates the deltas as it gated the activations
       return kernels::activation_bias_gradient(spec().model.activation, views.pre, delta(l), views.bias_gradient.data(),
-                                               batch, layer.out, stream);
+                                               batch, layer.out, stream, dropout);
     case StepOp::clip_gradient_norm:
       return kernels::clip_gradient_norm(views_.trial, views_.gradients.data(), views_.gradients.size(),
                                          views_.gradient_partials, stream);

@@ -13,20 +13,19 @@ namespace mlptune::cuda {
 enum class StepOp {
   gather,                // x (B, input), labels or targets (B, ·); starts the step (learning rate, batch position)
   linear_forward,        // pre_l (B, out) = input_l · W_lᵀ (cuBLAS)
-  bias_activation,       // hidden l: pre_l += b_l, out_l = f(pre_l)
-  dropout_forward,       // hidden l: out_l = out_l · mask / (1 - rate)
+  bias_activation,       // hidden l: pre_l += b_l, out_l = f(pre_l), then the dropout mask where planned
   loss,                  // logits += b_(L-1); sample losses, δ_(L-1), ∂L/∂b_(L-1) and the step's metrics
   weight_gradient,       // ∂L/∂W_l (out, in) = δ_lᵀ · input_l (cuBLAS)
   input_gradient,        // ∂L/∂out_(l-1) (B, in) = δ_l · W_l (cuBLAS)
-  dropout_backward,      // hidden l: the same mask on ∂L/∂out_l
-  activation_bias_grad,  // hidden l: δ_l = ∂L/∂out_l · f'(pre_l), ∂L/∂b_l = Σ_rows δ_l
+  activation_bias_grad,  // hidden l: δ_l = ∂L/∂out_l (masked where planned) · f'(pre_l), ∂L/∂b_l = Σ_rows δ_l
   clip_gradient_norm,    // every gradient scaled to the global norm limit (two launches)
   optimizer_update,      // every parameter; ends the step (steps taken += 1)
 };
 
 struct PlannedLaunch {
   StepOp op;
-  int layer = -1;  // the layer it works on; -1 for the whole step's launches
+  int layer = -1;        // the layer it works on; -1 for the whole step's launches
+  bool dropout = false;  // applies the step's dropout mask of `layer` (training, hidden layers)
   bool operator==(const PlannedLaunch&) const = default;
 };
 
@@ -50,12 +49,10 @@ inline StepPhase step_phase(StepOp op) {
     case StepOp::gather:
     case StepOp::linear_forward:
     case StepOp::bias_activation:
-    case StepOp::dropout_forward:
     case StepOp::loss:
       return StepPhase::forward;
     case StepOp::weight_gradient:
     case StepOp::input_gradient:
-    case StepOp::dropout_backward:
     case StepOp::activation_bias_grad:
     case StepOp::clip_gradient_norm:
       return StepPhase::backward;
@@ -85,13 +82,12 @@ struct StepShape {
 };
 
 // The forward pass up to the logits, whose bias the loss adds: each layer's product, and on hidden
-// layers the bias and activation (then dropout, in training).
+// layers the bias and activation (and dropout, in training: shape.dropout).
 inline void plan_forward(const StepShape& shape, std::vector<PlannedLaunch>& launches) {
   for (int l = 0; l < shape.layers; ++l) {
     launches.push_back({StepOp::linear_forward, l});
     if (l == shape.layers - 1) break;
-    launches.push_back({StepOp::bias_activation, l});
-    if (shape.dropout) launches.push_back({StepOp::dropout_forward, l});
+    launches.push_back({StepOp::bias_activation, l, shape.dropout});
   }
 }
 
@@ -104,8 +100,7 @@ inline std::vector<PlannedLaunch> plan_training_step(const StepShape& shape) {
     launches.push_back({StepOp::weight_gradient, l});
     if (l == 0) break;
     launches.push_back({StepOp::input_gradient, l});
-    if (shape.dropout) launches.push_back({StepOp::dropout_backward, l - 1});
-    launches.push_back({StepOp::activation_bias_grad, l - 1});
+    launches.push_back({StepOp::activation_bias_grad, l - 1, shape.dropout});
   }
   if (shape.clip_norm) launches.push_back({StepOp::clip_gradient_norm});
   launches.push_back({StepOp::optimizer_update});

@@ -1,7 +1,8 @@
 // The CUDA training step's plan, on the host: a 784-256-256-10 step is 15 graph nodes (the launches
-// it took before the plan: 23); every plan, for any depth with and without dropout and clipping,
-// computes each tensor before reading it and each parameter's gradient once before the update; and
-// evaluation's and prediction's first run per row count, not per pass, is marked exclusive.
+// it took before the plan: 23), with or without dropout; every plan, for any depth with and without
+// dropout and clipping, computes each tensor before reading it and each parameter's gradient once
+// before the update; and evaluation's and prediction's first run per row count, not per pass, is
+// marked exclusive.
 #include "cuda/step_plan.hpp"
 
 #include <gtest/gtest.h>
@@ -40,10 +41,17 @@ TEST(StepPlanTest, TwoHiddenLayersTakeFifteenNodes) {
   EXPECT_EQ(graph_nodes(plan), 15u);  // 8 matrix products and 7 kernels
 }
 
-TEST(StepPlanTest, DropoutAndClippingAddTheirLaunches) {
-  const std::size_t plain = graph_nodes(plan_training_step(StepShape{3}));
-  EXPECT_EQ(graph_nodes(plan_training_step(StepShape{3, true, false})), plain + 4);  // 2 hidden layers, both ways
-  EXPECT_EQ(graph_nodes(plan_training_step(StepShape{3, false, true})), plain + 2);  // partials, then scaling
+// Dropout rides in the hidden layers' activation kernels, both ways; clipping adds its two passes.
+TEST(StepPlanTest, DropoutAddsNoLaunchAndClippingTwo) {
+  const std::vector<PlannedLaunch> plain = plan_training_step(StepShape{3});
+  const std::vector<PlannedLaunch> dropout = plan_training_step(StepShape{3, true, false});
+  ASSERT_EQ(dropout.size(), plain.size());
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    const bool masked = plain[i].op == Op::bias_activation || plain[i].op == Op::activation_bias_grad;
+    EXPECT_EQ(dropout[i], (PlannedLaunch{plain[i].op, plain[i].layer, masked})) << i;
+    EXPECT_FALSE(plain[i].dropout) << i;
+  }
+  EXPECT_EQ(graph_nodes(plan_training_step(StepShape{3, false, true})), graph_nodes(plain) + 2);
   const std::vector<PlannedLaunch> linear = {
       {Op::gather}, {Op::linear_forward, 0}, {Op::loss}, {Op::weight_gradient, 0}, {Op::optimizer_update}};
   EXPECT_EQ(plan_training_step(StepShape{1, true, false}), linear);  // no hidden layer: no dropout
@@ -77,9 +85,6 @@ std::string check_data_flow(const std::vector<PlannedLaunch>& plan, const StepSh
         need(name("pre", l), i);
         ready.insert(name("out", l));
         break;
-      case Op::dropout_forward:
-        need(name("out", l), i);
-        break;
       case Op::loss:
         need(name("pre", last), i);
         need("labels", i);
@@ -94,9 +99,6 @@ std::string check_data_flow(const std::vector<PlannedLaunch>& plan, const StepSh
       case Op::input_gradient:
         need(name("delta", l), i);
         ready.insert(name("grad_out", l - 1));
-        break;
-      case Op::dropout_backward:
-        need(name("grad_out", l), i);
         break;
       case Op::activation_bias_grad:
         need(name("grad_out", l), i);
@@ -129,11 +131,11 @@ TEST(StepPlanTest, EveryTensorIsWrittenBeforeItIsReadAndEveryGradientOnce) {
                      std::to_string(clip));
         const std::vector<PlannedLaunch> plan = plan_training_step(shape);
         EXPECT_EQ(check_data_flow(plan, shape), "");
-        // Per layer: a product and (hidden) bias + activation forward; the loss; per layer a weight
-        // gradient and (hidden) an input gradient and the activation's derivative with the bias gradient.
+        // Per layer: a product and (hidden) bias + activation (+ dropout) forward; the loss; per layer a
+        // weight gradient and (hidden) an input gradient and the activation's derivative with the bias
+        // gradient (+ dropout); clipping's two passes.
         const std::size_t hidden = std::size_t(layers - 1);
-        const std::size_t expected =
-            1 + layers + hidden + 1 + layers + 2 * hidden + 1 + (dropout ? 2 * hidden : 0) + (clip ? 2 : 0);
+        const std::size_t expected = 1 + layers + hidden + 1 + layers + 2 * hidden + 1 + (clip ? 2 : 0);
         EXPECT_EQ(graph_nodes(plan), expected);
       }
 }
