@@ -78,8 +78,8 @@ struct Dropout {
   }
 };
 
-// pre (B, N) += bias (N); out (B, N) = dropout(f(pre)) unless out is null. Grid (column blocks, rows): block
-// (x, y) takes columns x·256 + t of rows y, y + gridDim.y, ...
+// pre (B, N) += bias (N); out (B, N) = dropout(f(pre)) unless out is null. Grid (column blocks,
+// rows): block (x, y) takes columns x·256 + t of rows y, y + gridDim.y, ...
 template <Activation A>
 static __global__ void bias_activation_forward_kernel(float* __restrict__ pre, const float* __restrict__ bias,
                                                       float* __restrict__ out, int batch, int width, DropoutMask mask) {
@@ -94,9 +94,9 @@ static __global__ void bias_activation_forward_kernel(float* __restrict__ pre, c
   }
 }
 
-// grad (B, N) = dropout(grad) · f'(pre); bias_grad (N) = Σ_rows grad after. Block (32, 16): thread (x, y) takes
-// rows y, y+16, ... of column blockIdx.x·32 + x, then the 16 partial sums of a column are added in
-// order y = 0..15 (a fixed order: the same inputs give the same bits).
+// grad (B, N) = dropout(grad) · f'(pre); bias_grad (N) = Σ_rows grad after. Block (32, 16): thread
+// (x, y) takes rows y, y+16, ... of column blockIdx.x·32 + x, then the 16 partial sums of a column
+// are added in order y = 0..15 (a fixed order: the same inputs give the same bits).
 template <Activation A>
 static __global__ void activation_bias_gradient_kernel(const float* __restrict__ pre, float* __restrict__ grad,
                                                        float* __restrict__ bias_grad, int batch, int width,
