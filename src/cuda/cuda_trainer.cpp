@@ -79,6 +79,9 @@ ArenaShape arena_shape(const TrialSpec& spec, const DataSplits& data, std::int64
   shape.steps_per_epoch = std::size_t(steps_per_epoch);
   shape.gradient_partials = spec.train.clip_norm > 0 ? std::size_t(kernels::kGradientNormBlocks) : 0;
   shape.shuffle_workspace_bytes = spec.train.shuffle ? kernels::shuffle_workspace_bytes(shape.train_rows) : 0;
+  // Hidden ReLU layers without dropout take bias and activation in their products' epilogues.
+  shape.relu_masks = spec.model.activation == Activation::relu && spec.train.dropout <= 0 && shape.layers.size() > 1;
+  shape.epilogue_workspace_bytes = shape.relu_masks ? kEpilogueWorkspaceBytes : 0;
   return shape;
 }
 
@@ -199,6 +202,8 @@ class CudaTrainer final : public TrainerCore {
   GraphExec capture_step(int batch);
   void issue_step(int batch);
   void issue(const PlannedLaunch& launch, int batch);
+  std::optional<EpilogueProduct> epilogue_product(const PlannedLaunch& launch, int batch) const;
+  bool prepare_epilogues();
   void gather_batch(const DeviceDataset& data, kernels::RowSelection rows, int batch);
   void forward(int batch);
   void loss(int batch, kernels::LossOutputs outputs);
@@ -217,10 +222,11 @@ class CudaTrainer final : public TrainerCore {
   int full_steps_ = 0;  // full batches per epoch
   int last_batch_ = 0;  // rows of the final partial batch, 0 when batches divide the split
   ArenaViews views_;
-  double* learning_rates_ = nullptr;         // the slot's page-locked table (steps_per_epoch)
-  std::vector<PlannedLaunch> step_plan_;     // one training step's launches
-  std::vector<PlannedLaunch> forward_plan_;  // evaluation's and prediction's forward pass (no dropout)
-  std::size_t step_graph_nodes_ = 0;         // of the full batch's captured step; 0 before its capture
+  double* learning_rates_ = nullptr;           // the slot's page-locked table (steps_per_epoch)
+  std::vector<PlannedLaunch> step_plan_;       // one training step's launches
+  std::vector<PlannedLaunch> forward_plan_;    // evaluation's and prediction's forward pass (no dropout)
+  std::size_t step_graph_nodes_ = 0;           // of the full batch's captured step; 0 before its capture
+  std::optional<EpilogueProducts> epilogues_;  // where shape_.relu_masks: the products with ReLU epilogues
   StepLauncher<GraphExec> launcher_;
   FirstRuns first_runs_;
   // Last: destroyed first, on the trial's device, while everything above still stands.
@@ -255,9 +261,9 @@ CudaTrainer::CudaTrainer(const TrialSpec& spec, std::shared_ptr<const DataSplits
     auto exclusive = context_->capture_lock().synchronising();
     shape_ = arena_shape(spec, data(), steps_per_epoch());
   }
-  const StepShape step{int(shape_.layers.size()), spec.train.dropout > 0, spec.train.clip_norm > 0};
+  StepShape step{int(shape_.layers.size()), spec.train.dropout > 0, spec.train.clip_norm > 0, shape_.relu_masks};
   step_plan_ = plan_training_step(step);
-  plan_forward(StepShape{step.layers}, forward_plan_);
+  plan_forward(StepShape{step.layers, false, false, step.relu_epilogues}, forward_plan_);
   full_steps_ = int(shape_.train_rows / shape_.train_batch);
   last_batch_ = int(shape_.train_rows % shape_.train_batch);
   ArenaPlan measure;
@@ -270,6 +276,15 @@ CudaTrainer::CudaTrainer(const TrialSpec& spec, std::shared_ptr<const DataSplits
   learning_rates_ = slot().learning_rates(std::size_t(steps_per_epoch()), context_->capture_lock());
   {
     auto exclusive = context_->capture_lock().synchronising();  // the initialisation's kernels load here
+    if (step.relu_epilogues) {
+      epilogues_.emplace(slot().cublas(), spec.train.precision, views_.epilogue_workspace);
+      if (!prepare_epilogues()) {  // cuBLASLt has no algorithm for one of them: our kernels instead
+        step.relu_epilogues = false;
+        step_plan_ = plan_training_step(step);
+        forward_plan_.clear();
+        plan_forward(StepShape{step.layers}, forward_plan_);
+      }
+    }
     initialize_parameters();
     if (!spec.train.shuffle) kernels::identity_permutation(views_.order, shape_.train_rows, stream());
   }
@@ -301,6 +316,21 @@ void CudaTrainer::first_run(RowCountsRun& run, std::size_t rows, Issue&& issue) 
   auto exclusive = context_->capture_lock().synchronising();
   issue();
   run.record(counts);
+}
+
+// Chooses the algorithm of every product with an epilogue in the training step (full and last
+// batch) and in a full chunk of evaluation, here, before any step is captured: false where cuBLASLt
+// has none for one of them.
+bool CudaTrainer::prepare_epilogues() {
+  std::vector<int> step_rows{int(shape_.train_batch)};
+  if (last_batch_ > 0) step_rows.push_back(last_batch_);
+  for (const auto& [plan, rows] :
+       {std::pair{&step_plan_, step_rows}, std::pair{&forward_plan_, std::vector<int>{int(shape_.rows_capacity)}}})
+    for (const PlannedLaunch& launch : *plan)
+      for (const int batch : rows)
+        if (const std::optional<EpilogueProduct> product = epilogue_product(launch, batch))
+          if (!epilogues_->prepare(*product)) return false;
+  return true;
 }
 
 // Every flat array zero first: the padding between tensors stays zero for good (nothing writes it,
@@ -391,6 +421,9 @@ void CudaTrainer::issue(const PlannedLaunch& launch, int batch) {
       const kernels::StepStart start{views_.trial, views_.learning_rates, int(steps_per_epoch())};
       return gather_batch(resources().data->train, kernels::RowSelection{views_.order, 0, start}, batch);
     }
+    case StepOp::linear_bias_relu:
+    case StepOp::input_gradient_relu:
+      return epilogues_->run(*epilogue_product(launch, batch), stream);
     case StepOp::linear_forward:
       return linear_forward_product(slot().cublas(), train.precision, layer_input(l), views.weight.data(), views.pre,
                                     batch, layer.in, layer.out);
@@ -420,6 +453,27 @@ void CudaTrainer::issue(const PlannedLaunch& launch, int batch) {
     case StepOp::optimizer_update:
       return kernels::optimizer_update(views_.trial, views_.parameters.data(), views_.gradients.data(),
                                        views_.first.data(), views_.second.data(), views_.parameters.size(), stream);
+  }
+}
+
+// The cuBLASLt product of a launch with a ReLU epilogue; none for the others.
+std::optional<EpilogueProduct> CudaTrainer::epilogue_product(const PlannedLaunch& launch, int batch) const {
+  const int l = launch.layer;
+  switch (launch.op) {
+    case StepOp::linear_bias_relu: {
+      const LayerShape& layer = shape_.layers[std::size_t(l)];
+      const LayerViews& views = views_.layers[std::size_t(l)];
+      return linear_bias_relu_product(layer_input(l), views.weight.data(), views.bias.data(), views.out,
+                                      launch.mask ? views.relu_mask : nullptr, batch, layer.in, layer.out);
+    }
+    case StepOp::input_gradient_relu: {
+      const LayerShape& layer = shape_.layers[std::size_t(l)];
+      const LayerViews& below = views_.layers[std::size_t(l) - 1];
+      return linear_input_gradient_relu_product(views_.layers[std::size_t(l)].weight.data(), delta(l), below.relu_mask,
+                                                delta(l - 1), below.bias_gradient.data(), batch, layer.in, layer.out);
+    }
+    default:
+      return std::nullopt;
   }
 }
 

@@ -11,12 +11,16 @@ namespace mlptune::cuda {
 
 // B rows, layer l of L maps in_l to out_l; δ is ∂L/∂(a layer's pre-activation).
 enum class StepOp {
-  gather,                // x (B, input), labels or targets (B, ·); starts the step (learning rate, batch position)
-  linear_forward,        // pre_l (B, out) = input_l · W_lᵀ (cuBLAS)
-  bias_activation,       // hidden l: pre_l += b_l, out_l = f(pre_l), then the dropout mask where planned
-  loss,                  // logits += b_(L-1); sample losses, δ_(L-1), ∂L/∂b_(L-1) and the step's metrics
-  weight_gradient,       // ∂L/∂W_l (out, in) = δ_lᵀ · input_l (cuBLAS)
-  input_gradient,        // ∂L/∂out_(l-1) (B, in) = δ_l · W_l (cuBLAS)
+  gather,               // x (B, input), labels or targets (B, ·); starts the step (learning rate, batch position)
+  linear_forward,       // pre_l (B, out) = input_l · W_lᵀ (cuBLAS)
+  linear_bias_relu,     // hidden l: out_l = max(input_l · W_lᵀ + b_l, 0) (cuBLASLt epilogue), and in training
+                        // (mask) relu_mask_l = whether out_l > 0, one bit per element; pre_l is not written
+  bias_activation,      // hidden l: pre_l += b_l, out_l = f(pre_l), then the dropout mask where planned
+  loss,                 // logits += b_(L-1); sample losses, δ_(L-1), ∂L/∂b_(L-1) and the step's metrics
+  weight_gradient,      // ∂L/∂W_l (out, in) = δ_lᵀ · input_l (cuBLAS)
+  input_gradient,       // ∂L/∂out_(l-1) (B, in) = δ_l · W_l (cuBLAS)
+  input_gradient_relu,  // δ_(l-1) (B, in) = (δ_l · W_l) masked by relu_mask_(l-1), ∂L/∂b_(l-1) = Σ_rows δ_(l-1)
+                        // (cuBLASLt epilogue)
   activation_bias_grad,  // hidden l: δ_l = ∂L/∂out_l (masked where planned) · f'(pre_l), ∂L/∂b_l = Σ_rows δ_l
   clip_gradient_norm,    // every gradient scaled to the global norm limit (two launches)
   optimizer_update,      // every parameter; ends the step (steps taken += 1)
@@ -26,6 +30,7 @@ struct PlannedLaunch {
   StepOp op;
   int layer = -1;        // the layer it works on; -1 for the whole step's launches
   bool dropout = false;  // applies the step's dropout mask of `layer` (training, hidden layers)
+  bool mask = false;     // linear_bias_relu: writes the layer's ReLU mask (training)
   bool operator==(const PlannedLaunch&) const = default;
 };
 
@@ -48,11 +53,13 @@ inline StepPhase step_phase(StepOp op) {
   switch (op) {
     case StepOp::gather:
     case StepOp::linear_forward:
+    case StepOp::linear_bias_relu:
     case StepOp::bias_activation:
     case StepOp::loss:
       return StepPhase::forward;
     case StepOp::weight_gradient:
     case StepOp::input_gradient:
+    case StepOp::input_gradient_relu:
     case StepOp::activation_bias_grad:
     case StepOp::clip_gradient_norm:
       return StepPhase::backward;
@@ -79,12 +86,24 @@ struct StepShape {
   int layers = 0;          // dense layers, the output layer included
   bool dropout = false;    // a dropout rate above 0 after each hidden activation
   bool clip_norm = false;  // a gradient norm limit
+  // The activation is ReLU and the matrix products take it in their epilogues (with dropout they
+  // cannot: the mask sits between the activation and the next product).
+  bool relu_epilogues = false;
 };
 
+inline bool fused_relu(const StepShape& shape) {
+  return shape.relu_epilogues && !shape.dropout;
+}
+
 // The forward pass up to the logits, whose bias the loss adds: each layer's product, and on hidden
-// layers the bias and activation (and dropout, in training: shape.dropout).
-inline void plan_forward(const StepShape& shape, std::vector<PlannedLaunch>& launches) {
+// layers the bias and activation (and dropout, in training: shape.dropout), in the product's
+// epilogue where fused_relu (writing the ReLU masks the backward reads, in training).
+inline void plan_forward(const StepShape& shape, std::vector<PlannedLaunch>& launches, bool training = false) {
   for (int l = 0; l < shape.layers; ++l) {
+    if (l < shape.layers - 1 && fused_relu(shape)) {
+      launches.push_back({StepOp::linear_bias_relu, l, false, training});
+      continue;
+    }
     launches.push_back({StepOp::linear_forward, l});
     if (l == shape.layers - 1) break;
     launches.push_back({StepOp::bias_activation, l, shape.dropout});
@@ -94,11 +113,15 @@ inline void plan_forward(const StepShape& shape, std::vector<PlannedLaunch>& lau
 // gather, forward, loss, backward from the output layer down, clipping, update.
 inline std::vector<PlannedLaunch> plan_training_step(const StepShape& shape) {
   std::vector<PlannedLaunch> launches{{StepOp::gather}};
-  plan_forward(shape, launches);
+  plan_forward(shape, launches, true);
   launches.push_back({StepOp::loss});
   for (int l = shape.layers - 1; l >= 0; --l) {
     launches.push_back({StepOp::weight_gradient, l});
     if (l == 0) break;
+    if (fused_relu(shape)) {
+      launches.push_back({StepOp::input_gradient_relu, l});
+      continue;
+    }
     launches.push_back({StepOp::input_gradient, l});
     launches.push_back({StepOp::activation_bias_grad, l - 1, shape.dropout});
   }

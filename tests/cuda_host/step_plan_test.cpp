@@ -1,5 +1,6 @@
 // The CUDA training step's plan, on the host: a 784-256-256-10 step is 15 graph nodes (the launches
-// it took before the plan: 23), with or without dropout; every plan, for any depth with and without
+// it took before the plan: 23), with or without dropout, and 11 with ReLU in the products'
+// epilogues; every plan, with and without those epilogues, for any depth with and without
 // dropout and clipping, computes each tensor before reading it and each parameter's gradient once
 // before the update; and evaluation's and prediction's first run per row count, not per pass, is
 // marked exclusive.
@@ -7,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -39,6 +41,37 @@ TEST(StepPlanTest, TwoHiddenLayersTakeFifteenNodes) {
   };
   EXPECT_EQ(plan, expected);
   EXPECT_EQ(graph_nodes(plan), 15u);  // 8 matrix products and 7 kernels
+}
+
+// With ReLU in the epilogues, each hidden layer's bias and activation ride in its forward product
+// (which keeps the ReLU mask) and its activation derivative and bias gradient in the input gradient
+// of the layer above (which reads the mask): 5 matrix products with epilogues, 3 plain ones, 3 kernels.
+TEST(StepPlanTest, TwoHiddenReluLayersTakeElevenNodes) {
+  const std::vector<PlannedLaunch> plan = plan_training_step(StepShape{3, false, false, true});
+  const std::vector<PlannedLaunch> expected = {
+      {Op::gather},
+      {Op::linear_bias_relu, 0, false, true},
+      {Op::linear_bias_relu, 1, false, true},
+      {Op::linear_forward, 2},
+      {Op::loss},
+      {Op::weight_gradient, 2},
+      {Op::input_gradient_relu, 2},
+      {Op::weight_gradient, 1},
+      {Op::input_gradient_relu, 1},
+      {Op::weight_gradient, 0},
+      {Op::optimizer_update},
+  };
+  EXPECT_EQ(plan, expected);
+  EXPECT_EQ(graph_nodes(plan), 11u);
+  EXPECT_LE(graph_nodes(plan), 12u);                                                 // the step's budget
+  EXPECT_EQ(graph_nodes(plan_training_step(StepShape{3, false, true, true})), 13u);  // clipping's two passes
+}
+
+// The mask of dropout sits between the activation and the next product: with dropout the plan keeps
+// its kernels, epilogues or not.
+TEST(StepPlanTest, DropoutKeepsTheActivationKernels) {
+  EXPECT_EQ(plan_training_step(StepShape{3, true, false, true}), plan_training_step(StepShape{3, true, false}));
+  EXPECT_EQ(plan_training_step(StepShape{3, true, true, true}), plan_training_step(StepShape{3, true, true}));
 }
 
 // Dropout rides in the hidden layers' activation kernels, both ways; clipping adds its two passes.
@@ -81,6 +114,11 @@ std::string check_data_flow(const std::vector<PlannedLaunch>& plan, const StepSh
         need(input(l), i);
         ready.insert(name("pre", l));
         break;
+      case Op::linear_bias_relu:  // writes no pre-activation
+        need(input(l), i);
+        ready.insert(name("out", l));
+        if (plan[i].mask) ready.insert(name("mask", l));
+        break;
       case Op::bias_activation:
         need(name("pre", l), i);
         ready.insert(name("out", l));
@@ -99,6 +137,12 @@ std::string check_data_flow(const std::vector<PlannedLaunch>& plan, const StepSh
       case Op::input_gradient:
         need(name("delta", l), i);
         ready.insert(name("grad_out", l - 1));
+        break;
+      case Op::input_gradient_relu:
+        need(name("delta", l), i);
+        need(name("mask", l - 1), i);
+        ready.insert(name("delta", l - 1));
+        ++gradients[name("b", l - 1)];
         break;
       case Op::activation_bias_grad:
         need(name("grad_out", l), i);
@@ -125,19 +169,23 @@ std::string check_data_flow(const std::vector<PlannedLaunch>& plan, const StepSh
 TEST(StepPlanTest, EveryTensorIsWrittenBeforeItIsReadAndEveryGradientOnce) {
   for (int layers = 1; layers <= 5; ++layers)
     for (const bool dropout : {false, true})
-      for (const bool clip : {false, true}) {
-        const StepShape shape{layers, dropout, clip};
-        SCOPED_TRACE("layers " + std::to_string(layers) + " dropout " + std::to_string(dropout) + " clip " +
-                     std::to_string(clip));
-        const std::vector<PlannedLaunch> plan = plan_training_step(shape);
-        EXPECT_EQ(check_data_flow(plan, shape), "");
-        // Per layer: a product and (hidden) bias + activation (+ dropout) forward; the loss; per layer a
-        // weight gradient and (hidden) an input gradient and the activation's derivative with the bias
-        // gradient (+ dropout); clipping's two passes.
-        const std::size_t hidden = std::size_t(layers - 1);
-        const std::size_t expected = 1 + layers + hidden + 1 + layers + 2 * hidden + 1 + (clip ? 2 : 0);
-        EXPECT_EQ(graph_nodes(plan), expected);
-      }
+      for (const bool clip : {false, true})
+        for (const bool epilogues : {false, true}) {
+          const StepShape shape{layers, dropout, clip, epilogues};
+          SCOPED_TRACE("layers " + std::to_string(layers) + " dropout " + std::to_string(dropout) + " clip " +
+                       std::to_string(clip) + " epilogues " + std::to_string(epilogues));
+          const std::vector<PlannedLaunch> plan = plan_training_step(shape);
+          EXPECT_EQ(check_data_flow(plan, shape), "");
+          // Per layer: a product and (hidden) bias + activation (+ dropout) forward; the loss; per layer
+          // a weight gradient and (hidden) an input gradient and the activation's derivative with the
+          // bias gradient (+ dropout); clipping's two passes. With the epilogues, a hidden layer's bias
+          // and activation and its derivative and bias gradient take no launch of their own.
+          const std::size_t hidden = std::size_t(layers - 1);
+          const std::size_t kernels = epilogues && !dropout ? 0 : 1;
+          const std::size_t expected =
+              1 + layers + kernels * hidden + 1 + layers + (1 + kernels) * hidden + 1 + (clip ? 2 : 0);
+          EXPECT_EQ(graph_nodes(plan), expected);
+        }
 }
 
 TEST(StepPlanTest, ACheckThatCanFailFindsAMisorderedPlan) {
@@ -146,6 +194,16 @@ TEST(StepPlanTest, ACheckThatCanFailFindsAMisorderedPlan) {
   EXPECT_EQ(check_data_flow(plan, StepShape{3}), "");
   std::swap(plan[9], plan[10]);  // the hidden layer's weight gradient before its δ
   EXPECT_NE(check_data_flow(plan, StepShape{3}), "");
+
+  const StepShape relu{3, false, false, true};
+  std::vector<PlannedLaunch> fused = plan_training_step(relu);
+  ASSERT_EQ(check_data_flow(fused, relu), "");
+  fused[2].mask = false;  // layer 1's forward as evaluation runs it: its mask is not kept
+  EXPECT_NE(check_data_flow(fused, relu), "");
+  std::vector<PlannedLaunch> unfused_backward = plan_training_step(StepShape{3});
+  std::copy(fused.begin(), fused.begin() + 4, unfused_backward.begin() + 1);  // fused forward, kernels' backward
+  unfused_backward.erase(unfused_backward.begin() + 5, unfused_backward.begin() + 7);
+  EXPECT_NE(check_data_flow(unfused_backward, StepShape{3}), "");  // the derivative reads pre, never written
 }
 
 // The NVTX ranges "forward", "backward" and "update" (experiments/profile.sh filters on them) each
@@ -170,6 +228,13 @@ TEST(StepPlanTest, AForwardPassEndsAtTheLogitsWithoutDropout) {
                                                {Op::bias_activation, 1},
                                                {Op::linear_forward, 2}};
   EXPECT_EQ(forward, expected);
+
+  // With ReLU in the epilogues: the hidden layers' products alone, keeping no mask outside training.
+  std::vector<PlannedLaunch> fused;
+  plan_forward(StepShape{3, false, false, true}, fused);
+  const std::vector<PlannedLaunch> expected_fused = {
+      {Op::linear_bias_relu, 0}, {Op::linear_bias_relu, 1}, {Op::linear_forward, 2}};
+  EXPECT_EQ(fused, expected_fused);
 }
 
 TEST(RowCountsRunTest, ChunkRowCountsAreTheFullChunksAndTheRemainder) {
