@@ -1,5 +1,5 @@
-// Every CUDA launcher against its ref:: twin of the same name (and the cuBLAS products against
-// ref::linear_forward and ref::linear_backward), over odd shapes.
+// Every CUDA launcher against its ref:: twin of the same name (and the cuBLAS products, plain and
+// with ReLU epilogues, against ref::linear_forward and ref::linear_backward), over odd shapes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +15,7 @@
 #include "cpu/reference.hpp"
 #include "cuda/device_trial.hpp"
 #include "cuda/gemm.hpp"
+#include "cuda/trial_arena.hpp"
 #include "gather.cuh"
 #include "gpu_test_support.hpp"
 #include "init.cuh"
@@ -695,6 +696,81 @@ TEST_F(LinearTest, FloatProductsMatchReferenceInFp32) {
 // to ~1e-3 of its size and random signs add these like a random walk: 2e-3·√K absolute.
 TEST_F(LinearTest, FloatProductsMatchReferenceInTf32) {
   check_layer(Precision::tf32, false, 2e-3, 2e-3);
+}
+
+// --- matrix products with ReLU epilogues (cuBLASLt) ---------------------------------------------
+
+// (batch, in, hidden, out): a hidden ReLU layer (in → hidden) under a layer (hidden → out). MNIST's
+// 128 x 784-256-10 must have its algorithms; the odd ones are checked where cuBLASLt has them (the
+// trainer keeps its kernels where it has not).
+struct EpilogueShape {
+  int batch, in, hidden, out;
+  bool required;
+};
+const std::vector<EpilogueShape> kEpilogueShapes = {{128, 784, 256, 10, true},
+                                                    {37, 256, 256, 10, true},
+                                                    {31, 33, 65, 7, false},
+                                                    {1, 31, 33, 509, false},
+                                                    {509, 7, 31, 33, false}};
+
+class EpilogueTest : public LinearTest {
+ protected:
+  // Forward: out = max(x·W0ᵀ + b0, 0) against ref::linear_forward and ref::bias_activation_forward.
+  // Backward: δ = (grad_y·W1) where the forward's mask has its bit, ∂L/∂b0 = Σ_rows δ, against
+  // ref::linear_backward, ref::activation_backward and ref::bias_gradient. The reference's ReLU
+  // derivative is taken at the device's own outputs (positive exactly where its pre-activations
+  // are), so a pre-activation within rounding of 0 cannot flip one side's mask alone.
+  void check_relu_layer(Precision precision, double atol_per_k, double rtol) {
+    DeviceArray<unsigned char> workspace(cuda::kEpilogueWorkspaceBytes);
+    cuda::EpilogueProducts products(handle(), precision, {workspace.get(), workspace.size()});
+    for (const auto& [batch, in, hidden, out, required] : kEpilogueShapes) {
+      SCOPED_TRACE(std::string(to_string(precision)) + " " + std::to_string(batch) + "x" + std::to_string(in) + "-" +
+                   std::to_string(hidden) + "-" + std::to_string(out));
+      const std::size_t activations = static_cast<std::size_t>(batch) * hidden;
+      const std::vector<float> x = test::random_floats(static_cast<std::size_t>(batch) * in, 40);
+      const std::vector<float> w0 = test::random_floats(static_cast<std::size_t>(hidden) * in, 41);
+      const std::vector<float> b0 = test::random_floats(static_cast<std::size_t>(hidden), 42);
+      const std::vector<float> w1 = test::random_floats(static_cast<std::size_t>(out) * hidden, 43);
+      const std::vector<float> grad_y = test::random_floats(static_cast<std::size_t>(batch) * out, 44);
+      DeviceArray<float> dx(x), dw0(w0), db0(b0), dw1(w1), dgy(grad_y), y(activations), delta(activations),
+          gb(static_cast<std::size_t>(hidden));
+      DeviceArray<unsigned char> mask(static_cast<std::size_t>(batch) * cuda::relu_mask_bits(hidden) / 8);
+      const cuda::EpilogueProduct forward =
+          cuda::linear_bias_relu_product(dx.get(), dw0.get(), db0.get(), y.get(), mask.get(), batch, in, hidden);
+      const cuda::EpilogueProduct backward = cuda::linear_input_gradient_relu_product(
+          dw1.get(), dgy.get(), mask.get(), delta.get(), gb.get(), batch, hidden, out);
+      const bool prepared = products.prepare(forward) && products.prepare(backward);
+      EXPECT_TRUE(prepared || !required) << "cuBLASLt has no algorithm";
+      if (!prepared) continue;
+      products.run(forward, stream());
+      products.run(backward, stream());
+
+      const std::vector<float> zeros(static_cast<std::size_t>(hidden), 0.0f);
+      std::vector<float> z(activations), pre(activations), ref_y(activations);
+      ref::linear_forward(x.data(), w0.data(), zeros.data(), z.data(), batch, in, hidden);
+      ref::bias_activation_forward(Activation::relu, z.data(), b0.data(), pre.data(), ref_y.data(), batch, hidden);
+      const std::vector<float> device_y = y.download();
+      EXPECT_TRUE(all_close(device_y, ref_y, atol_per_k * std::sqrt(double(in)), rtol)) << "max(x·W0ᵀ + b0, 0)";
+
+      std::vector<float> grad_out(activations), grad_w1(w1.size()), grad_b1(static_cast<std::size_t>(out)),
+          ref_delta(activations), ref_gb(static_cast<std::size_t>(hidden));
+      ref::linear_backward(device_y.data(), w1.data(), grad_y.data(), grad_out.data(), grad_w1.data(), grad_b1.data(),
+                           batch, hidden, out);
+      ref::activation_backward(Activation::relu, device_y.data(), grad_out.data(), ref_delta.data(), activations);
+      ref::bias_gradient(ref_delta.data(), ref_gb.data(), batch, hidden);
+      EXPECT_TRUE(all_close(delta.download(), ref_delta, atol_per_k * std::sqrt(double(out)), rtol)) << "δ";
+      EXPECT_TRUE(all_close(gb.download(), ref_gb, atol_per_k * std::sqrt(double(out) * batch), rtol))
+          << "∂L/∂b0 = Σ_rows δ, after the mask";
+    }
+  }
+};
+
+// Tolerances as the plain products' (LinearTest); the bias gradient sums B of δ's errors.
+TEST_F(EpilogueTest, ReluLayerMatchesReferenceInFp32) {
+  check_relu_layer(Precision::fp32, 1e-6, 1e-6);
+}
+TEST_F(EpilogueTest, ReluLayerMatchesReferenceInTf32) {
+  check_relu_layer(Precision::tf32, 2e-3, 2e-3);
 }
 
 }  // namespace

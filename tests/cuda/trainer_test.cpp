@@ -177,6 +177,7 @@ struct AgreementCase {
   Task task;
   double dropout = 0.0;    // the same mask on both backends (rng::dropout_keeps)
   double clip_norm = 0.0;  // the norm summed in double on both
+  bool wide = false;       // hidden widths 256 and 128: ReLU layers take cuBLASLt's epilogues
 };
 
 class CudaMatchesCpuTest : public GpuTest, public ::testing::WithParamInterface<AgreementCase> {};
@@ -193,6 +194,7 @@ TEST_P(CudaMatchesCpuTest, FiftyStepsAgree) {
   TrialSpec spec = make_spec(c.optimizer, c.activation, c.task);
   spec.train.dropout = c.dropout;
   spec.train.clip_norm = c.clip_norm;
+  if (c.wide) spec.model.hidden = {256, 128};
   const auto cpu = make_cpu_backend(1)->make_trainer(spec, data);
   const auto backend = cuda_backend();
   const auto gpu = backend->make_trainer(spec, data);
@@ -235,28 +237,36 @@ INSTANTIATE_TEST_SUITE_P(
                       AgreementCase{Optimizer::adam, Activation::relu, Task::regression},
                       AgreementCase{Optimizer::sgd, Activation::identity, Task::regression},
                       AgreementCase{Optimizer::momentum, Activation::relu, Task::classification, 0.3, 0.5},
-                      AgreementCase{Optimizer::adam, Activation::tanh, Task::regression, 0.2, 0.1}),
+                      AgreementCase{Optimizer::adam, Activation::tanh, Task::regression, 0.2, 0.1},
+                      AgreementCase{Optimizer::adam, Activation::relu, Task::classification, 0.0, 0.0, true},
+                      AgreementCase{Optimizer::sgd, Activation::relu, Task::regression, 0.0, 0.5, true}),
     [](const ::testing::TestParamInfo<AgreementCase>& info) {
       return std::string(to_string(info.param.optimizer)) + "_" + std::string(to_string(info.param.activation)) +
              (info.param.task == Task::classification ? "_classification" : "_regression") +
-             (info.param.dropout > 0 || info.param.clip_norm > 0 ? "_dropout_clip" : "");
+             (info.param.dropout > 0 || info.param.clip_norm > 0 ? "_dropout_clip" : "") +
+             (info.param.wide ? "_wide" : "");
     });
 
 // TF32 rounds every product input to 11 significant bits (2^-11 ≈ 4.9e-4 relative), so each
 // step's gradients differ from fp32's by ~1e-3 relative; over 50 Adam steps the parameters stay
-// within 5e-3 absolute + 5e-2 relative of the CPU's fp32 and the mean losses within 2%.
+// within 5e-3 absolute + 5e-2 relative of the CPU's fp32 and the mean losses within 2%. Hidden
+// widths 64-33 and 256-128: the second takes the ReLU epilogues (cuBLASLt, FAST_TF32).
 TEST_F(CudaTrainerTest, Tf32StaysWithinItsTolerance) {
   const auto data = classification_splits();
-  TrialSpec spec = make_spec(Optimizer::adam, Activation::relu);
-  const auto cpu = make_cpu_backend(1)->make_trainer(spec, data);
-  spec.train.precision = Precision::tf32;
-  const auto gpu = cuda_backend()->make_trainer(spec, data);
-  gpu->load_state(cpu->state());
-  const EpochReport cpu_report = cpu->train_epoch();
-  const EpochReport gpu_report = gpu->train_epoch();
-  EXPECT_NEAR(gpu_report.train_loss, cpu_report.train_loss, 2e-2 * cpu_report.train_loss);
-  EXPECT_NEAR(gpu_report.validation.loss, cpu_report.validation.loss, 2e-2 * cpu_report.validation.loss);
-  EXPECT_TRUE(all_close(flatten(gpu->state().parameters), flatten(cpu->state().parameters), 5e-3, 5e-2));
+  for (const std::vector<int>& hidden : {std::vector<int>{64, 33}, std::vector<int>{256, 128}}) {
+    SCOPED_TRACE(std::to_string(hidden[0]) + "-" + std::to_string(hidden[1]));
+    TrialSpec spec = make_spec(Optimizer::adam, Activation::relu);
+    spec.model.hidden = hidden;
+    const auto cpu = make_cpu_backend(1)->make_trainer(spec, data);
+    spec.train.precision = Precision::tf32;
+    const auto gpu = cuda_backend()->make_trainer(spec, data);
+    gpu->load_state(cpu->state());
+    const EpochReport cpu_report = cpu->train_epoch();
+    const EpochReport gpu_report = gpu->train_epoch();
+    EXPECT_NEAR(gpu_report.train_loss, cpu_report.train_loss, 2e-2 * cpu_report.train_loss);
+    EXPECT_NEAR(gpu_report.validation.loss, cpu_report.validation.loss, 2e-2 * cpu_report.validation.loss);
+    EXPECT_TRUE(all_close(flatten(gpu->state().parameters), flatten(cpu->state().parameters), 5e-3, 5e-2));
+  }
 }
 
 // The captured graphs replay exactly the launches of the eager path: bit-identical results.
@@ -277,13 +287,15 @@ TEST_F(CudaTrainerTest, GraphReplayEqualsEagerLaunches) {
 }
 
 // A captured step holds the plan's launches and nothing else, as cudaGraphGetNodes counts its
-// nodes: the plan's count (tests/cuda_host/step_plan_test.cpp) is the graph's. Two hidden layers,
-// with ReLU alone, and with dropout and clipping.
+// nodes: the plan's count (tests/cuda_host/step_plan_test.cpp) is the graph's. Two hidden layers of
+// 256 (as MNIST's 784-256-256-10), with ReLU alone (in the products' epilogues: 11 nodes, at most
+// the 12 budgeted), and with dropout and clipping (the kernels again).
 TEST_F(CudaTrainerTest, TheCapturedStepHasThePlansNodes) {
   const auto data = classification_splits();
   for (const bool regularized : {false, true}) {
     SCOPED_TRACE(regularized ? "dropout and clipping" : "relu");
     TrialSpec spec = make_spec(Optimizer::adam, Activation::relu);
+    spec.model.hidden = {256, 256};
     if (regularized) {
       spec.train.dropout = 0.2;
       spec.train.clip_norm = 1.0;
@@ -292,8 +304,8 @@ TEST_F(CudaTrainerTest, TheCapturedStepHasThePlansNodes) {
     EXPECT_EQ(cuda::step_graph_nodes(*trainer), 0u) << "nothing is captured before the first epoch";
     trainer->train_epoch();
     const std::size_t planned =
-        cuda::graph_nodes(cuda::plan_training_step(cuda::StepShape{3, regularized, regularized}));
-    EXPECT_EQ(planned, regularized ? 17u : 15u);  // clipping's two passes
+        cuda::graph_nodes(cuda::plan_training_step(cuda::StepShape{3, regularized, regularized, true}));
+    EXPECT_EQ(planned, regularized ? 17u : 11u);  // clipping's two passes
     EXPECT_EQ(cuda::step_graph_nodes(*trainer), planned);
   }
 }
