@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <nvtx3/nvtx3.hpp>
@@ -203,7 +204,7 @@ class CudaTrainer final : public TrainerCore {
   void issue_step(int batch);
   void issue(const PlannedLaunch& launch, int batch);
   std::optional<EpilogueProduct> epilogue_product(const PlannedLaunch& launch, int batch) const;
-  bool prepare_epilogues();
+  std::uint64_t prepare_epilogues();
   void gather_batch(const DeviceDataset& data, kernels::RowSelection rows, int batch);
   void forward(int batch);
   void loss(int batch, kernels::LossOutputs outputs);
@@ -278,11 +279,11 @@ CudaTrainer::CudaTrainer(const TrialSpec& spec, std::shared_ptr<const DataSplits
     auto exclusive = context_->capture_lock().synchronising();  // the initialisation's kernels load here
     if (step.relu_epilogues) {
       epilogues_.emplace(slot().cublas(), spec.train.precision, views_.epilogue_workspace);
-      if (!prepare_epilogues()) {  // cuBLASLt has no algorithm for one of them: our kernels instead
-        step.relu_epilogues = false;
+      step.kernel_layers = prepare_epilogues();
+      if (step.kernel_layers != 0) {  // cuBLASLt has no algorithm for some: those layers keep the kernels
         step_plan_ = plan_training_step(step);
         forward_plan_.clear();
-        plan_forward(StepShape{step.layers}, forward_plan_);
+        plan_forward(StepShape{step.layers, false, false, true, step.kernel_layers}, forward_plan_);
       }
     }
     initialize_parameters();
@@ -319,18 +320,23 @@ void CudaTrainer::first_run(RowCountsRun& run, std::size_t rows, Issue&& issue) 
 }
 
 // Chooses the algorithm of every product with an epilogue in the training step (full and last
-// batch) and in a full chunk of evaluation, here, before any step is captured: false where cuBLASLt
-// has none for one of them.
-bool CudaTrainer::prepare_epilogues() {
+// batch) and in a full chunk of evaluation, here, before any step is captured. Returns the hidden
+// layers (bit l: layer l) for which cuBLASLt has none, for its forward product or for the input
+// gradient of the layer above.
+std::uint64_t CudaTrainer::prepare_epilogues() {
   std::vector<int> step_rows{int(shape_.train_batch)};
   if (last_batch_ > 0) step_rows.push_back(last_batch_);
+  std::uint64_t kernel_layers = 0;
   for (const auto& [plan, rows] :
        {std::pair{&step_plan_, step_rows}, std::pair{&forward_plan_, std::vector<int>{int(shape_.rows_capacity)}}})
     for (const PlannedLaunch& launch : *plan)
       for (const int batch : rows)
         if (const std::optional<EpilogueProduct> product = epilogue_product(launch, batch))
-          if (!epilogues_->prepare(*product)) return false;
-  return true;
+          if (!epilogues_->prepare(*product)) {
+            const int hidden = launch.op == StepOp::linear_bias_relu ? launch.layer : launch.layer - 1;
+            kernel_layers |= std::uint64_t(1) << hidden;
+          }
+  return kernel_layers;
 }
 
 // Every flat array zero first: the padding between tensors stays zero for good (nothing writes it,

@@ -183,9 +183,9 @@ bool EpilogueProducts::prepare(const EpilogueProduct& product) {
     status = cublasLtMatmulAlgoGetHeuristic(handle_, descriptors.operation, descriptors.a, descriptors.b, descriptors.d,
                                             descriptors.d, preference, 1, &result, &found);
   MLPTUNE_CUDA_LOG(cublasLtMatmulPreferenceDestroy(preference));
-  // NOT_SUPPORTED: no algorithm for this epilogue, types and shape (the caller keeps its kernels).
-  if (status == CUBLAS_STATUS_NOT_SUPPORTED || (status == CUBLAS_STATUS_SUCCESS && found == 0)) return false;
-  MLPTUNE_CUDA_CHECK(status);
+  // No algorithm for this epilogue, these types and this shape (NOT_SUPPORTED, or none found), or
+  // a product cuBLASLt refuses (INVALID_VALUE): the caller keeps its kernels, which need none.
+  if (status != CUBLAS_STATUS_SUCCESS || found == 0) return false;
   algorithms_.emplace(shape, result.algo);
   return true;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <set>
 #include <span>
 #include <vector>
@@ -87,20 +88,25 @@ struct StepShape {
   bool dropout = false;    // a dropout rate above 0 after each hidden activation
   bool clip_norm = false;  // a gradient norm limit
   // The activation is ReLU and the matrix products take it in their epilogues (with dropout they
-  // cannot: the mask sits between the activation and the next product).
+  // cannot: the mask sits between the activation and the next product)...
   bool relu_epilogues = false;
+  // ...but for the hidden layers of these bits (bit l: layer l), whose products cuBLASLt has no
+  // algorithm for: they keep the kernels.
+  std::uint64_t kernel_layers = 0;
 };
 
-inline bool fused_relu(const StepShape& shape) {
-  return shape.relu_epilogues && !shape.dropout;
+// Whether hidden layer l's bias and ReLU ride in its forward product's epilogue, and their
+// derivative and bias gradient in the input gradient's of layer l + 1.
+inline bool fused_relu(const StepShape& shape, int l) {
+  return shape.relu_epilogues && !shape.dropout && l < 64 && (shape.kernel_layers >> l & 1) == 0;
 }
 
 // The forward pass up to the logits, whose bias the loss adds: each layer's product, and on hidden
 // layers the bias and activation (and dropout, in training: shape.dropout), in the product's
-// epilogue where fused_relu (writing the ReLU masks the backward reads, in training).
+// epilogue where fused_relu (writing the ReLU mask the backward reads, in training).
 inline void plan_forward(const StepShape& shape, std::vector<PlannedLaunch>& launches, bool training = false) {
   for (int l = 0; l < shape.layers; ++l) {
-    if (l < shape.layers - 1 && fused_relu(shape)) {
+    if (l < shape.layers - 1 && fused_relu(shape, l)) {
       launches.push_back({StepOp::linear_bias_relu, l, false, training});
       continue;
     }
@@ -118,7 +124,7 @@ inline std::vector<PlannedLaunch> plan_training_step(const StepShape& shape) {
   for (int l = shape.layers - 1; l >= 0; --l) {
     launches.push_back({StepOp::weight_gradient, l});
     if (l == 0) break;
-    if (fused_relu(shape)) {
+    if (fused_relu(shape, l - 1)) {
       launches.push_back({StepOp::input_gradient_relu, l});
       continue;
     }

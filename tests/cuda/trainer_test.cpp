@@ -39,31 +39,31 @@ constexpr std::size_t kTrainRows = 49 * kBatch + 22;
 // A learnable classification set: labels are the argmax of a fixed random linear map of the
 // features. With `bytes`, features come from uint8 values through a per-column affine map,
 // computed with the exact expression Dataset documents.
-Dataset make_classification(std::size_t rows, std::uint32_t seed, bool bytes) {
+Dataset make_classification(std::size_t rows, std::uint32_t seed, bool bytes, int features = kFeatures) {
   Dataset data;
   data.name = "synthetic-classification";
   data.task = Task::classification;
   data.rows = rows;
-  data.cols = kFeatures;
+  data.cols = features;
   data.num_classes = kClasses;
   std::mt19937 engine(seed);
   std::uniform_int_distribution<int> byte(0, 255);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  data.features.resize(rows * kFeatures);
+  data.features.resize(rows * features);
   if (bytes) {
-    data.raw_bytes.resize(rows * kFeatures);
-    data.column_scale.assign(kFeatures, 1.0f / 255.0f);
-    data.column_offset.assign(kFeatures, -0.5f);
+    data.raw_bytes.resize(rows * features);
+    data.column_scale.assign(features, 1.0f / 255.0f);
+    data.column_offset.assign(features, -0.5f);
     for (std::size_t i = 0; i < data.raw_bytes.size(); ++i) {
       data.raw_bytes[i] = std::uint8_t(byte(engine));
       data.features[i] =
-          std::fma(float(data.raw_bytes[i]), data.column_scale[i % kFeatures], data.column_offset[i % kFeatures]);
+          std::fma(float(data.raw_bytes[i]), data.column_scale[i % features], data.column_offset[i % features]);
     }
   } else {
     for (float& value : data.features) value = normal(engine);
   }
   std::mt19937 map_engine(1234);  // the same map for every split
-  std::vector<float> map(std::size_t(kFeatures) * kClasses);
+  std::vector<float> map(std::size_t(features) * kClasses);
   for (float& value : map) value = normal(map_engine);
   data.labels.resize(rows);
   for (std::size_t r = 0; r < rows; ++r) {
@@ -71,8 +71,8 @@ Dataset make_classification(std::size_t rows, std::uint32_t seed, bool bytes) {
     float best_score = -INFINITY;
     for (int c = 0; c < kClasses; ++c) {
       float score = 0.0f;
-      for (int f = 0; f < kFeatures; ++f)
-        score += data.features[r * kFeatures + f] * map[static_cast<std::size_t>(f) * kClasses + c];
+      for (int f = 0; f < features; ++f)
+        score += data.features[r * features + f] * map[static_cast<std::size_t>(f) * kClasses + c];
       if (score > best_score) best_score = score, best = c;
     }
     data.labels[r] = best;
@@ -102,11 +102,11 @@ Dataset make_regression(std::size_t rows, std::uint32_t seed) {
   return data;
 }
 
-std::shared_ptr<const DataSplits> classification_splits(bool bytes = false) {
+std::shared_ptr<const DataSplits> classification_splits(bool bytes = false, int features = kFeatures) {
   auto splits = std::make_shared<DataSplits>();
-  splits->train = make_classification(kTrainRows, 1, bytes);
-  splits->validation = make_classification(211, 2, bytes);
-  splits->test = make_classification(97, 3, bytes);
+  splits->train = make_classification(kTrainRows, 1, bytes, features);
+  splits->validation = make_classification(211, 2, bytes, features);
+  splits->test = make_classification(97, 3, bytes, features);
   return splits;
 }
 
@@ -287,14 +287,15 @@ TEST_F(CudaTrainerTest, GraphReplayEqualsEagerLaunches) {
 }
 
 // A captured step holds the plan's launches and nothing else, as cudaGraphGetNodes counts its
-// nodes: the plan's count (tests/cuda_host/step_plan_test.cpp) is the graph's. Two hidden layers of
-// 256 (as MNIST's 784-256-256-10), with ReLU alone (in the products' epilogues: 11 nodes, at most
-// the 12 budgeted), and with dropout and clipping (the kernels again).
+// nodes: the plan's count (tests/cuda_host/step_plan_test.cpp) is the graph's. MNIST's 784-256-256
+// (to 5 classes), with ReLU alone (in the products' epilogues: 11 nodes, at most the 12 budgeted),
+// and with dropout and clipping (the kernels again).
 TEST_F(CudaTrainerTest, TheCapturedStepHasThePlansNodes) {
-  const auto data = classification_splits();
+  const auto data = classification_splits(false, 784);
   for (const bool regularized : {false, true}) {
     SCOPED_TRACE(regularized ? "dropout and clipping" : "relu");
     TrialSpec spec = make_spec(Optimizer::adam, Activation::relu);
+    spec.model.input_width = 784;
     spec.model.hidden = {256, 256};
     if (regularized) {
       spec.train.dropout = 0.2;

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -170,22 +172,46 @@ TEST(StepPlanTest, EveryTensorIsWrittenBeforeItIsReadAndEveryGradientOnce) {
   for (int layers = 1; layers <= 5; ++layers)
     for (const bool dropout : {false, true})
       for (const bool clip : {false, true})
-        for (const bool epilogues : {false, true}) {
-          const StepShape shape{layers, dropout, clip, epilogues};
-          SCOPED_TRACE("layers " + std::to_string(layers) + " dropout " + std::to_string(dropout) + " clip " +
-                       std::to_string(clip) + " epilogues " + std::to_string(epilogues));
-          const std::vector<PlannedLaunch> plan = plan_training_step(shape);
-          EXPECT_EQ(check_data_flow(plan, shape), "");
-          // Per layer: a product and (hidden) bias + activation (+ dropout) forward; the loss; per layer
-          // a weight gradient and (hidden) an input gradient and the activation's derivative with the
-          // bias gradient (+ dropout); clipping's two passes. With the epilogues, a hidden layer's bias
-          // and activation and its derivative and bias gradient take no launch of their own.
-          const std::size_t hidden = std::size_t(layers - 1);
-          const std::size_t kernels = epilogues && !dropout ? 0 : 1;
-          const std::size_t expected =
-              1 + layers + kernels * hidden + 1 + layers + (1 + kernels) * hidden + 1 + (clip ? 2 : 0);
-          EXPECT_EQ(graph_nodes(plan), expected);
-        }
+        for (const bool epilogues : {false, true})
+          for (const std::uint64_t kernel_layers : {0b0, 0b1, 0b10, 0b101}) {
+            const StepShape shape{layers, dropout, clip, epilogues, kernel_layers};
+            SCOPED_TRACE("layers " + std::to_string(layers) + " dropout " + std::to_string(dropout) + " clip " +
+                         std::to_string(clip) + " epilogues " + std::to_string(epilogues) + " kernel layers " +
+                         std::to_string(kernel_layers));
+            const std::vector<PlannedLaunch> plan = plan_training_step(shape);
+            EXPECT_EQ(check_data_flow(plan, shape), "");
+            // Per layer: a product and (hidden) bias + activation (+ dropout) forward; the loss; per
+            // layer a weight gradient and (hidden) an input gradient and the activation's derivative
+            // with the bias gradient (+ dropout); clipping's two passes. A hidden layer with its ReLU
+            // in the epilogues takes neither of its two kernels.
+            const int hidden = layers - 1;
+            const int fused =
+                epilogues && !dropout ? hidden - std::popcount(kernel_layers & ((std::uint64_t(1) << hidden) - 1)) : 0;
+            const int expected = 1 + layers + hidden + 1 + layers + 2 * hidden + 1 + (clip ? 2 : 0) - 2 * fused;
+            EXPECT_EQ(graph_nodes(plan), std::size_t(expected));
+          }
+}
+
+// A hidden layer cuBLASLt has no algorithm for keeps both its kernels; the others keep their epilogues.
+TEST(StepPlanTest, AHiddenLayerWithoutAlgorithmsKeepsItsKernels) {
+  const std::vector<PlannedLaunch> plan = plan_training_step(StepShape{3, false, false, true, 0b1});
+  const std::vector<PlannedLaunch> expected = {
+      {Op::gather},
+      {Op::linear_forward, 0},
+      {Op::bias_activation, 0},
+      {Op::linear_bias_relu, 1, false, true},
+      {Op::linear_forward, 2},
+      {Op::loss},
+      {Op::weight_gradient, 2},
+      {Op::input_gradient_relu, 2},
+      {Op::weight_gradient, 1},
+      {Op::input_gradient, 1},
+      {Op::activation_bias_grad, 0},
+      {Op::weight_gradient, 0},
+      {Op::optimizer_update},
+  };
+  EXPECT_EQ(plan, expected);
+  EXPECT_EQ(graph_nodes(plan), 13u);
 }
 
 TEST(StepPlanTest, ACheckThatCanFailFindsAMisorderedPlan) {
