@@ -179,6 +179,12 @@ bool EpilogueProducts::prepare(const EpilogueProduct& product) {
   const std::uint64_t workspace_bytes = workspace_.size();
   cublasStatus_t status = cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                                &workspace_bytes, sizeof(workspace_bytes));
+  // Split-K only where the parts are reduced in the output itself: a reduction "in a separate step"
+  // would be a second launch, a second node of the step's graph.
+  const std::uint32_t reductions = CUBLASLT_REDUCTION_SCHEME_INPLACE;
+  if (status == CUBLAS_STATUS_SUCCESS)
+    status = cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &reductions,
+                                                  sizeof(reductions));
   if (status == CUBLAS_STATUS_SUCCESS)
     status = cublasLtMatmulAlgoGetHeuristic(handle_, descriptors.operation, descriptors.a, descriptors.b, descriptors.d,
                                             descriptors.d, preference, 1, &result, &found);
