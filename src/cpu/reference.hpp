@@ -1,9 +1,11 @@
 // The reference math of one MLP training step, as plain loops with shapes in comments.
 // The CPU backend is built on these (with BLAS for the matrix products); every CUDA launcher in
-// kernels/<family>.cuh has its twin of the same name here (kernels::count_correct and
-// ref::count_correct), tested against it. Templates serve float (the backends) and double
-// (finite-difference gradient checks). Only the device's step bookkeeping (kernels::begin_step,
-// kernels::end_step) has no twin: the CPU trainer counts steps on the host (ref::optimizer_step).
+// kernels/<family>.cuh has its twin here, by name (kernels::gather_rows and ref::gather_rows) or,
+// where the device fuses several steps in one kernel, one twin per step (the loss kernel's metrics:
+// ref::count_correct, ref::accumulate_metrics), tested against it. Templates serve float (the
+// backends) and double (finite-difference gradient checks). Only the device's step bookkeeping (the
+// step's start in its gather, its end in the update) has no twin: the CPU trainer counts steps on
+// the host (ref::optimizer_step).
 #pragma once
 
 #include <cstddef>
@@ -46,7 +48,7 @@ template <class T>
 void linear_backward(const T* x, const T* weight, const T* grad_y, T* grad_x, T* grad_weight, T* grad_bias, int batch,
                      int in, int out);
 
-// --- bias_gradient (kernels/bias_gradient.cuh) ---
+// --- bias_gradient (kernels/activation.cuh's activation_bias_gradient, and the loss kernel's) ---
 
 // Column sums: bias_grad (N) = Σ_rows grad (B, N).
 template <class T>
@@ -65,7 +67,7 @@ void softmax_cross_entropy(const T* logits, const std::int32_t* labels, T* sampl
 template <class T>
 void mean_squared_error(const T* pred, const T* target, T* sample_loss, T* grad, int batch, int width);
 
-// --- optimizer (kernels/optimizer.cuh; optimizer_step makes what the device's begin_step writes) ---
+// --- optimizer (kernels/optimizer.cuh; optimizer_step makes what the step's gather writes) ---
 
 // One optimizer step on n parameters, as documented on Optimizer. `step` is 1-based (Adam's t).
 // first/second hold the optimizer's slots (unused ones may be null).
@@ -85,7 +87,7 @@ template <class T>
 void optimizer_update(const OptimizerStep& update, T* parameters, const T* gradients, T* first, T* second,
                       std::size_t count);
 
-// --- dropout (kernels/dropout.cuh) ---
+// --- dropout (in kernels/activation.cuh's kernels: DropoutMask) ---
 
 // Inverted dropout on a hidden layer's activations (torch.nn.Dropout in training): out (n) = x /
 // (1 - rate) where rng::dropout_keeps(seed, steps_taken, layer, e, rate) for element e, else 0.
@@ -106,7 +108,7 @@ void dropout_backward(const T* grad_out, T* grad_x, std::size_t count, float rat
 template <class T>
 double clip_gradient_norm(T* gradients, std::size_t count, double max_norm);
 
-// --- metrics (kernels/metrics.cuh) ---
+// --- metrics (the loss kernel's, kernels/loss.cuh; flag_nonfinite_values in kernels/metrics.cuh) ---
 
 // correct (B) = 1 where the first index of the row maximum of scores (B, C) equals labels (B), else 0.
 void count_correct(const float* scores, const std::int32_t* labels, std::int32_t* correct, int batch, int classes);

@@ -1,11 +1,12 @@
 // The CUDA trainer: one trial's arena and step graphs on a slot (stream, cuBLAS handle, pinned
 // buffers) lent by its device's context; the training step (gather, forward, loss, backward,
-// update) as a sequence of stream-ordered launches.
+// update) as the stream-ordered launches of its plan (step_plan.hpp).
 #include "cuda/cuda_trainer.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <nvtx3/nvtx3.hpp>
@@ -16,14 +17,13 @@
 #include <vector>
 
 #include "activation.cuh"
-#include "bias_gradient.cuh"
 #include "cuda/cuda_check.hpp"
 #include "cuda/device_resources.hpp"
 #include "cuda/device_scope.hpp"
 #include "cuda/device_trial.hpp"
 #include "cuda/gemm.hpp"
+#include "cuda/step_plan.hpp"
 #include "cuda/trial_arena.hpp"
-#include "dropout.cuh"
 #include "gather.cuh"
 #include "gradient_clip.cuh"
 #include "init.cuh"
@@ -80,6 +80,9 @@ ArenaShape arena_shape(const TrialSpec& spec, const DataSplits& data, std::int64
   shape.steps_per_epoch = std::size_t(steps_per_epoch);
   shape.gradient_partials = spec.train.clip_norm > 0 ? std::size_t(kernels::kGradientNormBlocks) : 0;
   shape.shuffle_workspace_bytes = spec.train.shuffle ? kernels::shuffle_workspace_bytes(shape.train_rows) : 0;
+  // Hidden ReLU layers without dropout take bias and activation in their products' epilogues.
+  shape.relu_masks = spec.model.activation == Activation::relu && spec.train.dropout <= 0 && shape.layers.size() > 1;
+  shape.epilogue_workspace_bytes = shape.relu_masks ? kEpilogueWorkspaceBytes : 0;
   return shape;
 }
 
@@ -127,6 +130,8 @@ class CudaTrainer final : public TrainerCore {
   // fall-back to eager launches is reported once, in the epoch's message and on stderr.
   EpochReport train_epoch() override;
 
+  std::size_t step_graph_nodes() const { return step_graph_nodes_; }
+
  private:
   // The trial's share of the device: its slot, the shared data it reads and its arena, made and
   // destroyed on the trial's device (OnDevice). Destroying it waits for the slot's stream, destroys
@@ -146,12 +151,13 @@ class CudaTrainer final : public TrainerCore {
     StepGraph<GraphExec> last_step;
   };
 
-  // Passes whose first run holds the device exclusively (see first_run).
+  // Passes whose first run holds the device exclusively (see first_run): evaluation and prediction
+  // per row count, since each new count brings new matrix shapes.
   struct FirstRuns {
     bool epoch_start = false;
     bool epoch_end = false;
-    bool evaluation = false;
-    bool prediction = false;
+    RowCountsRun evaluation;
+    RowCountsRun prediction;
   };
 
   // One step's launches for the StepLauncher.
@@ -186,6 +192,8 @@ class CudaTrainer final : public TrainerCore {
 
   template <class Issue>
   void first_run(bool& done, Issue&& issue);
+  template <class Issue>
+  void first_run(RowCountsRun& run, std::size_t rows, Issue&& issue);
   void initialize_parameters();
   DeviceTrial make_record(std::int64_t steps_taken) const;
   void start_epoch(int epoch, std::int64_t first_step);
@@ -194,12 +202,14 @@ class CudaTrainer final : public TrainerCore {
   void run_step(StepGraph<GraphExec>& step, int batch, std::int64_t global_step);
   GraphExec capture_step(int batch);
   void issue_step(int batch);
+  void issue(const PlannedLaunch& launch, int batch);
+  std::optional<EpilogueProduct> epilogue_product(const PlannedLaunch& launch, int batch) const;
+  std::uint64_t prepare_epilogues();
   void gather_batch(const DeviceDataset& data, kernels::RowSelection rows, int batch);
-  // Training applies dropout (the record's rate, seed and step); evaluation none.
-  enum class Pass { training, evaluation };
-  void forward(int batch, Pass pass);
-  void loss(int batch, float* grad);
-  void backward(int batch);
+  void forward(int batch);
+  void loss(int batch, kernels::LossOutputs outputs);
+  const float* layer_input(int layer) const;
+  float* delta(int layer) const;
 
   void issue_evaluation(const DeviceDataset& data);
   void issue_prediction(const DeviceDataset& data, std::vector<float>& outputs);
@@ -213,7 +223,11 @@ class CudaTrainer final : public TrainerCore {
   int full_steps_ = 0;  // full batches per epoch
   int last_batch_ = 0;  // rows of the final partial batch, 0 when batches divide the split
   ArenaViews views_;
-  double* learning_rates_ = nullptr;  // the slot's page-locked table (steps_per_epoch)
+  double* learning_rates_ = nullptr;           // the slot's page-locked table (steps_per_epoch)
+  std::vector<PlannedLaunch> step_plan_;       // one training step's launches
+  std::vector<PlannedLaunch> forward_plan_;    // evaluation's and prediction's forward pass (no dropout)
+  std::size_t step_graph_nodes_ = 0;           // of the full batch's captured step; 0 before its capture
+  std::optional<EpilogueProducts> epilogues_;  // where shape_.relu_masks: the products with ReLU epilogues
   StepLauncher<GraphExec> launcher_;
   FirstRuns first_runs_;
   // Last: destroyed first, on the trial's device, while everything above still stands.
@@ -248,6 +262,9 @@ CudaTrainer::CudaTrainer(const TrialSpec& spec, std::shared_ptr<const DataSplits
     auto exclusive = context_->capture_lock().synchronising();
     shape_ = arena_shape(spec, data(), steps_per_epoch());
   }
+  StepShape step{int(shape_.layers.size()), spec.train.dropout > 0, spec.train.clip_norm > 0, shape_.relu_masks};
+  step_plan_ = plan_training_step(step);
+  plan_forward(StepShape{step.layers, false, false, step.relu_epilogues}, forward_plan_);
   full_steps_ = int(shape_.train_rows / shape_.train_batch);
   last_batch_ = int(shape_.train_rows % shape_.train_batch);
   ArenaPlan measure;
@@ -260,6 +277,15 @@ CudaTrainer::CudaTrainer(const TrialSpec& spec, std::shared_ptr<const DataSplits
   learning_rates_ = slot().learning_rates(std::size_t(steps_per_epoch()), context_->capture_lock());
   {
     auto exclusive = context_->capture_lock().synchronising();  // the initialisation's kernels load here
+    if (step.relu_epilogues) {
+      epilogues_.emplace(slot().cublas(), spec.train.precision, views_.epilogue_workspace);
+      step.kernel_layers = prepare_epilogues();
+      if (step.kernel_layers != 0) {  // cuBLASLt has no algorithm for some: those layers keep the kernels
+        step_plan_ = plan_training_step(step);
+        forward_plan_.clear();
+        plan_forward(StepShape{step.layers, false, false, true, step.kernel_layers}, forward_plan_);
+      }
+    }
     initialize_parameters();
     if (!spec.train.shuffle) kernels::identity_permutation(views_.order, shape_.train_rows, stream());
   }
@@ -278,6 +304,39 @@ void CudaTrainer::first_run(bool& done, Issue&& issue) {
   auto exclusive = context_->capture_lock().synchronising();
   issue();
   done = true;
+}
+
+// The same for a pass over `rows` rows in chunks: exclusive while any chunk's row count is new.
+template <class Issue>
+void CudaTrainer::first_run(RowCountsRun& run, std::size_t rows, Issue&& issue) {
+  const std::vector<int> counts = chunk_row_counts(rows, shape_.rows_capacity);
+  if (!run.first_use(counts)) {
+    issue();
+    return;
+  }
+  auto exclusive = context_->capture_lock().synchronising();
+  issue();
+  run.record(counts);
+}
+
+// Chooses the algorithm of every product with an epilogue in the training step (full and last
+// batch) and in a full chunk of evaluation, here, before any step is captured. Returns the hidden
+// layers (bit l: layer l) for which cuBLASLt has none, for its forward product or for the input
+// gradient of the layer above.
+std::uint64_t CudaTrainer::prepare_epilogues() {
+  std::vector<int> step_rows{int(shape_.train_batch)};
+  if (last_batch_ > 0) step_rows.push_back(last_batch_);
+  std::uint64_t kernel_layers = 0;
+  for (const auto& [plan, rows] :
+       {std::pair{&step_plan_, step_rows}, std::pair{&forward_plan_, std::vector<int>{int(shape_.rows_capacity)}}})
+    for (const PlannedLaunch& launch : *plan)
+      for (const int batch : rows)
+        if (const std::optional<EpilogueProduct> product = epilogue_product(launch, batch))
+          if (!epilogues_->prepare(*product)) {
+            const int hidden = launch.op == StepOp::linear_bias_relu ? launch.layer : launch.layer - 1;
+            kernel_layers |= std::uint64_t(1) << hidden;
+          }
+  return kernel_layers;
 }
 
 // Every flat array zero first: the padding between tensors stays zero for good (nothing writes it,
@@ -311,92 +370,131 @@ DeviceTrial CudaTrainer::make_record(std::int64_t steps_taken) const {
 
 // --- the training step ----------------------------------------------------------------------------
 
+// x (B, input_width) and the labels or targets of the rows selected, in one kernel.
 void CudaTrainer::gather_batch(const DeviceDataset& data, kernels::RowSelection rows, int batch) {
-  const cudaStream_t stream = this->stream();
-  data.gather_features(rows, batch, views_.x, stream);
+  kernels::BatchTargets targets;
   if (data.task() == Task::classification) {
-    kernels::gather_labels(data.labels(), rows, batch, views_.labels, stream);
+    targets.labels = data.labels();
+    targets.batch_labels = views_.labels;
   } else {
-    kernels::gather_rows(data.targets(), std::size_t(shape_.output_width), rows, batch, views_.targets, stream);
+    targets.targets = data.targets();
+    targets.batch_targets = views_.targets;
+    targets.target_width = shape_.output_width;
   }
+  data.gather_features(rows, batch, views_.x, targets, stream());
 }
 
-// x (B, in) → per layer pre (B, out) = input·Wᵀ + b and, on hidden layers, out (B, out) = f(pre),
-// dropped out in place in training (the next layer's input is what it saw).
-void CudaTrainer::forward(int batch, Pass pass) {
-  const cudaStream_t stream = this->stream();
-  const float* input = views_.x;
-  for (std::size_t l = 0; l < shape_.layers.size(); ++l) {
-    const LayerShape& layer = shape_.layers[l];
-    const LayerViews& views = views_.layers[l];
-    linear_forward_product(slot().cublas(), spec().train.precision, input, views.weight.data(), views.pre, batch,
-                           layer.in, layer.out);
-    const bool hidden = l + 1 < shape_.layers.size();
-    kernels::bias_activation_forward(hidden ? spec().model.activation : Activation::identity, views.pre,
-                                     views.bias.data(), views.out, batch, layer.out, stream);
-    if (hidden && pass == Pass::training && spec().train.dropout > 0)
-      kernels::dropout_forward(views_.trial, int(l), views.out, views.out, std::size_t(batch) * layer.out, stream);
-    input = views.out;
-  }
+// x (B, in) → per layer pre (B, out) = input·Wᵀ and, on hidden layers, pre += b, out (B, out) =
+// f(pre): the logits' bias is added by the loss, or by prediction.
+void CudaTrainer::forward(int batch) {
+  for (const PlannedLaunch& launch : forward_plan_) issue(launch, batch);
 }
 
-// logits (B, output_width) → sample_loss (B) and, when grad is not null, ∂(batch-mean loss)/∂logits.
-void CudaTrainer::loss(int batch, float* grad) {
-  const float* logits = views_.layers.back().pre;
+// logits (B, output_width) += the output bias, then sample_loss (B) and what `outputs` asks for.
+void CudaTrainer::loss(int batch, kernels::LossOutputs outputs) {
+  const LayerViews& output = views_.layers.back();
+  outputs.sample_loss = views_.sample_loss;
   if (spec().model.loss == Loss::softmax_cross_entropy)
-    kernels::softmax_cross_entropy(logits, views_.labels, views_.sample_loss, grad, batch, shape_.output_width,
+    kernels::softmax_cross_entropy(output.pre, output.bias.data(), views_.labels, outputs, batch, shape_.output_width,
                                    stream());
   else
-    kernels::mean_squared_error(logits, views_.targets, views_.sample_loss, grad, batch, shape_.output_width, stream());
+    kernels::mean_squared_error(output.pre, output.bias.data(), views_.targets, outputs, batch, shape_.output_width,
+                                stream());
 }
 
-// grad_a holds ∂L/∂logits (B, output_width); fills every parameter's gradient.
-void CudaTrainer::backward(int batch) {
+// Layer l's input (B, in): x, or the previous layer's activations.
+const float* CudaTrainer::layer_input(int layer) const {
+  return layer == 0 ? views_.x : views_.layers[std::size_t(layer) - 1].out;
+}
+
+// Where δ of layer l (B, out) lives in the backward pass: the output layer's in grad_a, and each
+// layer below in the other buffer than the layer above it (its input gradient's source).
+float* CudaTrainer::delta(int layer) const {
+  return (shape_.layers.size() - 1 - std::size_t(layer)) % 2 == 0 ? views_.grad_a : views_.grad_b;
+}
+
+// One launch of the training step (see StepOp), on the trial's stream, every varying value read
+// from the trial record, so the same launches captured once replay for every step of every epoch.
+void CudaTrainer::issue(const PlannedLaunch& launch, int batch) {
   const cudaStream_t stream = this->stream();
-  float* grad_y = views_.grad_a;
-  float* grad_x = views_.grad_b;
-  for (std::size_t l = shape_.layers.size(); l-- > 0;) {
-    const LayerShape& layer = shape_.layers[l];
-    const LayerViews& views = views_.layers[l];
-    const float* input = l == 0 ? views_.x : views_.layers[l - 1].out;
-    linear_weight_gradient(slot().cublas(), spec().train.precision, input, grad_y, views.weight_gradient.data(), batch,
-                           layer.in, layer.out);
-    kernels::bias_gradient(grad_y, views.bias_gradient.data(), batch, layer.out, stream);
-    if (l == 0) break;
-    linear_input_gradient(slot().cublas(), spec().train.precision, views.weight.data(), grad_y, grad_x, batch, layer.in,
-                          layer.out);
-    if (spec().train.dropout > 0)  // the step's mask gates the deltas as it gated the activations
-      kernels::dropout_backward(views_.trial, int(l - 1), grad_x, grad_x, std::size_t(batch) * layer.in, stream);
-    kernels::activation_backward(spec().model.activation, views_.layers[l - 1].pre, grad_x,
-                                 std::size_t(batch) * std::size_t(layer.in), stream);
-    std::swap(grad_y, grad_x);
+  const TrainConfig& train = spec().train;
+  const int l = launch.layer;
+  const LayerShape& layer = shape_.layers[std::size_t(std::max(l, 0))];
+  const LayerViews& views = views_.layers[std::size_t(std::max(l, 0))];
+  const kernels::DropoutMask dropout{launch.dropout ? views_.trial : nullptr, l};
+  switch (launch.op) {
+    case StepOp::gather: {
+      const kernels::StepStart start{views_.trial, views_.learning_rates, int(steps_per_epoch())};
+      return gather_batch(resources().data->train, kernels::RowSelection{views_.order, 0, start}, batch);
+    }
+    case StepOp::linear_bias_relu:
+    case StepOp::input_gradient_relu:
+      return epilogues_->run(*epilogue_product(launch, batch), stream);
+    case StepOp::linear_forward:
+      return linear_forward_product(slot().cublas(), train.precision, layer_input(l), views.weight.data(), views.pre,
+                                    batch, layer.in, layer.out);
+    case StepOp::bias_activation:
+      return kernels::bias_activation_forward(spec().model.activation, views.pre, views.bias.data(), views.out, batch,
+                                              layer.out, stream, dropout);
+    case StepOp::loss: {
+      kernels::LossOutputs training;
+      training.grad = delta(int(shape_.layers.size()) - 1);
+      training.bias_grad = views_.layers.back().bias_gradient.data();
+      training.metrics = views_.trial_train;
+      training.step_counter = views_.trial_step;
+      return loss(batch, training);
+    }
+    case StepOp::weight_gradient:
+      return linear_weight_gradient(slot().cublas(), train.precision, layer_input(l), delta(l),
+                                    views.weight_gradient.data(), batch, layer.in, layer.out);
+    case StepOp::input_gradient:
+      return linear_input_gradient(slot().cublas(), train.precision, views.weight.data(), delta(l), delta(l - 1), batch,
+                                   layer.in, layer.out);
+    case StepOp::activation_bias_grad:  // the step's mask gates the deltas as it gated the activations
+      return kernels::activation_bias_gradient(spec().model.activation, views.pre, delta(l), views.bias_gradient.data(),
+                                               batch, layer.out, stream, dropout);
+    case StepOp::clip_gradient_norm:
+      return kernels::clip_gradient_norm(views_.trial, views_.gradients.data(), views_.gradients.size(),
+                                         views_.gradient_partials, stream);
+    case StepOp::optimizer_update:
+      return kernels::optimizer_update(views_.trial, views_.parameters.data(), views_.gradients.data(),
+                                       views_.first.data(), views_.second.data(), views_.parameters.size(), stream);
   }
 }
 
-// One training step, every launch on the trial's stream and every varying value read from the
-// trial record, so the same launches captured once replay for every step of every epoch.
+// The cuBLASLt product of a launch with a ReLU epilogue; none for the others.
+std::optional<EpilogueProduct> CudaTrainer::epilogue_product(const PlannedLaunch& launch, int batch) const {
+  const int l = launch.layer;
+  switch (launch.op) {
+    case StepOp::linear_bias_relu: {
+      const LayerShape& layer = shape_.layers[std::size_t(l)];
+      const LayerViews& views = views_.layers[std::size_t(l)];
+      return linear_bias_relu_product(layer_input(l), views.weight.data(), views.bias.data(), views.out,
+                                      launch.mask ? views.relu_mask : nullptr, batch, layer.in, layer.out);
+    }
+    case StepOp::input_gradient_relu: {
+      const LayerShape& layer = shape_.layers[std::size_t(l)];
+      const LayerViews& below = views_.layers[std::size_t(l) - 1];
+      return linear_input_gradient_relu_product(views_.layers[std::size_t(l)].weight.data(), delta(l), below.relu_mask,
+                                                delta(l - 1), below.bias_gradient.data(), batch, layer.in, layer.out);
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+// One training step: the plan's launches in order, each phase in its NVTX range.
 void CudaTrainer::issue_step(int batch) {
-  const cudaStream_t stream = this->stream();
-  kernels::begin_step(views_.trial, views_.learning_rates, int(steps_per_epoch()), stream);
-  {
-    Range range{"forward"};
-    gather_batch(resources().data->train, kernels::RowSelection{views_.order, views_.trial_batch_first_row, 0}, batch);
-    forward(batch, Pass::training);
-    loss(batch, views_.grad_a);
-    kernels::accumulate_metrics(views_.sample_loss, nullptr, batch, views_.trial_train, views_.trial_step, stream);
-  }
-  {
-    Range range{"backward"};
-    backward(batch);
-    if (spec().train.clip_norm > 0)
-      kernels::clip_gradient_norm(views_.trial, views_.gradients.data(), views_.gradients.size(),
-                                  views_.gradient_partials, stream);
-  }
-  {
-    Range range{"update"};
-    kernels::optimizer_update(views_.trial, views_.parameters.data(), views_.gradients.data(), views_.first.data(),
-                              views_.second.data(), views_.parameters.size(), stream);
-    kernels::end_step(views_.trial, stream);
+  std::optional<Range> range;
+  std::optional<StepPhase> current;
+  for (const PlannedLaunch& launch : step_plan_) {
+    const StepPhase phase = step_phase(launch.op);
+    if (phase != current) {
+      range.reset();
+      range.emplace(phase_name(phase));
+      current = phase;
+    }
+    issue(launch, batch);
   }
 }
 
@@ -435,6 +533,9 @@ GraphExec CudaTrainer::capture_step(int batch) {
       MLPTUNE_CUDA_CHECK(status);
     }
   }
+  std::size_t nodes = 0;
+  if (cudaGraphGetNodes(graph, nullptr, &nodes) == cudaSuccess && std::size_t(batch) == shape_.train_batch)
+    step_graph_nodes_ = nodes;
   auto exclusive = context_->capture_lock().synchronising();
   GraphExec exec(graph);
   exec.upload(stream);
@@ -522,7 +623,7 @@ MetricSums CudaTrainer::sum_metrics(const Dataset& split) {
   std::optional<DeviceDataset> uploaded;
   const DeviceDataset* data = resident(split);
   if (data == nullptr) data = &uploaded.emplace(split, context_->memory(), stream());
-  first_run(first_runs_.evaluation, [&] { issue_evaluation(*data); });
+  first_run(first_runs_.evaluation, data->rows(), [&] { issue_evaluation(*data); });
   slot().synchronize();
   return slot().staging().metrics;
 }
@@ -530,17 +631,15 @@ MetricSums CudaTrainer::sum_metrics(const Dataset& split) {
 // The sums over `data` into the slot's staging (valid once the stream is synchronised).
 void CudaTrainer::issue_evaluation(const DeviceDataset& data) {
   const cudaStream_t stream = this->stream();
-  const int output_width = shape_.output_width;
   MLPTUNE_CUDA_CHECK(cudaMemsetAsync(views_.evaluation, 0, sizeof(MetricSums), stream));
+  kernels::LossOutputs evaluation;
+  evaluation.metrics = views_.evaluation;
+  evaluation.count_correct = data.task() == Task::classification;
   for (std::size_t first = 0; first < data.rows(); first += shape_.rows_capacity) {
     const int rows = int(std::min(shape_.rows_capacity, data.rows() - first));
-    gather_batch(data, kernels::RowSelection{nullptr, nullptr, std::int64_t(first)}, rows);
-    forward(rows, Pass::evaluation);
-    loss(rows, nullptr);
-    if (data.task() == Task::classification)
-      kernels::count_correct(views_.layers.back().pre, views_.labels, views_.correct, rows, output_width, stream);
-    kernels::accumulate_metrics(views_.sample_loss, data.task() == Task::classification ? views_.correct : nullptr,
-                                rows, views_.evaluation, nullptr, stream);
+    gather_batch(data, kernels::RowSelection{nullptr, std::int64_t(first), {}}, rows);
+    forward(rows);
+    loss(rows, evaluation);
   }
   MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(&slot().staging().metrics, views_.evaluation, sizeof(MetricSums),
                                      cudaMemcpyDeviceToHost, stream));
@@ -573,7 +672,7 @@ std::vector<float> CudaTrainer::compute_outputs(const Dataset& data) {
     source = &uploaded.emplace(features_only, context_->memory(), stream());
   }
   std::vector<float> outputs(data.rows * std::size_t(shape_.output_width));
-  first_run(first_runs_.prediction, [&] { issue_prediction(*source, outputs); });
+  first_run(first_runs_.prediction, data.rows, [&] { issue_prediction(*source, outputs); });
   slot().synchronize();
   return outputs;
 }
@@ -583,10 +682,13 @@ std::vector<float> CudaTrainer::compute_outputs(const Dataset& data) {
 void CudaTrainer::issue_prediction(const DeviceDataset& data, std::vector<float>& outputs) {
   const cudaStream_t stream = this->stream();
   const std::size_t width = std::size_t(shape_.output_width);
+  const LayerViews& output = views_.layers.back();
   for (std::size_t first = 0; first < data.rows(); first += shape_.rows_capacity) {
     const int rows = int(std::min(shape_.rows_capacity, data.rows() - first));
-    data.gather_features(kernels::RowSelection{nullptr, nullptr, std::int64_t(first)}, rows, views_.x, stream);
-    forward(rows, Pass::evaluation);
+    data.gather_features(kernels::RowSelection{nullptr, std::int64_t(first), {}}, rows, views_.x, {}, stream);
+    forward(rows);
+    kernels::bias_activation_forward(Activation::identity, output.pre, output.bias.data(), nullptr, rows,
+                                     shape_.output_width, stream);
     MLPTUNE_CUDA_CHECK(cudaMemcpyAsync(outputs.data() + first * width, views_.layers.back().pre,
                                        std::size_t(rows) * width * sizeof(float), cudaMemcpyDeviceToHost, stream));
   }
@@ -638,6 +740,11 @@ void CudaTrainer::write_parameters(const FlatParameters& flat) {
 }
 
 }  // namespace
+
+std::size_t step_graph_nodes(const Trainer& trainer) {
+  const auto* cuda = dynamic_cast<const CudaTrainer*>(&trainer);
+  return cuda != nullptr ? cuda->step_graph_nodes() : 0;
+}
 
 std::unique_ptr<Trainer> make_cuda_trainer(const TrialSpec& spec, std::shared_ptr<const DataSplits> host_data,
                                            std::shared_ptr<DeviceContext> context, const TrainerOptions& options) {

@@ -2,6 +2,7 @@
 // handle, pinned buffers) lent by the device's context.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 
 #include "cuda/device_context.hpp"
@@ -21,5 +22,9 @@ struct TrainerOptions {
 // the backend) and gives its slot back when destroyed.
 std::unique_ptr<Trainer> make_cuda_trainer(const TrialSpec& spec, std::shared_ptr<const DataSplits> host_data,
                                            std::shared_ptr<DeviceContext> context, const TrainerOptions& options);
+
+// Nodes of a CUDA trainer's captured full-batch step graph, as cudaGraphGetNodes counts them: 0
+// before the capture (the second full step), when it runs eagerly, or for another trainer.
+std::size_t step_graph_nodes(const Trainer& trainer);
 
 }  // namespace mlptune::cuda

@@ -62,12 +62,13 @@ DeviceDataset::DeviceDataset(const Dataset& host, const MemoryPool& pool, cudaSt
   MLPTUNE_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
-void DeviceDataset::gather_features(kernels::RowSelection rows, int batch, float* x, cudaStream_t stream) const {
+void DeviceDataset::gather_features(kernels::RowSelection rows, int batch, float* x, kernels::BatchTargets targets,
+                                    cudaStream_t stream) const {
   if (holds_bytes())
     kernels::gather_scaled_bytes(raw_.as<std::uint8_t>(), column_scale_.as<float>(), column_offset_.as<float>(), cols_,
-                                 rows, batch, x, stream);
+                                 rows, batch, x, targets, stream);
   else
-    kernels::gather_rows(features_.as<float>(), cols_, rows, batch, x, stream);
+    kernels::gather_rows(features_.as<float>(), cols_, rows, batch, x, targets, stream);
 }
 
 }  // namespace mlptune::cuda

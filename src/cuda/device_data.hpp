@@ -27,8 +27,9 @@ class DeviceDataset {
   const std::int32_t* labels() const { return labels_.as<std::int32_t>(); }  // classification: rows
   const float* targets() const { return targets_.as<float>(); }              // regression: rows x width
 
-  // x (B, cols) = feature rows selected by `rows`.
-  void gather_features(kernels::RowSelection rows, int batch, float* x, cudaStream_t stream) const;
+  // x (B, cols) = feature rows selected by `rows`; in the same kernel, `targets` as BatchTargets says.
+  void gather_features(kernels::RowSelection rows, int batch, float* x, kernels::BatchTargets targets,
+                       cudaStream_t stream) const;
 
  private:
   Task task_ = Task::classification;

@@ -31,11 +31,11 @@ struct DeviceTrial {
   // Written by the host at the start of each epoch.
   std::int64_t epoch_first_step = 0;  // global step (0-based) of the epoch's first batch
 
-  // Advanced on the device by the step-end kernel: optimizer steps taken (Adam's t after the
+  // Advanced on the device by the update kernel, which ends the step: optimizer steps taken (Adam's t after the
   // update). It stops once train.nonfinite is set, so it stays at the last applied step.
   std::int64_t step = 0;
 
-  // The current step, written by the step-begin kernel from `step` and the epoch's table.
+  // The current step, written by the step's gather (StepStart) from `step` and the epoch's table.
   // Adam's constants are folded as torch.optim.Adam (and the CPU reference) fold them, in double:
   //   p = keep·p - step_size·m / (sqrt(v)·inverse_sqrt_correction2 + ε), t = step + 1.
   float learning_rate = 0.0f;
@@ -46,7 +46,7 @@ struct DeviceTrial {
   double gradient_squares = 0.0;               // Σ g² over every gradient of the step, where clip_norm > 0
 
   // The epoch's training metrics (reset by the host each epoch, read back once at its end).
-  // train.nonfinite is the divergence flag: the update and step-end kernels skip once it is set.
+  // train.nonfinite is the divergence flag: the update kernel (and with it the step's end) skips once it is set.
   MetricSums train;
 };
 

@@ -53,6 +53,7 @@ ArenaViews lay_out_arena(const ArenaShape& shape, const ParameterLayout& paramet
   views.gradient_partials = plan.reserve<double>("gradient_partials", shape.gradient_partials).data();
   views.order = plan.reserve<std::uint32_t>("order", shape.train_rows).data();
   views.shuffle_workspace = plan.reserve<unsigned char>("shuffle_workspace", shape.shuffle_workspace_bytes);
+  views.epilogue_workspace = plan.reserve<unsigned char>("epilogue_workspace", shape.epilogue_workspace_bytes);
   for (std::size_t l = 0; l < shape.layers.size(); ++l) {
     const std::size_t activations = capacity * std::size_t(shape.layers[l].out);
     const bool hidden = l + 1 < shape.layers.size();
@@ -60,6 +61,9 @@ ArenaViews lay_out_arena(const ArenaShape& shape, const ParameterLayout& paramet
     LayerViews layer;
     layer.pre = plan.reserve<float>(name + ".pre", activations).data();
     layer.out = plan.reserve<float>(name + ".out", hidden ? activations : 0).data();
+    const std::size_t mask_bytes = shape.train_batch * std::size_t(relu_mask_bits(shape.layers[l].out)) / 8;
+    layer.relu_mask =
+        plan.reserve<unsigned char>(name + ".relu_mask", hidden && shape.relu_masks ? mask_bytes : 0).data();
     layer.weight = slice(views.parameters, parameters.weight(l));
     layer.bias = slice(views.parameters, parameters.bias(l));
     layer.weight_gradient = slice(views.gradients, parameters.weight(l));

@@ -21,6 +21,12 @@ inline constexpr std::size_t kArenaAlignment = 256;
 // The trial's ParameterLayout alignment, in floats: a tensor's start is 256-byte aligned.
 inline constexpr std::size_t kParameterAlignment = kArenaAlignment / sizeof(float);
 
+// Bits per row of a layer's ReLU mask (width values): cuBLASLt's leading dimension for it, a
+// multiple of 128 and at least the width.
+inline std::int64_t relu_mask_bits(int width) {
+  return (std::int64_t(width) + 127) / 128 * 128;
+}
+
 // One reservation of a plan: its name, where it starts and how many bytes it holds (its padding
 // to the next boundary not counted).
 struct ArenaRegion {
@@ -66,6 +72,8 @@ struct ArenaShape {
   std::size_t steps_per_epoch = 0;    // entries of the learning-rate table
   std::size_t gradient_partials = 0;  // doubles of the gradient norm's first pass (0: no clipping)
   std::size_t shuffle_workspace_bytes = 0;
+  bool relu_masks = false;                   // hidden layers keep ReLU masks (products with ReLU epilogues)
+  std::size_t epilogue_workspace_bytes = 0;  // cuBLASLt's workspace for those products
 };
 
 // One layer's tensors in the arena. weight, bias and their gradients lie inside the flat
@@ -77,6 +85,7 @@ struct LayerViews {
   std::span<float> bias_gradient;    // (out)
   float* pre = nullptr;              // (rows_capacity, out): pre-activations (logits for the last layer)
   float* out = nullptr;              // (rows_capacity, out): activations; null on the output layer
+  void* relu_mask = nullptr;         // (train_batch rows of relu_mask_bits(out) bits): hidden, where relu_masks
 };
 
 // Where each buffer lives in the arena (lay_out_arena is the one function that knows it).
@@ -98,6 +107,8 @@ struct ArenaViews {
   double* gradient_partials = nullptr;         // (gradient_partials), where clip_norm > 0
   std::uint32_t* order = nullptr;              // (train rows): this epoch's permutation
   std::span<unsigned char> shuffle_workspace;  // empty when shuffle is off
+  // cuBLASLt's workspace for the products with ReLU epilogues; empty without them.
+  std::span<unsigned char> epilogue_workspace;
   // Fields of *trial that kernels address directly.
   std::int64_t* trial_batch_first_row = nullptr;
   std::int64_t* trial_step = nullptr;

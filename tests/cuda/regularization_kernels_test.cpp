@@ -1,5 +1,5 @@
-// The dropout and gradient-clipping kernels against ref::dropout_forward / dropout_backward and
-// ref::clip_gradient_norm, over odd sizes.
+// Dropout in the activation kernels and the gradient-clipping kernels against ref::dropout_forward /
+// dropout_backward and ref::clip_gradient_norm, over odd sizes.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "activation.cuh"
 #include "cpu/reference.hpp"
 #include "cuda/device_trial.hpp"
-#include "dropout.cuh"
 #include "gpu_test_support.hpp"
 #include "gradient_clip.cuh"
 
@@ -32,24 +32,42 @@ cuda::DeviceTrial record_with(float dropout, double clip_norm, std::int64_t step
 }
 
 // The mask is the same integer decision on both sides and the kept value one float multiply by
-// the same float scale: equal bit for bit.
-class DropoutTest : public GpuTest {};
+// the same float scale: equal bit for bit. Through the identity's kernels, whose zero bias and unit
+// derivative are exact, with the elements as one row and as one column.
+class DropoutTest : public GpuTest {
+ protected:
+  // out = dropout(x + 0) and back = dropout(x) · 1, for the mask of `layer` at the record's step.
+  void run(const cuda::DeviceTrial* record, int layer, const std::vector<float>& x, int batch, int width,
+           DeviceArray<float>& out, DeviceArray<float>& back) {
+    DeviceArray<float> pre(x), zero_bias(std::vector<float>(static_cast<std::size_t>(width), 0.0f)),
+        bias_grad(static_cast<std::size_t>(width));
+    back.upload(x);
+    const kernels::DropoutMask mask{record, layer};
+    kernels::bias_activation_forward(Activation::identity, pre.get(), zero_bias.get(), out.get(), batch, width,
+                                     stream(), mask);
+    kernels::activation_bias_gradient(Activation::identity, pre.get(), back.get(), bias_grad.get(), batch, width,
+                                      stream(), mask);
+  }
+};
 
 TEST_F(DropoutTest, ForwardAndBackwardEqualTheReference) {
   for (const std::size_t count : kCounts) {
     for (const int layer : {0, 2}) {
-      SCOPED_TRACE("n=" + std::to_string(count) + " layer " + std::to_string(layer));
-      const cuda::DeviceTrial host = record_with(0.3f, 0.0, 17);
-      DeviceArray<cuda::DeviceTrial> record(std::vector<cuda::DeviceTrial>{host});
-      const std::vector<float> x = test::random_floats(count, 41);
-      DeviceArray<float> device_x(x), out(count), back(count);
-      kernels::dropout_forward(record.get(), layer, device_x.get(), out.get(), count, stream());
-      kernels::dropout_backward(record.get(), layer, device_x.get(), back.get(), count, stream());
-      std::vector<float> expected(count);
-      ref::dropout_forward(x.data(), expected.data(), count, host.dropout, host.seed, host.step, layer);
-      EXPECT_EQ(out.download(), expected);
-      ref::dropout_backward(x.data(), expected.data(), count, host.dropout, host.seed, host.step, layer);
-      EXPECT_EQ(back.download(), expected);
+      for (const bool one_column : {false, true}) {
+        SCOPED_TRACE("n=" + std::to_string(count) + " layer " + std::to_string(layer) +
+                     (one_column ? " as a column" : " as a row"));
+        const cuda::DeviceTrial host = record_with(0.3f, 0.0, 17);
+        DeviceArray<cuda::DeviceTrial> record(std::vector<cuda::DeviceTrial>{host});
+        const std::vector<float> x = test::random_floats(count, 41);
+        DeviceArray<float> out(count), back(count);
+        const int rows = one_column ? static_cast<int>(count) : 1;
+        run(record.get(), layer, x, rows, static_cast<int>(count) / rows, out, back);
+        std::vector<float> expected(count);
+        ref::dropout_forward(x.data(), expected.data(), count, host.dropout, host.seed, host.step, layer);
+        EXPECT_EQ(out.download(), expected);
+        ref::dropout_backward(x.data(), expected.data(), count, host.dropout, host.seed, host.step, layer);
+        EXPECT_EQ(back.download(), expected);
+      }
     }
   }
 }
@@ -57,11 +75,11 @@ TEST_F(DropoutTest, ForwardAndBackwardEqualTheReference) {
 TEST_F(DropoutTest, TheMaskFollowsTheRecordsStep) {
   const std::size_t count = 4096;
   const std::vector<float> x(count, 1.0f);
-  DeviceArray<float> device_x(x), first(count), second(count);
+  DeviceArray<float> first(count), second(count), back(count);
   DeviceArray<cuda::DeviceTrial> record(std::vector<cuda::DeviceTrial>{record_with(0.5f, 0.0, 3)});
-  kernels::dropout_forward(record.get(), 0, device_x.get(), first.get(), count, stream());
+  run(record.get(), 0, x, 64, 64, first, back);
   record.upload({record_with(0.5f, 0.0, 4)});
-  kernels::dropout_forward(record.get(), 0, device_x.get(), second.get(), count, stream());
+  run(record.get(), 0, x, 64, 64, second, back);
   EXPECT_NE(first.download(), second.download()) << "a graph replayed at the next step draws a new mask";
 }
 

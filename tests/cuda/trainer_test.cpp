@@ -19,6 +19,7 @@
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_trainer.hpp"
 #include "cuda/device_context.hpp"
+#include "cuda/step_plan.hpp"
 #include "gpu_test_support.hpp"
 #include "mlptune/backend.hpp"
 #include "mlptune/error.hpp"
@@ -38,31 +39,31 @@ constexpr std::size_t kTrainRows = 49 * kBatch + 22;
 // A learnable classification set: labels are the argmax of a fixed random linear map of the
 // features. With `bytes`, features come from uint8 values through a per-column affine map,
 // computed with the exact expression Dataset documents.
-Dataset make_classification(std::size_t rows, std::uint32_t seed, bool bytes) {
+Dataset make_classification(std::size_t rows, std::uint32_t seed, bool bytes, int features = kFeatures) {
   Dataset data;
   data.name = "synthetic-classification";
   data.task = Task::classification;
   data.rows = rows;
-  data.cols = kFeatures;
+  data.cols = features;
   data.num_classes = kClasses;
   std::mt19937 engine(seed);
   std::uniform_int_distribution<int> byte(0, 255);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  data.features.resize(rows * kFeatures);
+  data.features.resize(rows * features);
   if (bytes) {
-    data.raw_bytes.resize(rows * kFeatures);
-    data.column_scale.assign(kFeatures, 1.0f / 255.0f);
-    data.column_offset.assign(kFeatures, -0.5f);
+    data.raw_bytes.resize(rows * features);
+    data.column_scale.assign(features, 1.0f / 255.0f);
+    data.column_offset.assign(features, -0.5f);
     for (std::size_t i = 0; i < data.raw_bytes.size(); ++i) {
       data.raw_bytes[i] = std::uint8_t(byte(engine));
       data.features[i] =
-          std::fma(float(data.raw_bytes[i]), data.column_scale[i % kFeatures], data.column_offset[i % kFeatures]);
+          std::fma(float(data.raw_bytes[i]), data.column_scale[i % features], data.column_offset[i % features]);
     }
   } else {
     for (float& value : data.features) value = normal(engine);
   }
   std::mt19937 map_engine(1234);  // the same map for every split
-  std::vector<float> map(std::size_t(kFeatures) * kClasses);
+  std::vector<float> map(std::size_t(features) * kClasses);
   for (float& value : map) value = normal(map_engine);
   data.labels.resize(rows);
   for (std::size_t r = 0; r < rows; ++r) {
@@ -70,8 +71,8 @@ Dataset make_classification(std::size_t rows, std::uint32_t seed, bool bytes) {
     float best_score = -INFINITY;
     for (int c = 0; c < kClasses; ++c) {
       float score = 0.0f;
-      for (int f = 0; f < kFeatures; ++f)
-        score += data.features[r * kFeatures + f] * map[static_cast<std::size_t>(f) * kClasses + c];
+      for (int f = 0; f < features; ++f)
+        score += data.features[r * features + f] * map[static_cast<std::size_t>(f) * kClasses + c];
       if (score > best_score) best_score = score, best = c;
     }
     data.labels[r] = best;
@@ -101,11 +102,11 @@ Dataset make_regression(std::size_t rows, std::uint32_t seed) {
   return data;
 }
 
-std::shared_ptr<const DataSplits> classification_splits(bool bytes = false) {
+std::shared_ptr<const DataSplits> classification_splits(bool bytes = false, int features = kFeatures) {
   auto splits = std::make_shared<DataSplits>();
-  splits->train = make_classification(kTrainRows, 1, bytes);
-  splits->validation = make_classification(211, 2, bytes);
-  splits->test = make_classification(97, 3, bytes);
+  splits->train = make_classification(kTrainRows, 1, bytes, features);
+  splits->validation = make_classification(211, 2, bytes, features);
+  splits->test = make_classification(97, 3, bytes, features);
   return splits;
 }
 
@@ -176,6 +177,7 @@ struct AgreementCase {
   Task task;
   double dropout = 0.0;    // the same mask on both backends (rng::dropout_keeps)
   double clip_norm = 0.0;  // the norm summed in double on both
+  bool wide = false;       // hidden widths 256 and 128: ReLU layers take cuBLASLt's epilogues
 };
 
 class CudaMatchesCpuTest : public GpuTest, public ::testing::WithParamInterface<AgreementCase> {};
@@ -192,6 +194,7 @@ TEST_P(CudaMatchesCpuTest, FiftyStepsAgree) {
   TrialSpec spec = make_spec(c.optimizer, c.activation, c.task);
   spec.train.dropout = c.dropout;
   spec.train.clip_norm = c.clip_norm;
+  if (c.wide) spec.model.hidden = {256, 128};
   const auto cpu = make_cpu_backend(1)->make_trainer(spec, data);
   const auto backend = cuda_backend();
   const auto gpu = backend->make_trainer(spec, data);
@@ -234,45 +237,84 @@ INSTANTIATE_TEST_SUITE_P(
                       AgreementCase{Optimizer::adam, Activation::relu, Task::regression},
                       AgreementCase{Optimizer::sgd, Activation::identity, Task::regression},
                       AgreementCase{Optimizer::momentum, Activation::relu, Task::classification, 0.3, 0.5},
-                      AgreementCase{Optimizer::adam, Activation::tanh, Task::regression, 0.2, 0.1}),
+                      AgreementCase{Optimizer::adam, Activation::tanh, Task::regression, 0.2, 0.1},
+                      AgreementCase{Optimizer::adam, Activation::relu, Task::classification, 0.0, 0.0, true},
+                      AgreementCase{Optimizer::sgd, Activation::relu, Task::regression, 0.0, 0.5, true}),
     [](const ::testing::TestParamInfo<AgreementCase>& info) {
       return std::string(to_string(info.param.optimizer)) + "_" + std::string(to_string(info.param.activation)) +
              (info.param.task == Task::classification ? "_classification" : "_regression") +
-             (info.param.dropout > 0 || info.param.clip_norm > 0 ? "_dropout_clip" : "");
+             (info.param.dropout > 0 || info.param.clip_norm > 0 ? "_dropout_clip" : "") +
+             (info.param.wide ? "_wide" : "");
     });
 
 // TF32 rounds every product input to 11 significant bits (2^-11 ≈ 4.9e-4 relative), so each
 // step's gradients differ from fp32's by ~1e-3 relative; over 50 Adam steps the parameters stay
-// within 5e-3 absolute + 5e-2 relative of the CPU's fp32 and the mean losses within 2%.
+// within 5e-3 absolute + 5e-2 relative of the CPU's fp32 and the mean losses within 2%. Hidden
+// widths 64-33 and 256-128: the second takes the ReLU epilogues (cuBLASLt, FAST_TF32).
 TEST_F(CudaTrainerTest, Tf32StaysWithinItsTolerance) {
   const auto data = classification_splits();
-  TrialSpec spec = make_spec(Optimizer::adam, Activation::relu);
-  const auto cpu = make_cpu_backend(1)->make_trainer(spec, data);
-  spec.train.precision = Precision::tf32;
-  const auto gpu = cuda_backend()->make_trainer(spec, data);
-  gpu->load_state(cpu->state());
-  const EpochReport cpu_report = cpu->train_epoch();
-  const EpochReport gpu_report = gpu->train_epoch();
-  EXPECT_NEAR(gpu_report.train_loss, cpu_report.train_loss, 2e-2 * cpu_report.train_loss);
-  EXPECT_NEAR(gpu_report.validation.loss, cpu_report.validation.loss, 2e-2 * cpu_report.validation.loss);
-  EXPECT_TRUE(all_close(flatten(gpu->state().parameters), flatten(cpu->state().parameters), 5e-3, 5e-2));
+  for (const std::vector<int>& hidden : {std::vector<int>{64, 33}, std::vector<int>{256, 128}}) {
+    SCOPED_TRACE(std::to_string(hidden[0]) + "-" + std::to_string(hidden[1]));
+    TrialSpec spec = make_spec(Optimizer::adam, Activation::relu);
+    spec.model.hidden = hidden;
+    const auto cpu = make_cpu_backend(1)->make_trainer(spec, data);
+    spec.train.precision = Precision::tf32;
+    const auto gpu = cuda_backend()->make_trainer(spec, data);
+    gpu->load_state(cpu->state());
+    const EpochReport cpu_report = cpu->train_epoch();
+    const EpochReport gpu_report = gpu->train_epoch();
+    EXPECT_NEAR(gpu_report.train_loss, cpu_report.train_loss, 2e-2 * cpu_report.train_loss);
+    EXPECT_NEAR(gpu_report.validation.loss, cpu_report.validation.loss, 2e-2 * cpu_report.validation.loss);
+    EXPECT_TRUE(all_close(flatten(gpu->state().parameters), flatten(cpu->state().parameters), 5e-3, 5e-2));
+  }
 }
 
-// The captured graphs replay exactly the launches of the eager path: bit-identical results.
+// The captured graphs replay exactly the launches of the eager path: bit-identical results. GELU
+// with our kernels, and ReLU at widths 256-128 in cuBLASLt's epilogues (each trainer chooses their
+// algorithms once, before any capture, by the same query).
 TEST_F(CudaTrainerTest, GraphReplayEqualsEagerLaunches) {
   const auto data = classification_splits();
-  const TrialSpec spec = make_spec(Optimizer::nesterov, Activation::gelu);
-  const auto graphs = cuda_backend(true)->make_trainer(spec, data);
-  const auto eager = cuda_backend(false)->make_trainer(spec, data);
-  for (int epoch = 0; epoch < 3; ++epoch) {
-    const EpochReport a = graphs->train_epoch();
-    const EpochReport b = eager->train_epoch();
-    EXPECT_EQ(a.train_loss, b.train_loss);
-    EXPECT_EQ(a.validation.loss, b.validation.loss);
-    EXPECT_EQ(a.step, b.step);
+  for (const Activation activation : {Activation::gelu, Activation::relu}) {
+    SCOPED_TRACE(to_string(activation));
+    TrialSpec spec = make_spec(Optimizer::nesterov, activation);
+    if (activation == Activation::relu) spec.model.hidden = {256, 128};
+    const auto graphs = cuda_backend(true)->make_trainer(spec, data);
+    const auto eager = cuda_backend(false)->make_trainer(spec, data);
+    for (int epoch = 0; epoch < 3; ++epoch) {
+      const EpochReport a = graphs->train_epoch();
+      const EpochReport b = eager->train_epoch();
+      EXPECT_EQ(a.train_loss, b.train_loss);
+      EXPECT_EQ(a.validation.loss, b.validation.loss);
+      EXPECT_EQ(a.step, b.step);
+    }
+    EXPECT_EQ(flatten(graphs->state().parameters), flatten(eager->state().parameters));
+    EXPECT_EQ(flatten(graphs->state().first_moment), flatten(eager->state().first_moment));
   }
-  EXPECT_EQ(flatten(graphs->state().parameters), flatten(eager->state().parameters));
-  EXPECT_EQ(flatten(graphs->state().first_moment), flatten(eager->state().first_moment));
+}
+
+// A captured step holds the plan's launches and nothing else, as cudaGraphGetNodes counts its
+// nodes: the plan's count (tests/cuda_host/step_plan_test.cpp) is the graph's. MNIST's 784-256-256
+// (to 5 classes), with ReLU alone (in the products' epilogues: 11 nodes, at most the 12 budgeted),
+// and with dropout and clipping (the kernels again).
+TEST_F(CudaTrainerTest, TheCapturedStepHasThePlansNodes) {
+  const auto data = classification_splits(false, 784);
+  for (const bool regularized : {false, true}) {
+    SCOPED_TRACE(regularized ? "dropout and clipping" : "relu");
+    TrialSpec spec = make_spec(Optimizer::adam, Activation::relu);
+    spec.model.input_width = 784;
+    spec.model.hidden = {256, 256};
+    if (regularized) {
+      spec.train.dropout = 0.2;
+      spec.train.clip_norm = 1.0;
+    }
+    const auto trainer = cuda_backend(true)->make_trainer(spec, data);
+    EXPECT_EQ(cuda::step_graph_nodes(*trainer), 0u) << "nothing is captured before the first epoch";
+    trainer->train_epoch();
+    const std::size_t planned =
+        cuda::graph_nodes(cuda::plan_training_step(cuda::StepShape{3, regularized, regularized, true}));
+    EXPECT_EQ(planned, regularized ? 17u : 11u);  // clipping's two passes
+    EXPECT_EQ(cuda::step_graph_nodes(*trainer), planned);
+  }
 }
 
 // Bytes scaled in the gather give exactly the floats the host computed: same training, bit for bit.
