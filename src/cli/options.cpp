@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/size_limits.hpp"
 #include "common/text_list.hpp"
 #include "data/split_fraction.hpp"
 #include "engine/backend_names.hpp"
@@ -124,7 +125,7 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
   auto* group = app.add_option_group("Model");
   add_setting_flags(*group, model_settings(), model_defaults(), options.given);
   group->add_option("--depth", options.depth, "number of hidden layers of --width (instead of --hidden)")
-      ->check(whole_number(0));
+      ->check(whole_number(0, int(kMaxHiddenLayers)));
   group->add_option("--width", options.width, "width of each hidden layer, with --depth")->check(whole_number(1));
 }
 

@@ -152,13 +152,13 @@ int run_train(const TrainCommandOptions& options) {
   if (!has_validation && !options.quiet)
     std::cout << no_split_text("validation", "--validation-fraction", options.data.validation_fraction)
               << ": each epoch shows the training loss only" << std::endl;
-  std::vector<EpochReport> epochs;
+  std::vector<EpochReport> epochs;  // only for --metrics: a run may train billions of epochs
   double elapsed = 0.0;
   EpochReport last;
   do {
     last = trainer->train_epoch();
     elapsed += last.seconds;
-    epochs.push_back(last);
+    if (!options.metrics_path.empty()) epochs.push_back(last);
     if (!options.quiet) print_epoch(last, spec.train.epochs, elapsed, has_validation);
   } while (last.status == TrialStatus::running);
 

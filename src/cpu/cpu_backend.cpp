@@ -24,7 +24,7 @@ namespace {
 class CpuTrainer final : public TrainerCore {
  public:
   CpuTrainer(const TrialSpec& spec, std::shared_ptr<const DataSplits> data)
-      : TrainerCore(spec, std::move(data)), layers_(spec.model.layers()), batch_size_(spec.train.batch_size) {
+      : TrainerCore(spec, std::move(data)), layers_(spec.model.layers()), batch_size_(batch_rows()) {
     allocate_buffers();
     for (std::size_t l = 0; l < layers_.size(); ++l)
       ref::initialize_weights(spec.model.init, spec.train.seed, int(l), layers_[l].in, layers_[l].out, weight(l));

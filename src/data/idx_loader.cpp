@@ -107,6 +107,9 @@ IdxImages read_images(const std::filesystem::path& path) {
   if (images.count > std::numeric_limits<std::size_t>::max() / (images.image_rows * images.image_cols)) {
     data::throw_data_error(path, "bytes 4-15: the header declares " + contents + ", more pixels than a file can hold");
   }
+  // One row per image, one column per pixel: checked before the body is read.
+  data::check_table_size(path, "bytes 4-15: the header declares " + contents, images.count,
+                         std::uint64_t(images.image_rows) * images.image_cols);
   images.pixels = read_body(file, images.count * images.image_rows * images.image_cols, contents);
   return images;
 }
@@ -114,6 +117,8 @@ IdxImages read_images(const std::filesystem::path& path) {
 std::vector<std::uint8_t> read_labels(const std::filesystem::path& path) {
   data::InputFile file(path);
   const auto extents = read_header<1>(file, kLabelsMagic, "labels", "IDX unsigned-byte labels, 1 dimension");
+  data::check_table_size(path, "bytes 4-7: the header declares " + std::to_string(extents[0]) + " labels", extents[0],
+                         1);
   return read_body(file, extents[0], std::to_string(extents[0]) + " labels");
 }
 

@@ -260,6 +260,8 @@ NpyArray read_npy(const std::filesystem::path& path, std::size_t expected_dimens
   }
   array.shape = header.shape;
   array.data_offset = header_offset + header_length;
+  data::check_table_size(path, "byte " + std::to_string(header_offset) + ": shape " + tuple_text(header.shape),
+                         header.shape[0], expected_dimensions == 2 ? header.shape[1] : 1);
   check_data_size(path, array);
   return array;
 }

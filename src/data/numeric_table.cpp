@@ -8,7 +8,9 @@
 #include <optional>
 
 #include "common/number_text.hpp"
+#include "common/size_limits.hpp"
 #include "common/text_list.hpp"
+#include "data/input_file.hpp"
 #include "mlptune/error.hpp"
 
 namespace mlptune::data {
@@ -49,6 +51,18 @@ std::size_t resolve_name(const NumericTable& table, const std::string& name) {
 }
 
 }  // namespace
+
+void check_table_size(const std::filesystem::path& path, const std::string& where, std::uint64_t rows,
+                      std::uint64_t cols) {
+  if (cols > kMaxColumns)
+    throw_data_error(path, where + ": " + std::to_string(cols) + " columns; at most " + std::to_string(kMaxColumns) +
+                               " are supported (a model takes one input per feature column, and its parameters "
+                               "are limited to " +
+                               std::to_string(kMaxParameters) + ")");
+  if (rows > kMaxRows)
+    throw_data_error(path, where + ": " + std::to_string(rows) + " rows; at most " + std::to_string(kMaxRows) +
+                               " are supported (rows are numbered with 32-bit indices): split the file");
+}
 
 std::size_t label_column_of(const NumericTable& table, const LoadOptions& options) {
   if (!options.label_column) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -23,6 +24,13 @@ struct NumericTable {
   // "<file>: line 5, column 3" for CSV, "<file>: row 4, column 3 (byte 208)" for NPY.
   std::function<std::string(std::size_t row, std::size_t col)> describe_cell;
 };
+
+// A data file's row and column counts, checked against kMaxRows and kMaxColumns as soon as they are
+// known (from a header, or as lines are read) and before anything is allocated for them. Throws
+// DataError "<path>: <where>: ..." naming the limit; `where` locates the counts ("bytes 4-15",
+// "line 1"). Every loader calls it: IDX and NPY on their headers, CSV on its lines.
+void check_table_size(const std::filesystem::path& path, const std::string& where, std::uint64_t rows,
+                      std::uint64_t cols);
 
 // Splits off the label (or target) column chosen by options.label_column and checks every value:
 // finite, within float range, labels non-negative integers below the declared class count.

@@ -1,9 +1,9 @@
 // ModelSpec: layer shapes, parameter counts, validation, and names of activations, losses, inits.
 #include "mlptune/model.hpp"
 
-#include <limits>
 #include <string>
 
+#include "common/size_limits.hpp"
 #include "mlptune/error.hpp"
 #include "nn/enum_names.hpp"
 
@@ -30,24 +30,25 @@ std::vector<LayerShape> ModelSpec::layers() const {
 }
 
 std::int64_t ModelSpec::parameter_count() const {
-  std::int64_t count = 0;
-  for (const LayerShape& layer : layers()) count += layer.parameter_count();
+  std::int64_t count = 0;  // saturates: a list of wide layers may exceed int64
+  for (const LayerShape& layer : layers()) count = saturating_add(count, layer.parameter_count());
   return count;
 }
 
 void ModelSpec::validate() const {
   require_width_at_least("model input width", input_width, 1);
+  if (std::int64_t(hidden.size()) > kMaxHiddenLayers)
+    throw ConfigError("--hidden: " + std::to_string(hidden.size()) + " hidden layers; at most " +
+                      std::to_string(kMaxHiddenLayers) + " are supported");
   for (std::size_t i = 0; i < hidden.size(); ++i)
     require_width_at_least("--hidden: width of hidden layer " + std::to_string(i), hidden[i], 1);
   // Softmax over one class is constant (loss 0, gradient 0): it needs two classes at least.
   const int minimum_outputs = loss == Loss::softmax_cross_entropy ? 2 : 1;
   require_width_at_least("model output width (" + std::string(to_string(loss)) + ")", output_width, minimum_outputs);
-  // Matrix products index with 32-bit integers, and each parameter is also a gradient and up to
-  // two optimizer slots: past 2^31 parameters a model cannot be trained here anyway.
-  constexpr std::int64_t kMaxParameters = std::numeric_limits<std::int32_t>::max();
-  if (parameter_count() > kMaxParameters)
-    throw ConfigError("the model has " + std::to_string(parameter_count()) + " parameters; at most " +
-                      std::to_string(kMaxParameters) + " are supported: use narrower --hidden layers");
+  const std::int64_t count = parameter_count();
+  if (count > kMaxParameters)
+    throw ConfigError("the model has " + count_text(count) + " parameters; at most " + std::to_string(kMaxParameters) +
+                      " are supported: use narrower --hidden layers");
 }
 
 std::string_view to_string(Activation activation) {

@@ -2,6 +2,7 @@
 // input and state checks and the TrialState bookkeeping, the same for every backend.
 #include "nn/trainer_core.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -47,7 +48,8 @@ TrainerCore::TrainerCore(const TrialSpec& spec, std::shared_ptr<const DataSplits
       data_(checked(spec, std::move(data))),
       layout_(spec.model, parameter_alignment),
       slot_count_(optimizer_slot_count(spec.train.optimizer)),
-      steps_per_epoch_((std::int64_t(data_->train.rows) + spec.train.batch_size - 1) / spec.train.batch_size) {}
+      steps_per_epoch_((std::int64_t(data_->train.rows) + spec.train.batch_size - 1) / spec.train.batch_size),
+      batch_rows_(int(std::min<std::size_t>(std::size_t(spec.train.batch_size), data_->train.rows))) {}
 
 double TrainerCore::learning_rate(std::int64_t step) const {
   return learning_rate_at(schedule_, step, steps_per_epoch_);

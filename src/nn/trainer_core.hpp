@@ -56,6 +56,9 @@ class TrainerCore : public Trainer {
   const ParameterLayout& layout() const { return layout_; }
   int slot_count() const { return slot_count_; }
   std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  // The most rows a training batch holds: the batch size, or the training rows where they are
+  // fewer. Scratch sized by it stays as small as the data for any batch size.
+  int batch_rows() const { return batch_rows_; }
   int epochs_done() const { return epoch_; }
   // The rate of 0-based global step `step`, on the schedule the trial started with: extend_epochs
   // raises the budget but keeps this horizon.
@@ -88,6 +91,7 @@ class TrainerCore : public Trainer {
   ParameterLayout layout_;
   int slot_count_ = 0;
   std::int64_t steps_per_epoch_ = 0;
+  int batch_rows_ = 0;
 
   int epoch_ = 0;          // epochs completed
   std::int64_t step_ = 0;  // optimizer steps taken

@@ -5,6 +5,7 @@
 
 #include "common/counter_rng.hpp"
 #include "common/shell_quote.hpp"
+#include "common/size_limits.hpp"
 #include "common/text_list.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/tune/study.hpp"
@@ -87,6 +88,19 @@ int whole_parameter(std::string_view name, const ParamValue& value) {
   return setting_value::count(name, param_value_to_json(value));
 }
 
+// A depth or width value on its own: a whole number of layers up to kMaxHiddenLayers, or of units
+// >= 1. Whether the model they make is too large depends on the other one (and the data).
+int checked_depth_or_width(std::string_view name, const ParamValue& value) {
+  const int number = whole_parameter(name, value);
+  if (name == kDepth && (number < 0 || number > kMaxHiddenLayers))
+    throw SettingError(std::string(kDepth), "must be a number of hidden layers in [0, " +
+                                                std::to_string(kMaxHiddenLayers) + "] (got " + std::to_string(number) +
+                                                ")");
+  if (name == kWidth && number < 1)
+    throw SettingError(std::string(kWidth), "must be >= 1 (got " + std::to_string(number) + ")");
+  return number;
+}
+
 // depth and width together shape the hidden layers; either alone keeps the base's other half.
 void apply_depth_and_width(const Params& params, TrialSpec& spec) {
   const auto depth = params.find(kDepth);
@@ -95,10 +109,8 @@ void apply_depth_and_width(const Params& params, TrialSpec& spec) {
   if (params.count("hidden"))
     throw SettingError("hidden", "and depth/width both set the hidden layers; search one of them, not both");
   const std::vector<int>& base = spec.model.hidden.empty() ? model_defaults().hidden : spec.model.hidden;
-  const int layers = depth != params.end() ? whole_parameter(kDepth, depth->second) : int(base.size());
-  const int units = width != params.end() ? whole_parameter(kWidth, width->second) : base.front();
-  if (layers < 0) throw SettingError(std::string(kDepth), "must be >= 0 (got " + std::to_string(layers) + ")");
-  if (units < 1) throw SettingError(std::string(kWidth), "must be >= 1 (got " + std::to_string(units) + ")");
+  const int layers = depth != params.end() ? checked_depth_or_width(kDepth, depth->second) : int(base.size());
+  const int units = width != params.end() ? checked_depth_or_width(kWidth, width->second) : base.front();
   spec.model.hidden.assign(std::size_t(layers), units);
 }
 
@@ -162,6 +174,12 @@ void check_tunable(const SearchSpace& space) {
 }
 
 void check_parameter_value(std::string_view name, const ParamValue& value) {
+  // depth and width alone: the model they make is checked with the other's values (and the default
+  // width or depth where only one is searched), by the study config.
+  if (name == kDepth || name == kWidth) {
+    checked_depth_or_width(name, value);
+    return;
+  }
   // The smallest model of any data (one input, one output) with the default hidden layer: a value
   // refused here is refused for every data set.
   TrialSpec probe;
@@ -177,6 +195,15 @@ void check_parameter_value(std::string_view name, const ParamValue& value) {
   } catch (const ConfigError& error) {  // the model as a whole: too many parameters, say
     throw SettingError(canonical_parameter_name(parameter).value_or(parameter), error.what());
   }
+}
+
+bool takes_whole_numbers(std::string_view name) {
+  if (name == kDepth || name == kWidth) return true;
+  const auto is_count = [name](const auto& table) {
+    const auto* setting = find_parameter(table, name);
+    return setting != nullptr && setting->kind == SettingKind::count;
+  };
+  return is_count(model_settings()) || is_count(train_settings());
 }
 
 TrialSpec params_to_spec(const Params& params, const TrialSpec& base) {

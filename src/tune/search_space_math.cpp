@@ -257,18 +257,25 @@ std::optional<std::pair<double, double>> natural_range(const Distribution& d) {
   }
 }
 
+std::optional<double> largest_number(const Distribution& distribution) {
+  if (distribution.values.empty()) {
+    if (const auto range = natural_range(distribution)) return std::floor(range->second);
+    return std::nullopt;
+  }
+  std::optional<double> largest;
+  for (const ParamValue& value : distribution.values) {
+    std::optional<double> number;
+    if (const auto* integer = std::get_if<std::int64_t>(&value)) number = double(*integer);
+    if (const auto* real = std::get_if<double>(&value)) number = std::floor(*real);
+    if (number && (!largest || *number > *largest)) largest = number;
+  }
+  return largest;
+}
+
 std::optional<int> largest_epochs(const SearchSpace& space) {
   const ParameterSpec* epochs = space.find("epochs");
   if (!epochs) return std::nullopt;
-  double largest = 0.0;
-  if (epochs->distribution.values.empty()) {
-    if (const auto range = natural_range(epochs->distribution)) largest = std::floor(range->second);
-  } else {
-    for (const ParamValue& value : epochs->distribution.values) {
-      if (const auto* integer = std::get_if<std::int64_t>(&value)) largest = std::max(largest, double(*integer));
-      if (const auto* real = std::get_if<double>(&value)) largest = std::max(largest, std::floor(*real));
-    }
-  }
+  const double largest = largest_number(epochs->distribution).value_or(0.0);
   if (!(largest >= 1.0)) return std::nullopt;
   return int(std::min(largest, double(std::numeric_limits<int>::max())));
 }

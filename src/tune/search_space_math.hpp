@@ -55,6 +55,10 @@ InternalRange internal_range(const Distribution& distribution);
 // bounds exponentiated), where it has bounds; nullopt for normal and constant/categorical kinds.
 std::optional<std::pair<double, double>> natural_range(const Distribution& distribution);
 
+// The largest whole number a distribution gives (its largest listed number, or the top of its
+// range, rounded down); nullopt where it lists no number or has no upper bound (normal).
+std::optional<double> largest_number(const Distribution& distribution);
+
 // The most epochs the space's `epochs` parameter gives a trial (what rung schedules count up to
 // when no max_iter is given): the largest listed value, or the top of its range; nullopt without
 // an epochs parameter (or one that gives no whole number of at least 1).

@@ -47,8 +47,11 @@ Enum parse_name(const Reader& reader, const YAML::Node& node, std::string_view k
 
 int positive_int(const Reader& reader, const YAML::Node& node, std::string_view key, int minimum) {
   const std::int64_t value = reader.integer(node, key);
-  if (value < minimum || value > std::numeric_limits<int>::max())
-    reader.fail(node, key, "must be at least " + std::to_string(minimum) + ", got " + std::to_string(value));
+  constexpr int kLargest = std::numeric_limits<int>::max();
+  if (value < minimum || value > kLargest)
+    reader.fail(node, key,
+                "must be a whole number in [" + std::to_string(minimum) + ", " + std::to_string(kLargest) + "], got " +
+                    std::to_string(value));
   return static_cast<int>(value);
 }
 
@@ -77,6 +80,7 @@ SearchSpace parse_parameters(const Reader& reader, const YAML::Node& node) {
                   "hyperparameter " + parameter.name + " is given twice (lr and learning_rate are the same)");
     space.parameters.push_back(std::move(parameter));
   }
+  config_yaml::check_largest_model(reader, node, space);
   return space;
 }
 

@@ -1,11 +1,16 @@
 // One W&B Sweeps parameter: value, values (+ probabilities), min/max, or a named distribution.
 #include "tune/study_config_parameters.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <numeric>
+#include <optional>
 #include <regex>
+#include <unordered_set>
 
+#include "common/size_limits.hpp"
 #include "common/text_list.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/tune/study.hpp"
@@ -66,6 +71,7 @@ class ParameterParser {
     const space::KindInfo& kind = choose_kind();
     check_keys_apply(kind);
     parameter.distribution = read_distribution(kind, takes_widths(parameter.name));
+    check_whole_draws(parameter, kind);
     check_values(parameter);
     return parameter;
   }
@@ -146,11 +152,16 @@ class ParameterParser {
     const auto node = spec_["values"];
     if (!node || !node.IsSequence() || node.size() == 0)
       reader_.fail(node ? node : name_node_, key("values"), "must be a non-empty list of choices, e.g. [relu, tanh]");
-    for (const auto& choice : node) distribution.values.push_back(read_value(choice, key("values"), takes_list));
-    for (std::size_t i = 0; i < distribution.values.size(); ++i)
-      for (std::size_t j = 0; j < i; ++j)
-        if (distribution.values[i] == distribution.values[j])
-          reader_.fail(node, key("values"), "choice '" + to_string(distribution.values[i]) + "' is listed twice");
+    // A hash set keeps the check linear: a list may hold a million choices.
+    std::unordered_set<ParamValue> seen;
+    seen.reserve(node.size());
+    distribution.values.reserve(node.size());
+    for (const auto& choice : node) {
+      ParamValue value = read_value(choice, key("values"), takes_list);
+      if (!seen.insert(value).second)
+        reader_.fail(node, key("values"), "choice '" + to_string(value) + "' is listed twice");
+      distribution.values.push_back(std::move(value));
+    }
     if (const auto probabilities = spec_["probabilities"]) read_probabilities(distribution, probabilities);
   }
 
@@ -209,15 +220,36 @@ class ParameterParser {
       reader_.fail(spec_["q"], key("q"), "no multiple of q lies between min and max; use a smaller q");
   }
 
+  // A setting of whole numbers (depth, batch_size, epochs, ...) needs a distribution that draws
+  // them: a real draw would fail the first trial that gets it.
+  void check_whole_draws(const ParameterSpec& parameter, const space::KindInfo& kind) const {
+    const Distribution& distribution = parameter.distribution;
+    if (distribution.integer || space::is_constant(distribution) || space::is_categorical(distribution) ||
+        !takes_whole_numbers(parameter.name))
+      return;
+    const std::string quantized = kind.quantized ? std::string(kind.name) : "q_" + std::string(kind.name);
+    const bool has_quantized = space::find_kind(quantized) != nullptr;
+    std::string fix =
+        has_quantized ? quantized + " with a whole q (such as q: 1)" : "int_uniform with whole min and max";
+    if (kind.uses_min_max) fix += has_quantized ? " and whole min and max" : "";
+    if (kind.kind == DistributionKind::uniform) fix = "whole min and max (int_uniform), or " + fix;
+    const std::string drawn = kind.uses_min_max || kind.uses_a_b ? "real numbers" : "real numbers without bounds";
+    const YAML::Node node = spec_["distribution"] ? spec_["distribution"] : spec_["min"];
+    reader_.fail(
+        node ? node : name_node_, node ? key(spec_["distribution"] ? "distribution" : "min") : path_,
+        std::string(kind.name) + " draws " + drawn + ", but " + parameter.name + " takes whole numbers; use " + fix);
+  }
+
   // Every value a trial can get must be valid for the setting: each constant and listed choice, and
   // the bounds of a range unless only the bound itself is out (lr from 0: every draw above 0 is fine).
   void check_values(const ParameterSpec& parameter) const {
     const Distribution& distribution = parameter.distribution;
     if (distribution.kind == DistributionKind::constant)
       check_value(parameter.name, distribution.values[0], spec_["value"]);
-    if (distribution.kind == DistributionKind::categorical)
-      for (std::size_t i = 0; i < distribution.values.size(); ++i)
-        check_value(parameter.name, distribution.values[i], spec_["values"][i]);
+    if (distribution.kind == DistributionKind::categorical) {
+      std::size_t index = 0;
+      for (const auto& choice : spec_["values"]) check_value(parameter.name, distribution.values[index++], choice);
+    }
     if (const auto range = space::natural_range(distribution)) {
       check_bound(parameter.name, distribution, range->first, range->second, "min");
       check_bound(parameter.name, distribution, range->second, range->first, "max");
@@ -266,7 +298,44 @@ class ParameterParser {
   std::string path_;
 };
 
+// The YAML node and key that give a parameter's largest value: its max, values or value.
+std::pair<YAML::Node, std::string> largest_value_node(const YAML::Node& parameters, const std::string& name) {
+  const YAML::Node spec = parameters[name];
+  for (const char* key : {"max", "values", "value"})
+    if (spec[key]) return {spec[key], "parameters." + name + "." + key};
+  return {spec, "parameters." + name};
+}
+
 }  // namespace
+
+void check_largest_model(const Reader& reader, const YAML::Node& parameters, const SearchSpace& space) {
+  const ParameterSpec* depth = space.find("depth");
+  const ParameterSpec* width = space.find("width");
+  if (depth == nullptr && width == nullptr) return;
+  const std::vector<int>& base = model_defaults().hidden;
+  const auto largest = [](const ParameterSpec* parameter, int base_value) -> std::optional<double> {
+    if (parameter == nullptr) return double(base_value);
+    return space::largest_number(parameter->distribution);
+  };
+  const auto layers = largest(depth, int(base.size()));
+  const auto units = largest(width, base.front());
+  if (!layers || !units || *layers < 0.0 || *units < 1.0) return;  // unbounded: each drawn model is checked
+  // The values were checked one by one already (depth at most kMaxHiddenLayers, width an int).
+  const auto depth_count = std::int64_t(std::min(*layers, double(kMaxHiddenLayers)));
+  const auto width_count = std::int64_t(std::min(*units, double(std::numeric_limits<int>::max())));
+  const std::int64_t count = layered_parameter_count(1, depth_count, width_count, 1);
+  if (count <= kMaxParameters) return;
+  const auto describe = [](const ParameterSpec* parameter, const char* name, std::int64_t value) {
+    return (parameter != nullptr ? std::string(name) + " up to " : "the default " + std::string(name) + " ") +
+           std::to_string(value);
+  };
+  const auto [node, key] = largest_value_node(parameters, depth != nullptr ? "depth" : "width");
+  reader.fail(node, key,
+              describe(depth, "depth", depth_count) + " with " + describe(width, "width", width_count) +
+                  " makes models of up to " + count_text(count) +
+                  " parameters (on data of one feature and one output); at most " + std::to_string(kMaxParameters) +
+                  " are supported: lower the largest depth or width");
+}
 
 ParameterSpec parse_parameter(const Reader& reader, const YAML::Node& name_node, const YAML::Node& spec) {
   return ParameterParser(reader, name_node, spec).parse();

@@ -134,7 +134,8 @@ TEST_F(Cli, ALabelInTheMillionsIsNotAClass) {
 }
 
 TEST_F(Cli, ANpyHeaderClaimingAHugeShapeIsRejected) {
-  const std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }";
+  // Within the row and column limits, but 2^32 - 1 rows of 2^31 - 2 doubles overflow a byte count.
+  const std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967295, 2147483646), }";
   std::string padded = header + std::string(118 - header.size(), ' ') + "\n";  // 10 + 118 = 128 bytes
   std::ofstream file(path("huge.npy"), std::ios::binary);
   file << "\x93NUMPY" << char(1) << char(0) << char(padded.size() & 0xff) << char(padded.size() >> 8) << padded;

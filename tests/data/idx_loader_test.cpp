@@ -160,5 +160,18 @@ TEST(IdxLoaderErrors, CorruptGzipStream) {
   EXPECT_PRED_FORMAT2(contains, message, "corrupt compressed data at byte");
 }
 
+// One image of 65536 x 65536 pixels: 2^32 feature columns. A few compressed bytes can claim them,
+// so the header is checked before any of the 4 GiB body is read.
+TEST(IdxLoaderErrors, ImagesWiderThanTheColumnLimitAreRefusedFromTheHeader) {
+  TempFolder folder;
+  const auto images =
+      folder.write_gz("wide-images.gz", big_endian({0x00000803, 1, 65536, 65536}) + std::string(1 << 16, '\0'));
+  const std::string message = data_error_message([&] { load_idx(images, folder.write("labels", kLabels)); });
+  EXPECT_PRED_FORMAT2(starts_with_path, message, images);
+  EXPECT_PRED_FORMAT2(contains, message,
+                      "bytes 4-15: the header declares 1 images of 65536x65536: 4294967296 columns; at most "
+                      "2147483646 are supported");
+}
+
 }  // namespace
 }  // namespace mlptune

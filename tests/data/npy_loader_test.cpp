@@ -221,5 +221,22 @@ TEST(NpyLoaderErrors, LabelNotAnIntegerNamesTheLabelsFile) {
   EXPECT_PRED_FORMAT2(contains, message, "element 1 (byte " + std::to_string(label_byte) + "): label 0.5");
 }
 
+// The header's shape is checked against the row and column limits before its data is read.
+TEST(NpyLoaderErrors, ColumnsBeyondTheLimitAreRefusedFromTheHeader) {
+  TempFolder folder;
+  const auto path = folder.write("wide.npy", npy_file({"|u1", "(2, 3000000000)"}, std::string(6, '\0')));
+  const std::string message = data_error_message([&] { load_npy(path, std::nullopt); });
+  EXPECT_PRED_FORMAT2(starts_with_path, message, path);
+  EXPECT_PRED_FORMAT2(contains, message,
+                      "byte 10: shape (2, 3000000000): 3000000000 columns; at most 2147483646 are supported");
+}
+
+TEST(NpyLoaderErrors, RowsBeyondTheLimitAreRefusedFromTheHeader) {
+  TempFolder folder;
+  const auto path = folder.write("long.npy", npy_file({"|u1", "(5000000000, 1)"}, std::string(6, '\0')));
+  const std::string message = data_error_message([&] { load_npy(path, std::nullopt); });
+  EXPECT_PRED_FORMAT2(contains, message, "5000000000 rows; at most 4294967295 are supported");
+}
+
 }  // namespace
 }  // namespace mlptune

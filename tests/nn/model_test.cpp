@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "mlptune/error.hpp"
 
@@ -62,6 +65,23 @@ TEST(ModelSpec, ValidationNamesTheBadField) {
   ModelSpec regression = mlp(4, {}, 0);
   regression.loss = Loss::mse;
   EXPECT_EQ(config_error_of(regression), "model output width (mse) must be >= 1 (got 0)");
+}
+
+// Five layers of 2^31 - 1 units: each product of two widths is near 2^62, so their sum passes int64.
+// Wrapped around, it could look small; saturated, it is refused.
+TEST(ModelSpec, AParameterCountBeyondInt64IsRefusedNotWrapped) {
+  constexpr int kWidest = 2147483647;
+  const ModelSpec model = mlp(kWidest, {kWidest, kWidest, kWidest, kWidest}, 2);
+  EXPECT_EQ(model.parameter_count(), std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(config_error_of(model),
+            "the model has more than 9223372036854775807 parameters; at most 2147483647 are supported: use narrower "
+            "--hidden layers");
+}
+
+TEST(ModelSpec, MoreHiddenLayersThanTheLimitAreRefusedWithTheLimit) {
+  EXPECT_EQ(config_error_of(mlp(4, std::vector<int>(100001, 1), 3)),
+            "--hidden: 100001 hidden layers; at most 100000 are supported");
+  EXPECT_NO_THROW(mlp(4, std::vector<int>(40000, 8), 3).validate());
 }
 
 TEST(ModelEnums, NamesRoundTrip) {

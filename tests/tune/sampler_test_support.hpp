@@ -31,7 +31,7 @@ parameters:
   beta2: {distribution: q_beta, a: 2, b: 2, q: 0.001}
   init: {distribution: normal, mu: 0, sigma: 1}
   epochs: {distribution: q_normal, mu: 20, sigma: 5, q: 1}
-  early_stopping: {distribution: log_normal, mu: 1, sigma: 0.5}
+  clip_norm: {distribution: log_normal, mu: 1, sigma: 0.5}
   schedule: {distribution: q_log_normal, mu: 3, sigma: 0.5, q: 2}
   hidden: {values: [[256, 128], [64]]}
   optimizer: {values: [sgd, adam]}

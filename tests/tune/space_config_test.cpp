@@ -282,7 +282,7 @@ TEST(SpaceConfig, ATimeoutThatIsNoDurationSaysHowToWriteOne) {
 
 TEST(SpaceConfig, RunCapNotPositive) {
   expect_error("method: random\nrun_cap: 0\nparameters:\n  lr: {min: 0.1, max: 1.0}\n",
-               {"sweep.yaml:2:", "run_cap", "at least 1"});
+               {"sweep.yaml:2:", "run_cap", "must be a whole number in [1, 2147483647]"});
 }
 
 TEST(SpaceConfig, EtaNotAboveOne) {

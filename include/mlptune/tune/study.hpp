@@ -38,6 +38,8 @@ void check_tunable(const SearchSpace& space);
 // `name` in any trial, e.g. lr -1 ("must be > 0 and finite (got -1)"): for a config's constants and
 // listed choices, checked when the config is read.
 void check_parameter_value(std::string_view name, const ParamValue& value);
+// Whether parameter `name` takes whole numbers only: depth, width, batch_size, epochs, ...
+bool takes_whole_numbers(std::string_view name);
 
 // Applies params to `base`: every setting the tables mark as searched (hidden ("256,128", or one
 // width), activation, init, optimizer, lr (or learning_rate), momentum, ..., batch_size, epochs),
