@@ -10,9 +10,11 @@ trials.csv, intermediate.csv, and journal.log when present):
 
 `mlptune report STUDY --plots DIR` runs this script. The metric's direction and which parameters
 are drawn on a log axis come from journal.log (the Optuna journal: the study's direction, each
-parameter's distribution); without it, the direction is taken from --goal (default: maximize
-when every value lies in [0, 1], as accuracies do, else minimize) and a positive parameter
-whose values span at least two decades gets a log axis.
+parameter's distribution): a parameter gets a log axis exactly when its distribution is
+logarithmic (log_uniform_values, say), however wide a uniform one's values spread. Without the
+journal, the direction is taken from --goal (default: maximize when every value lies in [0, 1],
+as accuracies do, else minimize) and a positive parameter whose values span at least two decades
+gets a log axis.
 """
 import argparse
 import json
@@ -45,17 +47,16 @@ class Study:
         values = [v for v in self.values() if v is not None]
         self.goal = goal or journal_goal or ("maximize" if values and all(0 <= v <= 1 for v in values)
                                              else "minimize")
-        for name in self.parameters:
-            if name not in self.log_parameters and self._spans_decades(name):
-                self.log_parameters.add(name)
+        if self.log_parameters is None:  # no journal: guess from the values' spread
+            self.log_parameters = {name for name in self.parameters if self._spans_decades(name)}
         self.metric = "value"
 
     def _read_journal(self):
-        """(goal or None, names of log-distributed parameters) from journal.log, if present."""
+        """(goal or None, names of log-distributed parameters) from journal.log; (None, None) without it."""
         goal, log_parameters = None, set()
         path = self.folder / "journal.log"
         if not path.is_file():
-            return goal, log_parameters
+            return goal, None
         for line in path.read_text().splitlines():
             try:
                 op = json.loads(line)
