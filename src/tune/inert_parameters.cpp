@@ -60,8 +60,9 @@ void add_warnings(std::vector<std::string>& warnings, const SearchSpace& space,
     const std::string deciding_name(when.setting);
     warnings.push_back("parameters." + parameter.name + " (line " + std::to_string(parameter.line) +
                        ") has no effect: every trial uses " + deciding_name + " " + join_or(*taken) + ", and " +
-                       parameter.name + " acts only with " + deciding_name + " " + join_or(when.values) + "; search " +
-                       deciding_name + " among those too, or remove parameters." + parameter.name);
+                       parameter.name + " acts only with " + deciding_name + " " + join_or(when.values) +
+                       "; add one of those to parameters." + deciding_name + ", or remove parameters." +
+                       parameter.name);
   }
 }
 

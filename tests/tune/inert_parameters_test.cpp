@@ -25,9 +25,10 @@ TEST(InertParameters, MomentumUnderTheDefaultAdamIsNamedWithTheOptimizer) {
   const SearchSpace space{{{"momentum", uniform(0.5, 0.99), 7}}};
   const auto warnings = inert_parameter_warnings(space, TrialSpec{});
   ASSERT_EQ(warnings.size(), 1u);
-  EXPECT_EQ(warnings[0],
-            "parameters.momentum (line 7) has no effect: every trial uses optimizer adam, and momentum acts only "
-            "with optimizer momentum or nesterov; search optimizer among those too, or remove parameters.momentum");
+  EXPECT_EQ(
+      warnings[0],
+      "parameters.momentum (line 7) has no effect: every trial uses optimizer adam, and momentum acts only "
+      "with optimizer momentum or nesterov; add one of those to parameters.optimizer, or remove parameters.momentum");
 }
 
 TEST(InertParameters, ASearchedOptimizerThatCanActivateItSilencesTheWarning) {
