@@ -217,12 +217,16 @@ TEST_F(FirstHour, PlotsUseALogAxisOnlyForLogDistributions) {
       "parameters:\n  epochs: {value: 1}\n  width: {value: 8}\n"
       "  weight_decay: {values: [0.0001, 0.001, 0.01, 1.0]}\n"
       "  lr: {distribution: log_uniform_values, min: 0.001, max: 0.01}\n");
-  const ProgramRun check =
-      run_shell("python3 -c 'import sys; sys.path.insert(0, \"" + std::string(MLPTUNE_SOURCE_DIR) +
-                "/experiments\"); import plot; print(\"log:\", sorted(plot.Study(sys.argv[1]).log_parameters))' " +
-                path("export"));
+  std::ofstream(path("axes.py"))
+      << "import sys\nsys.path.insert(0, '" << MLPTUNE_SOURCE_DIR << "/experiments')\n"
+      << "import plot\nstudy = plot.Study(sys.argv[1])\n"
+      << "print('log:', sorted(study.log_parameters))\n"
+      << "print('categories:', [n for n in ('lr', 'weight_decay') if study.is_categorical(n)])\n";
+  const ProgramRun check = run_shell("python3 " + path("axes.py") + " " + path("export"));
   ASSERT_EQ(check.status, 0) << check.output;
   EXPECT_NE(check.output.find("log: ['lr']"), std::string::npos) << check.output;
+  // Four trials of a continuous distribution are points on an axis, not four categories.
+  EXPECT_NE(check.output.find("categories: ['weight_decay']"), std::string::npos) << check.output;
 }
 
 }  // namespace
