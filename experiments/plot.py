@@ -10,9 +10,12 @@ trials.csv, intermediate.csv, and journal.log when present):
 
 `mlptune report STUDY --plots DIR` runs this script. The metric's direction and which parameters
 are drawn on a log axis come from journal.log (the Optuna journal: the study's direction, each
-parameter's distribution); without it, the direction is taken from --goal (default: maximize
-when every value lies in [0, 1], as accuracies do, else minimize) and a positive parameter
-whose values span at least two decades gets a log axis.
+parameter's distribution): a parameter gets a log axis exactly when its distribution is
+logarithmic (log_uniform_values, say), however wide a uniform one's values spread, and is drawn
+as categories exactly when its distribution is categorical. Without the journal, the direction is
+taken from --goal (default: maximize when every value lies in [0, 1], as accuracies do, else
+minimize), a positive parameter whose values span at least two decades gets a log axis, and one
+with at most four distinct values is drawn as categories.
 """
 import argparse
 import json
@@ -41,21 +44,21 @@ class Study:
         self.trials, self.intermediate = common.read_export(self.folder)
         self.parameters = [c[len("params_"):] for c in (self.trials[0].keys() if self.trials else [])
                            if c.startswith("params_")]
-        journal_goal, self.log_parameters = self._read_journal()
+        journal_goal, self.log_parameters, self.categorical_parameters = self._read_journal()
         values = [v for v in self.values() if v is not None]
         self.goal = goal or journal_goal or ("maximize" if values and all(0 <= v <= 1 for v in values)
                                              else "minimize")
-        for name in self.parameters:
-            if name not in self.log_parameters and self._spans_decades(name):
-                self.log_parameters.add(name)
+        if self.log_parameters is None:  # no journal: guess from the values' spread
+            self.log_parameters = {name for name in self.parameters if self._spans_decades(name)}
         self.metric = "value"
 
     def _read_journal(self):
-        """(goal or None, names of log-distributed parameters) from journal.log, if present."""
-        goal, log_parameters = None, set()
+        """(goal or None, names of log-distributed parameters, names of categorical ones) from
+        journal.log; (None, None, None) without it."""
+        goal, log_parameters, categorical_parameters = None, set(), set()
         path = self.folder / "journal.log"
         if not path.is_file():
-            return goal, log_parameters
+            return goal, None, None
         for line in path.read_text().splitlines():
             try:
                 op = json.loads(line)
@@ -69,7 +72,9 @@ class Study:
                     distribution = json.loads(distribution)
                 if distribution.get("attributes", {}).get("log"):
                     log_parameters.add(op["param_name"])
-        return goal, log_parameters
+                if distribution.get("name") == "CategoricalDistribution":
+                    categorical_parameters.add(op["param_name"])
+        return goal, log_parameters, categorical_parameters
 
     def _spans_decades(self, name):
         values = [v for v in self.numeric(name) if v is not None]
@@ -84,6 +89,15 @@ class Study:
 
     def numeric(self, name):
         return [common.number(t["params_" + name]) for t in self.trials]
+
+    def is_categorical(self, name):
+        """Drawn as categories: text values, a categorical distribution in the journal, or without
+        a journal at most four distinct values."""
+        if not self.is_numeric(name):
+            return True
+        if self.categorical_parameters is not None:
+            return name in self.categorical_parameters
+        return len({t["params_" + name] for t in self.trials}) <= 4
 
     def varied(self):
         """Parameters that take more than one value (constants say nothing in a plot)."""
@@ -136,7 +150,7 @@ def plot_parameters(study, path):
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
     for ax, name in zip(axes.flat, names):
-        categorical = not study.is_numeric(name) or len({t["params_" + name] for t in study.trials}) <= 4
+        categorical = study.is_categorical(name)
         positions = category_positions(study, name) if categorical else None
         for state, (color, marker, label) in STATE_STYLE.items():
             trials = [t for t in study.trials if t["state"] == state and common.number(t["value"]) is not None
@@ -193,7 +207,7 @@ def plot_intermediate(study, path):
 def axis_values(study, name, trials):
     """A parameter's values scaled to [0, 1] (log for log parameters; categories by position),
     and tick labels for its axis."""
-    if not study.is_numeric(name) or len({t["params_" + name] for t in study.trials}) <= 4:
+    if study.is_categorical(name):
         positions = category_positions(study, name)
         top = max(1, len(positions) - 1)
         return [positions[t["params_" + name]] / top for t in trials], \

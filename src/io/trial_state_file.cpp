@@ -162,6 +162,84 @@ std::string tensors_text(const Tensors& tensors) {
   return listed == 0 ? "no tensors" : text;
 }
 
+// A layer's tensor as a state_dict names it: "{prefix}{index}.weight" or "{prefix}{index}.bias".
+struct LayerTensorName {
+  std::string prefix;  // "layers.", "net.", or "" (an nn.Sequential saved by itself)
+  long index = 0;
+  bool weight = false;
+};
+
+std::optional<LayerTensorName> layer_tensor_name(const std::string& name) {
+  LayerTensorName parsed;
+  std::string_view stem = name;
+  if (stem.ends_with(".weight")) {
+    parsed.weight = true;
+    stem.remove_suffix(std::string_view(".weight").size());
+  } else if (stem.ends_with(".bias")) {
+    stem.remove_suffix(std::string_view(".bias").size());
+  } else {
+    return std::nullopt;
+  }
+  const std::size_t dot = stem.rfind('.');
+  const std::string_view digits = dot == std::string_view::npos ? stem : stem.substr(dot + 1);
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), parsed.index);
+  if (digits.empty() || error != std::errc() || end != digits.data() + digits.size() || parsed.index < 0)
+    return std::nullopt;
+  parsed.prefix = std::string(stem.substr(0, stem.size() - digits.size()));
+  return parsed;
+}
+
+// Renames a state_dict's layers to the layout's names, layers.{i}.weight and layers.{i}.bias, layer
+// i being the i-th index in increasing order, and returns the names the file gave them (by new
+// name). This takes mlptune's own files, a PyTorch ModuleList called `layers`, and an nn.Sequential,
+// whose Linear layers sit at the even indices between activations ("0.weight", "2.weight", ...,
+// or "net.0.weight" under a module). A file whose tensors are not all such pairs under one prefix
+// keeps its names.
+std::map<std::string, std::string> rename_to_layout(std::vector<Tensor>& tensors) {
+  std::map<long, int> pairs;  // index -> 1 for a weight + 2 for a bias
+  std::optional<std::string> prefix;
+  for (const Tensor& tensor : tensors) {
+    const auto parsed = layer_tensor_name(tensor.name);
+    if (!parsed || (prefix && *prefix != parsed->prefix) || (pairs[parsed->index] & (parsed->weight ? 1 : 2)))
+      return {};
+    prefix = parsed->prefix;
+    pairs[parsed->index] |= parsed->weight ? 1 : 2;
+  }
+  if (std::any_of(pairs.begin(), pairs.end(), [](const auto& pair) { return pair.second != 3; })) return {};
+  std::map<long, int> layer_of;
+  for (const auto& [index, both] : pairs) layer_of[index] = int(layer_of.size());
+  std::map<std::string, std::string> file_names;
+  for (Tensor& tensor : tensors) {
+    const auto parsed = layer_tensor_name(tensor.name);
+    std::string name = "layers." + std::to_string(layer_of.at(parsed->index)) + (parsed->weight ? ".weight" : ".bias");
+    file_names[name] = tensor.name;
+    tensor.name = std::move(name);
+  }
+  return file_names;
+}
+
+// The first tensor, in layer order, where the file and the model part: "the first that differs is
+// '2.weight' [16, 32], where the model's layers.1.weight is [16, 16]".
+std::string first_difference(const std::vector<TensorSlot>& expected, const std::map<std::string, Tensor*>& by_name,
+                             const std::map<std::string, std::string>& file_names) {
+  const auto file_name = [&file_names](const std::string& name) {
+    const auto found = file_names.find(name);
+    return "'" + (found == file_names.end() ? name : found->second) + "'";
+  };
+  for (const TensorSlot& slot : expected) {
+    const auto found = by_name.find(slot.name);
+    if (found == by_name.end())
+      return "the model's " + slot.name + " " + shape_text(slot.shape) + " has no tensor in the file";
+    if (found->second->shape != slot.shape)
+      return "the first that differs is " + file_name(slot.name) + " " + shape_text(found->second->shape) +
+             ", where the model's " + slot.name + " is " + shape_text(slot.shape);
+  }
+  for (const auto& [name, tensor] : by_name)
+    if (std::none_of(expected.begin(), expected.end(), [&name](const TensorSlot& slot) { return slot.name == name; }))
+      return "tensor " + file_name(name) + " " + shape_text(tensor->shape) + " is no layer of the model";
+  return "";
+}
+
 }  // namespace
 
 std::vector<Tensor> load_parameters(const std::filesystem::path& path, const ModelSpec& model) {
@@ -170,20 +248,18 @@ std::vector<Tensor> load_parameters(const std::filesystem::path& path, const Mod
   std::erase_if(file.tensors, [](const Tensor& tensor) {
     return tensor.name.starts_with(kFirstMomentPrefix) || tensor.name.starts_with(kSecondMomentPrefix);
   });
+  const std::vector<Tensor> as_named = file.tensors;
+  const std::map<std::string, std::string> file_names = rename_to_layout(file.tensors);
   const ParameterLayout layout(model);
   const std::vector<TensorSlot>& expected = layout.tensors();
   std::map<std::string, Tensor*> by_name;
   for (Tensor& tensor : file.tensors) by_name[tensor.name] = &tensor;
-  const bool fits = file.tensors.size() == expected.size() &&
-                    std::all_of(expected.begin(), expected.end(), [&by_name](const TensorSlot& slot) {
-                      const auto found = by_name.find(slot.name);
-                      return found != by_name.end() && found->second->shape == slot.shape;
-                    });
-  if (!fits)
+  if (const std::string difference = first_difference(expected, by_name, file_names); !difference.empty())
     fail(path, "its tensors do not fit the model (" + std::to_string(model.input_width) + " inputs, hidden " +
                    (model.hidden.empty() ? std::string("none") : join(model.hidden, ",")) + ", " +
-                   std::to_string(model.output_width) + " outputs): expected " + tensors_text(expected) +
-                   " (float32, float16, bfloat16 or float64); found " + tensors_text(file.tensors) +
+                   std::to_string(model.output_width) + " outputs): " + difference + "; expected " +
+                   tensors_text(expected) + " (float32, float16, bfloat16 or float64); found " +
+                   tensors_text(as_named) +
                    "; give --hidden the file's hidden widths (the input and output widths come from the data)");
   std::vector<Tensor> parameters;
   for (const TensorSlot& slot : expected) parameters.push_back(std::move(*by_name.at(slot.name)));

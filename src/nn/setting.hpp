@@ -36,6 +36,16 @@ enum class StudyRole {
   data_shape,    // the data decides it (input and output widths): no flag, no parameter
 };
 
+// When a setting acts: always (no `setting`), or only while another setting of the same table
+// holds one of `values` (momentum acts only with optimizer momentum or nesterov). A study warns of a
+// searched parameter that no trial can use; conditional parameters read the same field.
+struct ActiveWhen {
+  std::string_view setting;              // the deciding setting's canonical name: "optimizer"
+  std::vector<std::string_view> values;  // its canonical value names under which this setting acts
+
+  bool always() const { return setting.empty(); }
+};
+
 // What a setting is, apart from its field: everything the front ends print and check.
 struct SettingInfo {
   std::string_view name;  // canonical: the study parameter and the JSON key; the flag is --name with dashes
@@ -49,6 +59,7 @@ struct SettingInfo {
   std::string choices;  // choice: the accepted names as text, "sgd, momentum, nesterov, adam or adamw"
   std::vector<std::string_view> reserved;  // choice: names that are refused as not supported yet
   std::string_view unset;  // a flag value that leaves the value to the caller ("auto": the loss from the task)
+  ActiveWhen active_when;  // always, or only under some values of another setting
 
   std::string flag() const;  // "--lr", "--batch-size"; an on_off setting's "--no-shuffle"
   bool has_flag() const { return role != StudyRole::data_shape; }
@@ -81,6 +92,10 @@ struct Setting : SettingInfo {
   }
   Setting unset_as(std::string_view word) && {
     unset = word;
+    return std::move(*this);
+  }
+  Setting only_when(std::string_view deciding_setting, std::vector<std::string_view> deciding_values) && {
+    active_when = {deciding_setting, std::move(deciding_values)};
     return std::move(*this);
   }
 

@@ -12,7 +12,9 @@
 //   1. its field with its default in TrainConfig (include/mlptune/train_config.hpp);
 //   2. one entry below, where the reproducing line should write it, e.g.
 //        real("clip_norm", &T::clip_norm, kNonNegative, "clip the gradients' norm to this (0: off)"),
-//      or .set_by(not_searched) after it if a study should not search it (the line then leaves it out);
+//      or .set_by(not_searched) after it if a study should not search it (the line then leaves it out),
+//      and .only_when("optimizer", {"momentum", "nesterov"}) if it acts only under some values of
+//      another setting (a study then warns when it searches it while no trial can use it);
 //   3. its math in each backend: the CPU trainer and its reference (src/cpu/; an optimizer constant
 //      goes through ref::OptimizerStep), the CUDA trainer and kernels (src/cuda/, kernels/; the
 //      DeviceTrial record when a kernel reads it).
@@ -37,21 +39,25 @@ constexpr Range kAboveZeroUpToOne{0.0, false, 1.0, true};
 
 const std::vector<TrainSetting>& train_settings() {
   using T = TrainConfig;
+  const std::vector<std::string_view> kAdams{"adam", "adamw"};
   static const std::vector<TrainSetting> table{
       choice("optimizer", &T::optimizer, detail::kOptimizerNames, "update rule: "),
       real("lr", &T::learning_rate, kPositive, "learning rate").also("learning_rate"),
-      real("momentum", &T::momentum, kFromZeroBelowOne, "momentum, nesterov: momentum factor"),
-      real("beta1", &T::beta1, kFromZeroBelowOne, "adam, adamw: first-moment decay"),
-      real("beta2", &T::beta2, kFromZeroBelowOne, "adam, adamw: second-moment decay"),
-      real("epsilon", &T::epsilon, kPositive, "adam, adamw: denominator epsilon"),
+      real("momentum", &T::momentum, kFromZeroBelowOne, "momentum, nesterov: momentum factor")
+          .only_when("optimizer", {"momentum", "nesterov"}),
+      real("beta1", &T::beta1, kFromZeroBelowOne, "adam, adamw: first-moment decay").only_when("optimizer", kAdams),
+      real("beta2", &T::beta2, kFromZeroBelowOne, "adam, adamw: second-moment decay").only_when("optimizer", kAdams),
+      real("epsilon", &T::epsilon, kPositive, "adam, adamw: denominator epsilon").only_when("optimizer", kAdams),
       real("weight_decay", &T::weight_decay, kNonNegative, "L2 penalty (decoupled for adamw)"),
       real("dropout", &T::dropout, kFromZeroBelowOne, "rate of inverted dropout after each hidden activation (0: off)"),
       real("clip_norm", &T::clip_norm, kNonNegative,
            "clip the gradients' global L2 norm to this before each update (0: off)"),
       choice("schedule", &T::schedule, detail::kScheduleNames, "learning-rate schedule: "),
+      // Warm-up ramps the rate under every schedule, the constant one included: it always acts.
       real("warmup", &T::warmup_epochs, kNonNegative, "linear warm-up, in epochs (fractions allowed)"),
-      count("step_epochs", &T::step_epochs, 1, "step schedule: epochs between decays"),
-      real("step_gamma", &T::step_gamma, kAboveZeroUpToOne, "step schedule: factor at each decay"),
+      count("step_epochs", &T::step_epochs, 1, "step schedule: epochs between decays").only_when("schedule", {"step"}),
+      real("step_gamma", &T::step_gamma, kAboveZeroUpToOne, "step schedule: factor at each decay")
+          .only_when("schedule", {"step"}),
       count("early_stopping", &T::early_stopping_patience, 0,
             "stop after this many epochs without a better validation loss (0: off)"),
       count("batch_size", &T::batch_size, 1, "samples per step (the last batch of an epoch may be smaller)"),

@@ -38,8 +38,9 @@ std::string csv_field(const std::string& text) {
   return quoted + "\"";
 }
 
+// ISO 8601 with its time zone ("2024-05-01T12:34:56.123456+00:00"), which pandas.to_datetime reads as UTC.
 std::string time_text(double unix_seconds) {
-  return unix_seconds > 0 ? iso8601_utc(unix_seconds, true) : "";
+  return unix_seconds > 0 ? iso8601_utc(unix_seconds) : "";
 }
 
 std::optional<double> duration_of(const FrozenTrial& trial) {
@@ -54,10 +55,21 @@ std::vector<std::string> parameter_names(const std::vector<TrialRecord>& trials)
   return {names.begin(), names.end()};
 }
 
+// The user attributes' keys of every trial, but the message, which has a column of its own.
+std::vector<std::string> attribute_names(const std::vector<TrialRecord>& trials) {
+  std::set<std::string> names;
+  for (const auto& record : trials)
+    for (const auto& [name, value] : user_attributes(record)) names.insert(name);
+  names.erase("message");
+  return {names.begin(), names.end()};
+}
+
 std::string trials_csv(const std::vector<TrialRecord>& trials) {
   const auto names = parameter_names(trials);
+  const auto attribute_keys = attribute_names(trials);
   std::string text = "number,value,datetime_start,datetime_complete,duration";
   for (const auto& name : names) text += ",params_" + csv_field(name);
+  for (const auto& key : attribute_keys) text += ",user_attrs_" + csv_field(key);
   text += ",state,message\n";
   for (const auto& record : trials) {
     const FrozenTrial& trial = record.trial;
@@ -70,6 +82,12 @@ std::string trials_csv(const std::vector<TrialRecord>& trials) {
       text += ',';
       if (found != trial.params.end()) text += csv_field(to_string(found->second));
     }
+    const auto attributes = user_attributes(record);
+    for (const auto& key : attribute_keys) {
+      const auto found = attributes.find(key);
+      text += ',';
+      if (found != attributes.end()) text += csv_field(found->second);
+    }
     text += ',';
     text += optuna_state_name(trial.state);
     text += ',';
@@ -79,21 +97,24 @@ std::string trials_csv(const std::vector<TrialRecord>& trials) {
   return text;
 }
 
-json trials_json(const std::vector<TrialRecord>& trials) {
-  json list = json::array();
+// Each trial's fields in the order of trials.csv's columns.
+nlohmann::ordered_json trials_json(const std::vector<TrialRecord>& trials) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const auto& record : trials) {
     const FrozenTrial& trial = record.trial;
-    json entry{{"number", trial.number},
-               {"value", trial.value ? json(*trial.value) : json(nullptr)},
-               {"datetime_start", trial.started_at > 0 ? json(time_text(trial.started_at)) : json(nullptr)},
-               {"datetime_complete", trial.finished_at > 0 ? json(time_text(trial.finished_at)) : json(nullptr)},
-               {"duration", duration_of(trial) ? json(*duration_of(trial)) : json(nullptr)},
-               {"state", optuna_state_name(trial.state)},
-               {"message", trial.message},
-               {"seed", std::to_string(trial.seed)},
-               {"command", record.attributes.count("command") ? record.attributes.at("command") : ""}};
+    nlohmann::ordered_json entry{
+        {"number", trial.number},
+        {"value", trial.value ? json(*trial.value) : json(nullptr)},
+        {"datetime_start", trial.started_at > 0 ? json(time_text(trial.started_at)) : json(nullptr)},
+        {"datetime_complete", trial.finished_at > 0 ? json(time_text(trial.finished_at)) : json(nullptr)},
+        {"duration", duration_of(trial) ? json(*duration_of(trial)) : json(nullptr)},
+        {"state", optuna_state_name(trial.state)},
+        {"message", trial.message}};
     for (const auto& [name, value] : trial.params) entry["params_" + name] = param_value_to_json(value);
-    json intermediate = json::object();
+    for (const auto& [key, value] : user_attributes(record))
+      if (key != "message") entry["user_attrs_" + key] = value;
+    // Keyed by epoch in epoch order ("2" before "10"), as the storage holds them.
+    nlohmann::ordered_json intermediate = nlohmann::ordered_json::object();
     for (const auto& [epoch, value] : trial.intermediate) intermediate[std::to_string(epoch)] = value;
     entry["intermediate_values"] = intermediate;
     list.push_back(std::move(entry));

@@ -172,13 +172,6 @@ std::map<std::string, OptunaParameter> describe_parameters(std::span<const Trial
   return parameters;
 }
 
-std::map<std::string, std::string> user_attributes(const TrialRecord& record) {
-  std::map<std::string, std::string> attributes = record.attributes;
-  attributes["seed"] = std::to_string(record.trial.seed);
-  if (!record.trial.message.empty()) attributes["message"] = record.trial.message;
-  return attributes;
-}
-
 // What `journal` (the trial as the journal holds it so far) lacks of `record`, in the order Optuna
 // accepts: everything else before the state, since a finished trial takes no more updates.
 void catch_up_trial(RecordWriter& out, int trial_id, JournalTrial journal, const TrialRecord& record,
@@ -328,6 +321,13 @@ void apply_journal_record(JournalState& journal, std::string_view line) {
     throw Error("a record whose fields Optuna would not read: " +
                 record.dump(-1, ' ', false, json::error_handler_t::replace));
   }
+}
+
+std::map<std::string, std::string> user_attributes(const TrialRecord& record) {
+  std::map<std::string, std::string> attributes = record.attributes;
+  attributes["seed"] = std::to_string(record.trial.seed);
+  if (!record.trial.message.empty()) attributes["message"] = record.trial.message;
+  return attributes;
 }
 
 std::vector<std::string> journal_metric_names(const StudyConfig& config) {

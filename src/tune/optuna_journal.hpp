@@ -38,6 +38,12 @@ struct JournalState {
 // journal holds (a second study, a deleted study, a trial id never created).
 void apply_journal_record(JournalState& journal, std::string_view line);
 
+// A trial's Optuna user attributes, all text: its stored attributes ("command": the `mlptune train`
+// line; "epochs": the epochs it trains, which a scheduler or mlptune.cpu_max_epochs may set apart
+// from the sampled parameters.epochs), "seed" (decimal, as --seed takes it) and, when it has one,
+// "message". The journal holds them as SET_TRIAL_USER_ATTR; the tables as user_attrs_* columns.
+std::map<std::string, std::string> user_attributes(const TrialRecord& record);
+
 // The labels of the study's objective: the metric's canonical name ("validation_accuracy"), as
 // Optuna's study.set_metric_names stores them (the study system attribute study:metric_names).
 std::vector<std::string> journal_metric_names(const StudyConfig& config);

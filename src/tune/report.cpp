@@ -30,6 +30,17 @@ std::string param_text(const ParamValue& value) {
   return value_text(std::get<double>(value));
 }
 
+// A parameter's cell: its sampled value, and for epochs the epochs the trial trains when a
+// scheduler or mlptune.cpu_max_epochs set them apart ("2 (drew 12)").
+std::string param_cell(const TrialRecord& record, const std::string& name) {
+  const auto found = record.trial.params.find(name);
+  if (found == record.trial.params.end()) return "-";
+  const std::string sampled = param_text(found->second);
+  const auto trained = record.attributes.find("epochs");
+  if (name != "epochs" || trained == record.attributes.end() || trained->second == sampled) return sampled;
+  return trained->second + " (drew " + sampled + ")";
+}
+
 std::string padded(const std::string& text, std::size_t width) {
   return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
 }
@@ -105,11 +116,7 @@ std::string format_report(const StudyReport& report) {
     text += padded(std::to_string(rank++), 6) + padded(std::to_string(trial.number), 7) +
             padded(value_text(*trial.value), 14) + padded(std::string(to_string(trial.state)), 10) +
             padded(std::to_string(trial.intermediate.size()), 9);
-    for (const auto& name : names) {
-      const auto found = trial.params.find(name);
-      text += padded(found == trial.params.end() ? "-" : param_text(found->second),
-                     std::max<std::size_t>(12, name.size() + 2));
-    }
+    for (const auto& name : names) text += padded(param_cell(record, name), std::max<std::size_t>(12, name.size() + 2));
     text += "\n";
   }
   if (report.best)

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/duration_text.hpp"
+#include "common/text_list.hpp"
 #include "cpu/thread_policy.hpp"
 #include "io/output_file.hpp"
 #include "mlptune/engine.hpp"
@@ -18,6 +19,7 @@
 #include "mlptune/safetensors.hpp"
 #include "mlptune/tune/scheduler.hpp"
 #include "tune/heartbeat.hpp"
+#include "tune/inert_parameters.hpp"
 #include "tune/intermediate_writer.hpp"
 #include "tune/live_journal.hpp"
 #include "tune/search_space_math.hpp"
@@ -147,6 +149,9 @@ class StudyRunner {
     if (const auto timeout = options_.timeout_seconds ? options_.timeout_seconds : config_.settings.timeout_seconds)
       stop_->stop_after(*timeout);
     report_progress(start_event(requeued) + budget_text());
+    if (const std::string caps = caps_text(); !caps.empty()) report_progress(caps);
+    for (const std::string& warning : inert_parameter_warnings(config_.space, base_spec_))
+      report_progress("warning: " + warning);
     if (!config_.program.empty()) {
       const StudySettings& settings = config_.settings;
       const std::string data =
@@ -209,6 +214,34 @@ class StudyRunner {
     if (on_cpu_ && config_.settings.cpu_run_cap) cap = *config_.settings.cpu_run_cap;
     if (cap <= 0) cap = int(parts_.sampler->size(config_.space));
     return std::max(cap, 0);  // 0: no cap (W&B runs such a sweep until it is stopped)
+  }
+
+  // What decides the trials' count and epochs when it is not run_cap and parameters.epochs alone:
+  // "budget on cpu: mlptune.cpu_run_cap 10 replaces run_cap 64; mlptune.cpu_max_epochs 2 caps ...".
+  std::string caps_text() const {
+    const StudySettings& settings = config_.settings;
+    std::vector<std::string> caps;
+    if (on_cpu_ && settings.cpu_run_cap)
+      caps.push_back("mlptune.cpu_run_cap " + std::to_string(*settings.cpu_run_cap) + " replaces run_cap " +
+                     (config_.run_cap > 0 ? std::to_string(config_.run_cap) : std::string("(none)")));
+    const std::optional<int> drawn = space::largest_epochs(config_.space);
+    const int uncapped = drawn.value_or(base_spec_.train.epochs);
+    const std::string cpu_cap =
+        on_cpu_ && settings.cpu_max_epochs ? "mlptune.cpu_max_epochs " + std::to_string(*settings.cpu_max_epochs) : "";
+    if (const int scheduled = scheduler_->max_epochs(); scheduled > 0) {
+      const int max_iter = config_.early_terminate.max_iter > 0 ? config_.early_terminate.max_iter : uncapped;
+      std::string cap = "every trial trains up to " + std::to_string(scheduled) + " epochs, as " + scheduler_->name() +
+                        " decides (max_iter " + std::to_string(max_iter) +
+                        (scheduled < max_iter ? ", capped by " + cpu_cap : std::string()) + ")";
+      if (drawn) cap += "; the sampled parameters.epochs is not what trials train";
+      caps.push_back(cap);
+    } else if (!cpu_cap.empty() && *settings.cpu_max_epochs < uncapped) {
+      caps.push_back(cpu_cap + " caps every trial's epochs (" +
+                     (drawn ? "parameters.epochs draws up to " : "the default is ") + std::to_string(uncapped) + ")");
+    }
+    if (caps.empty()) return "";
+    return "budget on " + std::string(to_string(parts_.backend->kind())) + ": " + join(caps, "; ") +
+           "; each trial's attribute 'epochs', the leaderboard and its mlptune train line give the epochs it trains";
   }
 
   int trial_epochs() const {
@@ -400,6 +433,7 @@ class StudyRunner {
     sampled.seed = trial_seed(study_.seed, number);
     sampled_spec_ = spec_for(sampled.params, sampled.seed, number);
     sampled.attributes["command"] = train_command_line(*sampled_spec_, data_source_, parts_.backend->kind());
+    sampled.attributes["epochs"] = std::to_string(sampled_spec_->train.epochs);  // beside params' sampled epochs
     return sampled;
   }
 

@@ -75,9 +75,13 @@ SearchSpace parse_parameters(const Reader& reader, const YAML::Node& node) {
   SearchSpace space;
   for (const auto& entry : node) {
     ParameterSpec parameter = config_yaml::parse_parameter(reader, entry.first, entry.second);
-    if (space.find(parameter.name))
-      reader.fail(entry.first, "parameters." + entry.first.as<std::string>(),
-                  "hyperparameter " + parameter.name + " is given twice (lr and learning_rate are the same)");
+    const auto same_setting = [&parameter](const ParameterSpec& other) {
+      return canonical_parameter_name(other.name) == canonical_parameter_name(parameter.name);
+    };
+    if (const auto given = std::find_if(space.parameters.begin(), space.parameters.end(), same_setting);
+        given != space.parameters.end())
+      reader.fail(entry.first, "parameters." + parameter.name,
+                  "hyperparameter " + given->name + " is given twice (lr and learning_rate are the same)");
     space.parameters.push_back(std::move(parameter));
   }
   config_yaml::check_largest_model(reader, node, space);

@@ -26,19 +26,21 @@ std::string kind_names_text() {
   return join(space::kind_table(), ", ", &space::KindInfo::name);
 }
 
-std::string canonical_name(const Reader& reader, const YAML::Node& name_node) {
+// The parameter's name as the user wrote it (learning_rate stays learning_rate in the storage, the
+// leaderboard and the exports); params_to_spec takes aliases.
+std::string checked_name(const Reader& reader, const YAML::Node& name_node) {
   const std::string name = name_node.as<std::string>();
   const std::string path = "parameters." + name;
   if (!std::regex_match(name, kNamePattern))
     reader.fail(name_node, path, "invalid parameter name; names match ^[A-Za-z_][A-Za-z0-9_.-]*$");
-  const auto canonical = canonical_parameter_name(name);
-  if (!canonical) reader.fail(name_node, path, "unknown hyperparameter; known names: " + tunable_parameter_list());
-  return *canonical;
+  if (!canonical_parameter_name(name))
+    reader.fail(name_node, path, "unknown hyperparameter; known names: " + tunable_parameter_list());
+  return name;
 }
 
 // A parameter of layer widths (hidden): a YAML list [256, 128] is its text "256,128".
-bool takes_widths(const std::string& canonical) {
-  const ModelSetting* setting = find_setting(model_settings(), canonical);
+bool takes_widths(const std::string& name) {
+  const ModelSetting* setting = find_setting(model_settings(), name);
   return setting != nullptr && setting->kind == SettingKind::widths;
 }
 
@@ -60,7 +62,7 @@ class ParameterParser {
       : reader_(reader), name_node_(name_node), spec_(spec), path_("parameters." + name_node.as<std::string>()) {}
 
   ParameterSpec parse() {
-    ParameterSpec parameter{canonical_name(reader_, name_node_), {}, Reader::line(name_node_)};
+    ParameterSpec parameter{checked_name(reader_, name_node_), {}, Reader::line(name_node_)};
     reader_.require_map(spec_, path_);
     reader_.check_keys(
         spec_, path_,

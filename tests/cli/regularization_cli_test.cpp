@@ -52,7 +52,7 @@ TEST_F(Cli, AStudySearchesDropoutAndClipNorm) {
   const nlohmann::json exported = nlohmann::json::parse(read_file(folder_ / "export" / "trials.json"));
   int with_dropout = 0;
   for (const auto& trial : exported) {
-    const std::string command = trial["command"];
+    const std::string command = trial["user_attrs_command"];
     with_dropout += command.find("--dropout 0.5") != std::string::npos;
   }
   EXPECT_EQ(with_dropout, 2) << "two grid points have dropout 0.5, and their lines say so";

@@ -320,22 +320,57 @@ TEST(LoadParameters, ListsTheTensorsExpectedAndFoundWhenTheyDoNotFit) {
   } catch (const DataError& error) {
     EXPECT_EQ(std::string(error.what()),
               path.string() +
-                  ": its tensors do not fit the model (3 inputs, hidden 4, 2 outputs): expected layers.0.weight "
+                  ": its tensors do not fit the model (3 inputs, hidden 4, 2 outputs): the first that differs is "
+                  "'layers.0.weight' [5, 3], where the model's layers.0.weight is [4, 3]; expected layers.0.weight "
                   "[4, 3], layers.0.bias [4], layers.1.weight [2, 4], layers.1.bias [2] (float32, float16, bfloat16 "
                   "or float64); found layers.0.weight [5, 3], layers.0.bias [5], layers.1.weight [2, 5], "
                   "layers.1.bias [2]; give --hidden the file's hidden widths (the input and output widths come from "
                   "the data)");
   }
-  std::vector<Tensor> renamed = layers_of(small_model(), 4);
-  for (Tensor& tensor : renamed) tensor.name = tensor.name.substr(std::string("layers.").size());  // nn.Sequential
-  write_safetensors(dir.file("sequential.safetensors"), renamed);
-  try {
-    load_parameters(dir.file("sequential.safetensors"), small_model());
-    ADD_FAILURE() << "no error";
-  } catch (const DataError& error) {
-    EXPECT_NE(std::string(error.what()).find("found 0.weight [4, 3], 0.bias [4], 1.weight [2, 4], 1.bias [2]"),
-              std::string::npos)
-        << error.what();
+}
+
+// PyTorch's nn.Sequential(Linear, ReLU, Linear) names its Linear layers by module index: 0 and 2.
+std::vector<Tensor> as_sequential(std::vector<Tensor> tensors, const std::string& prefix) {
+  for (Tensor& tensor : tensors) {
+    const std::size_t layer = std::size_t(tensor.name[std::string("layers.").size()] - '0');
+    tensor.name = prefix + std::to_string(2 * layer) + tensor.name.substr(std::string("layers.0").size());
+  }
+  return tensors;
+}
+
+TEST(LoadParameters, TakesAnNnSequentialStateDictWhoseLayersSitAtEvenIndices) {
+  TempFolder dir;
+  const std::vector<Tensor> tensors = layers_of(small_model(), 4);
+  for (const std::string prefix : {"", "net."}) {
+    const std::vector<Tensor> sequential = as_sequential(tensors, prefix);
+    ASSERT_EQ(sequential[2].name, prefix + "2.weight");
+    write_safetensors(dir.file("sequential.safetensors"), {sequential[3], sequential[0], sequential[2], sequential[1]});
+    expect_same_tensors(load_parameters(dir.file("sequential.safetensors"), small_model()), tensors);
+  }
+}
+
+TEST(LoadParameters, NamesTheFirstNnSequentialTensorThatDiffers) {
+  TempFolder dir;
+  ModelSpec two_layers = small_model();
+  two_layers.hidden = {4, 4};
+  std::vector<Tensor> sequential = as_sequential(layers_of(small_model(), 4), "");
+  sequential[2].shape = {2, 5};  // 2.weight: the second Linear layer takes 5 inputs
+  sequential[2].data.resize(10);
+  write_safetensors(dir.file("wrong.safetensors"), sequential);
+  for (const auto& [model, difference] :
+       {std::pair{small_model(), std::string("the first that differs is '2.weight' [2, 5], where the model's "
+                                             "layers.1.weight is [2, 4]")},
+        std::pair{two_layers, std::string("the first that differs is '2.weight' [2, 5], where the model's "
+                                          "layers.1.weight is [4, 4]")}}) {
+    try {
+      load_parameters(dir.file("wrong.safetensors"), model);
+      ADD_FAILURE() << "no error";
+    } catch (const DataError& error) {
+      EXPECT_NE(std::string(error.what()).find(difference), std::string::npos) << error.what();
+      EXPECT_NE(std::string(error.what()).find("found 0.weight [4, 3], 0.bias [4], 2.weight [2, 5], 2.bias [2]"),
+                std::string::npos)
+          << error.what();
+    }
   }
 }
 

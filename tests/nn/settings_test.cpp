@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <string>
@@ -87,6 +88,31 @@ TEST(Settings, NoNameOrAliasIsTakenTwice) {
   };
   take(train_settings());
   take(model_settings());
+}
+
+// An entry that acts only under some values of another names a choice entry of its table, by
+// canonical name, and values that entry takes.
+template <class Owner>
+void expect_active_when_names_a_choice(const std::vector<Setting<Owner>>& table) {
+  for (const auto& setting : table) {
+    if (setting.active_when.always()) continue;
+    const Setting<Owner>* deciding = find_setting(table, setting.active_when.setting);
+    ASSERT_NE(deciding, nullptr) << setting.name;
+    EXPECT_EQ(deciding->name, setting.active_when.setting) << setting.name;
+    EXPECT_EQ(deciding->kind, SettingKind::choice) << setting.name;
+    ASSERT_FALSE(setting.active_when.values.empty()) << setting.name;
+    for (std::string_view value : setting.active_when.values)
+      EXPECT_NE(std::find(deciding->names.begin(), deciding->names.end(), value), deciding->names.end())
+          << setting.name << ": " << value;
+  }
+}
+
+TEST(Settings, ConditionsNameAChoiceAndValuesItTakes) {
+  expect_active_when_names_a_choice(train_settings());
+  expect_active_when_names_a_choice(model_settings());
+  EXPECT_EQ(find_setting(train_settings(), "momentum")->active_when.values,
+            (std::vector<std::string_view>{"momentum", "nesterov"}));
+  EXPECT_TRUE(find_setting(train_settings(), "warmup")->active_when.always()) << "warm-up acts under every schedule";
 }
 
 TEST(Settings, ValidationNamesEachEntryOutsideItsRange) {

@@ -73,7 +73,7 @@ TEST_F(ExportTest, WritesTablesWithOptunasColumns) {
   const std::string csv = read_text(folder_.file("export/trials.csv"));
   EXPECT_EQ(csv.substr(0, csv.find('\n')),
             "number,value,datetime_start,datetime_complete,duration,params_activation,params_batch_size,params_epochs,"
-            "params_lr,state,message");
+            "params_lr,user_attrs_command,user_attrs_epochs,user_attrs_seed,state,message");
   EXPECT_EQ(line_count(csv), int(records_.size()) + 1);
   EXPECT_NE(csv.find(",PRUNED,"), std::string::npos);
   EXPECT_NE(csv.find(",FAIL,\"diverged at epoch 1, step 10\"\n"), std::string::npos);  // quoted: it holds a comma
@@ -84,6 +84,10 @@ TEST_F(ExportTest, WritesTablesWithOptunasColumns) {
     EXPECT_EQ(trials[i]["number"], records_[i].trial.number);
     EXPECT_EQ(trials[i]["params_activation"], std::get<std::string>(records_[i].trial.params.at("activation")));
     if (records_[i].trial.value) EXPECT_DOUBLE_EQ(trials[i]["value"].get<double>(), *records_[i].trial.value);
+    EXPECT_EQ(trials[i]["user_attrs_seed"], std::to_string(records_[i].trial.seed));
+    EXPECT_EQ(trials[i]["user_attrs_command"], records_[i].attributes.at("command"));
+    EXPECT_EQ(trials[i]["user_attrs_epochs"], records_[i].attributes.at("epochs"));
+    EXPECT_TRUE(trials[i]["datetime_start"].get<std::string>().ends_with("+00:00")) << trials[i]["datetime_start"];
   }
   int intermediate_rows = 0;
   for (const auto& record : records_) intermediate_rows += int(record.trial.intermediate.size());

@@ -107,9 +107,9 @@ TEST(SpaceConfig, FullConfigRoundTrip) {
   EXPECT_TRUE(config.early_terminate.strict);
 
   ASSERT_EQ(config.space.parameters.size(), 9u);
-  EXPECT_EQ(config.space.parameters[0].name, "lr");  // alias made canonical, file order kept
+  EXPECT_EQ(config.space.parameters[0].name, "learning_rate");  // the file's name kept, file order kept
   EXPECT_EQ(config.space.parameters[0].line, 20);
-  const Distribution& lr = distribution_of(config, "lr");
+  const Distribution& lr = distribution_of(config, "learning_rate");
   EXPECT_EQ(lr.kind, DistributionKind::log_uniform_values);
   EXPECT_DOUBLE_EQ(lr.min, 1e-4);
   EXPECT_DOUBLE_EQ(lr.max, 0.1);
@@ -252,7 +252,7 @@ TEST(SpaceConfig, TheWandbDocumentationsBasicSweepIsAcceptedAsItIs) {
   EXPECT_FALSE(config.settings.timeout_seconds.has_value());
   EXPECT_EQ(config.metric.name, "validation_loss");
   EXPECT_EQ(config.metric.goal, Goal::minimize);
-  EXPECT_EQ(distribution_of(config, "lr").kind, DistributionKind::uniform) << "learning_rate is lr's W&B name";
+  EXPECT_EQ(distribution_of(config, "learning_rate").kind, DistributionKind::uniform) << "kept as the file names it";
   EXPECT_EQ(distribution_of(config, "batch_size").values.size(), 3u);
   EXPECT_EQ(distribution_of(config, "epochs").values.size(), 3u);
   EXPECT_EQ(distribution_of(config, "optimizer").values.size(), 2u);
