@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 fixtures=$root/tests/gpu_scripts/fixtures
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-# shellcheck source=../../scripts/gpu-check-judges
+# shellcheck source=scripts/gpu-check-judges
 source "$root/scripts/gpu-check-judges"
 
 failures=0
@@ -26,7 +26,7 @@ expect_detail() {  # expect_detail TEXT COMMAND...: the command's detail line ho
   local text=$1 detail
   shift
   detail=$("$@")
-  [[ $detail == *"$text"* ]] && echo "says '$text'" || { echo "no '$text' in: $detail" && false; }
+  if [[ $detail == *"$text"* ]]; then echo "says '$text'"; else echo "no '$text' in: $detail" && false; fi
 }
 variant() {  # variant NAME SED_SCRIPT: the digits fixture edited, as a file
   sed "$2" "$fixtures/tune_digits.txt" >"$scratch/$1.txt" && echo "$scratch/$1.txt"
