@@ -55,13 +55,14 @@ struct NextJob {
 };
 
 struct ExecutorCallbacks {
-  // Called under the executor's lock when a slot is free; `wait` blocks the slot until another
-  // job reports or ends.
+  // Called when a slot is free; `wait` blocks the slot until another job reports or ends.
+  // next_job and on_result are serialised with each other, but run beside epoch reports: a slow
+  // claim or finish (a database round trip) holds up no running trial.
   std::function<NextJob()> next_job;
   // Called after each epoch, from the trial's thread and without the executor's lock: reports of
   // different trials may run at the same time, so it must be thread-safe.
   std::function<Decision(int trial_id, const EpochReport&)> on_epoch;
-  // Called when a job ends for any reason (serialised by the executor).
+  // Called when a job ends for any reason (serialised with next_job, beside epoch reports).
   std::function<void(JobResult)> on_result;
   // A running job's state after `epoch`, every ExecutorOptions::checkpoint_interval_seconds: the
   // state is copied on the trial's thread, then this runs on a thread of its own while training

@@ -239,7 +239,12 @@ CudaTrainer::Resources::Resources(DeviceContext& context, std::shared_ptr<const 
     : context(context),
       slot(context.acquire_slot()),
       data(std::move(data)),
-      arena(allocate_arena(context, slot->stream(), arena_bytes)) {}
+      arena(allocate_arena(context, slot->stream(), arena_bytes)) {
+  // Cleared once: memory only cuBLAS or CUB write (pre-activations, input gradients, sorted keys)
+  // never reads as uninitialised to compute-sanitizer's initcheck, which checks only our kernels,
+  // and the padding between tensors is zero from the start.
+  arena.clear(slot->stream());
+}
 
 CudaTrainer::Resources::~Resources() {
   // Work in flight reads the arena, the shared data and the slot's staging: finish it first.
@@ -596,6 +601,7 @@ bool CudaTrainer::DivergenceCheck::diverged() const {
 // (the kernels skip every update after it, so the steps issued past it change nothing).
 EpochSteps CudaTrainer::train_steps(int epoch, std::int64_t first_step) {
   DeviceGuard device(options_.device);
+  launcher_.start_epoch();
   first_run(first_runs_.epoch_start, [&] { start_epoch(epoch, first_step); });
   Resources& owned = resources();
   const DivergenceCheck check{slot(), views_.trial_nonfinite};

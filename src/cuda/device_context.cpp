@@ -1,4 +1,4 @@
-// The per-device context of the CUDA backend: capture lock, memory pool, shared datasets, slots.
+// The per-device context of the CUDA backend: memory pool, shared datasets, slots.
 #include "cuda/device_context.hpp"
 
 #include <algorithm>
@@ -44,7 +44,7 @@ DeviceContext::DeviceContext(int ordinal) : ordinal_(ordinal), memory_(ordinal) 
 SlotPool<TrialSlot>::Lease DeviceContext::acquire_slot() {
   return slots_.acquire([this] {
     DeviceGuard device(ordinal_);
-    auto exclusive = capture_lock_.synchronising();
+    auto exclusive = capture_lock().synchronising();
     return std::make_unique<TrialSlot>(memory_);
   });
 }
@@ -64,7 +64,7 @@ std::shared_ptr<const DeviceSplits> DeviceContext::resident(const std::shared_pt
 }
 
 void DeviceContext::release_unused_memory() {
-  auto exclusive = capture_lock_.synchronising();
+  auto exclusive = capture_lock().synchronising();
   memory_.trim();
 }
 

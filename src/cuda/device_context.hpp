@@ -1,5 +1,5 @@
-// What the CUDA backend keeps per device and shares with its trainers: the lock that orders graph
-// captures against device-wide synchronisations, the stream-ordered memory pool, the datasets
+// What the CUDA backend keeps per device and shares with its trainers: the process's capture lock
+// (one for every device), the stream-ordered memory pool, the datasets
 // uploaded once for every trial, and the pool of trial slots (a stream, a cuBLAS handle and pinned
 // buffers each), reused from trial to trial so that a trial's start and end synchronise nothing.
 #pragma once
@@ -11,9 +11,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <vector>
 
+#include "cuda/capture_lock.hpp"
 #include "cuda/device_data.hpp"
 #include "cuda/device_resources.hpp"
 #include "cuda/device_trial.hpp"
@@ -22,21 +22,6 @@
 #include "nn/metric_sums.hpp"
 
 namespace mlptune::cuda {
-
-// Graph captures against calls that may synchronise the whole device. Such a synchronisation, from
-// any thread, invalidates a capture in progress on the device, even one in thread-local mode; so a
-// capture holds this lock shared (any number at once) and the few calls that may synchronise hold
-// it exclusively: making a slot or growing its pinned memory, trimming the memory pool, a trainer's
-// first run of each pass (CUDA loads kernels on their first launch, and loading may synchronise),
-// instantiating and destroying graphs. Everything else a trainer does is stream-ordered.
-class CaptureLock {
- public:
-  std::shared_lock<std::shared_mutex> capturing() { return std::shared_lock(mutex_); }
-  std::unique_lock<std::shared_mutex> synchronising() { return std::unique_lock(mutex_); }
-
- private:
-  std::shared_mutex mutex_;
-};
 
 // The host side of a slot's small copies, in one page-locked block.
 struct HostStaging {
@@ -82,7 +67,9 @@ class DeviceContext {
   DeviceContext& operator=(const DeviceContext&) = delete;
 
   int ordinal() const { return ordinal_; }
-  CaptureLock& capture_lock() { return capture_lock_; }
+  // The process's capture lock (process_capture_lock): a synchronisation on any device or context
+  // must wait for every capture, not only this device's.
+  CaptureLock& capture_lock() { return process_capture_lock(); }
   const MemoryPool& memory() const { return memory_; }
   const SlotPool<TrialSlot>& slots() const { return slots_; }
 
@@ -105,7 +92,6 @@ class DeviceContext {
   };
 
   int ordinal_;
-  CaptureLock capture_lock_;
   MemoryPool memory_;
   Stream upload_stream_;  // the shared datasets are uploaded and freed on it
   std::mutex cache_mutex_;

@@ -3,11 +3,17 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <limits>
 
 #include "cuda/cuda_check.hpp"
+#include "cuda/device_flags.hpp"
 
 namespace mlptune::cuda {
+namespace {
+
+// A memory pool keeps at most this fraction of its device's memory reserved while unused.
+constexpr std::uint64_t kPoolKeepFraction = 8;
+
+}  // namespace
 
 int RuntimeDevices::current() {
   int ordinal = -1;
@@ -27,21 +33,47 @@ void RuntimeDevices::log(const char* message) noexcept {
   std::fprintf(stderr, "mlptune: %s\n", message);
 }
 
-void initialize_device(int ordinal) {
-  const cudaError_t status = cudaInitDevice(ordinal, cudaDeviceScheduleBlockingSync, cudaInitDeviceFlagsAreValid);
-  if (status != cudaErrorSetOnActiveProcess) {
-    MLPTUNE_CUDA_CHECK(status);
-    return;
+namespace {
+
+// make_blocking's calls on one device. initialize() comes first and without a DeviceGuard, whose
+// cudaSetDevice would make the context with the default flags; the others make the device current,
+// since cudaGetDeviceFlags and cudaSetDeviceFlags act on the current device.
+struct RuntimeScheduleFlags {
+  int ordinal;
+
+  void initialize() const {
+    const cudaError_t status = cudaInitDevice(ordinal, cudaDeviceScheduleBlockingSync, cudaInitDeviceFlagsAreValid);
+    if (status == cudaErrorSetOnActiveProcess)
+      cudaGetLastError();  // active already: make_blocking reads its flags and sets them
+    else
+      MLPTUNE_CUDA_CHECK(status);
   }
-  // The context is already active (made by an earlier call with other flags): set the flags on it,
-  // which current drivers allow; where the driver refuses again, keep its schedule.
-  cudaGetLastError();
-  DeviceGuard device(ordinal);
-  const cudaError_t again = cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync);
-  if (again == cudaErrorSetOnActiveProcess)
-    cudaGetLastError();
-  else
-    MLPTUNE_CUDA_CHECK(again);
+  bool blocking() const {
+    DeviceGuard device(ordinal);
+    unsigned int flags = 0;
+    MLPTUNE_CUDA_CHECK(cudaGetDeviceFlags(&flags));
+    return (flags & cudaDeviceScheduleMask) == cudaDeviceScheduleBlockingSync;
+  }
+  void set_flags() const {
+    DeviceGuard device(ordinal);
+    const cudaError_t status = cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync);
+    if (status == cudaErrorSetOnActiveProcess)
+      cudaGetLastError();  // the driver keeps the active context's schedule: blocking() says so
+    else
+      MLPTUNE_CUDA_CHECK(status);
+  }
+};
+
+}  // namespace
+
+void initialize_device(int ordinal) {
+  RuntimeScheduleFlags flags{ordinal};
+  if (make_blocking(flags) == BlockingSync::refused)
+    std::fprintf(stderr,
+                 "mlptune: warning: CUDA device %d was already in use with another schedule, which the driver kept: "
+                 "threads waiting for the GPU spin instead of sleeping, and many trials at once may run slower "
+                 "(start mlptune before anything else in the process uses CUDA)\n",
+                 ordinal);
 }
 
 Stream::Stream() {
@@ -70,11 +102,19 @@ MemoryPool::MemoryPool(int device) {
   properties.handleTypes = cudaMemHandleTypeNone;
   properties.location.type = cudaMemLocationTypeDevice;
   properties.location.id = device;
+  std::size_t free_bytes = 0;
+  std::size_t total_bytes = 0;
+  {
+    DeviceGuard current(device);
+    MLPTUNE_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  }
   MLPTUNE_CUDA_CHECK(cudaMemPoolCreate(&pool_, &properties));
-  // Keep freed memory for the next trial instead of releasing it at every synchronisation (the
-  // default threshold, 0): releasing and mapping again costs time, and trim() returns it on demand.
-  std::uint64_t keep_all = std::numeric_limits<std::uint64_t>::max();
-  const cudaError_t status = cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &keep_all);
+  // Up to an eighth of the device's memory stays reserved for the next trials when they free it
+  // (releasing and mapping again costs time; the default threshold, 0, would release it at every
+  // synchronisation); what the pool holds beyond that goes back to the device at the next
+  // synchronisation, so another process on the GPU (a second worker, a PyTorch job) can use it.
+  std::uint64_t keep = std::uint64_t(total_bytes) / kPoolKeepFraction;
+  const cudaError_t status = cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &keep);
   if (status != cudaSuccess) {
     MLPTUNE_CUDA_LOG(cudaMemPoolDestroy(pool_));
     MLPTUNE_CUDA_CHECK(status);
@@ -101,6 +141,10 @@ DeviceBuffer::DeviceBuffer(std::size_t bytes, const MemoryPool& pool, cudaStream
 
 DeviceBuffer::~DeviceBuffer() {
   release();
+}
+
+void DeviceBuffer::clear(cudaStream_t stream) const {
+  if (bytes_ > 0) MLPTUNE_CUDA_CHECK(cudaMemsetAsync(data_, 0, bytes_, stream));
 }
 
 DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept

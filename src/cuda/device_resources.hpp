@@ -27,8 +27,9 @@ using DeviceGuard = BasicDeviceGuard<RuntimeDevices>;
 
 // Initialises `ordinal`'s primary context so that a thread waiting for the device blocks instead of
 // spinning (cudaDeviceScheduleBlockingSync): with many trials' threads waiting in
-// cudaStreamSynchronize, spinning ones would starve those launching work. Where the context is
-// already active under other flags that cannot change, it is left as it is.
+// cudaStreamSynchronize, spinning ones would starve those launching work. The flags are read back
+// (cudaGetDeviceFlags) and, where an active context kept others, set on it (cudaSetDeviceFlags);
+// where the driver keeps them even so, a warning says so and the context is left as it is.
 void initialize_device(int ordinal);
 
 // A non-blocking stream (no implicit synchronisation with the legacy default stream).
@@ -49,7 +50,8 @@ class Stream {
 };
 
 // A stream-ordered memory pool on one device (cudaMemPoolCreate), keeping the memory freed to it
-// for reuse instead of handing it back to the device at every synchronisation.
+// for reuse, up to an eighth of the device's memory: beyond that, it goes back to the device at the
+// next synchronisation, for other processes on the GPU.
 class MemoryPool {
  public:
   explicit MemoryPool(int device);
@@ -81,6 +83,8 @@ class DeviceBuffer {
 
   void* get() const { return data_; }
   std::size_t bytes() const { return bytes_; }
+  // Every byte zero, stream-ordered on `stream` (one cudaMemsetAsync).
+  void clear(cudaStream_t stream) const;
   template <class T>
   T* as() const {
     return static_cast<T*>(data_);

@@ -29,14 +29,21 @@ struct StepGraph {
 //                                // when that fails, with no capture left open
 //   void replay(const Graph&);   // one step from the graph
 // With graphs, each shape's first step runs eagerly, its second is captured, and every one from the
-// second on is replayed. When a capture fails the trainer goes on eagerly for good, and the failure
-// is kept for one notice; a step is never lost (the failed capture ran nothing, so it is issued).
+// second on is replayed. When a capture fails the trainer goes on eagerly for the rest of the epoch
+// and tries again at the next (start_epoch); the first failure is kept for one notice; a step is
+// never lost (the failed capture ran nothing, so it is issued).
 template <class Graph>
 class StepLauncher {
  public:
   explicit StepLauncher(StepLaunch launch) : launch_(launch) {}
 
   StepLaunch launch() const { return launch_; }
+
+  // A trainer that fell back to eager launches captures again from this epoch on: a capture that
+  // failed for a passing cause (another context's synchronisation) costs it one epoch's graphs.
+  void start_epoch() {
+    if (fell_back_) launch_ = StepLaunch::graphs;
+  }
 
   template <class Steps>
   void run(StepGraph<Graph>& step, Steps& steps) {
@@ -63,13 +70,17 @@ class StepLauncher {
       step.graph = steps.capture();
     } catch (const DeviceError& error) {
       launch_ = StepLaunch::eager;
-      notice_ =
-          std::string("capturing a training step as a CUDA graph failed, so its steps run eagerly from here on (") +
-          error.what() + ")";
+      if (!fell_back_)
+        notice_ = std::string(
+                      "capturing a training step as a CUDA graph failed, so its steps run eagerly until the next "
+                      "epoch captures again (") +
+                  error.what() + ")";
+      fell_back_ = true;
     }
   }
 
   StepLaunch launch_;
+  bool fell_back_ = false;  // a capture failed: launches are eager until start_epoch
   std::optional<std::string> notice_;
 };
 

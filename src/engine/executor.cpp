@@ -1,11 +1,14 @@
 // The executor: a thread per slot runs one trial at a time, asks the job source for more work
-// when free, and reports every epoch and every result under one lock.
+// when free, and reports every epoch and every result; the job source's calls are serialised by a
+// lock of their own, which no epoch report takes.
 #include <array>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -71,46 +74,80 @@ class Executor {
 
  private:
   // One slot: ask for a job, run it, report it; block on `wait` (and on `finished` while other
-  // jobs run, since their epochs or results may make more work, e.g. a promotion).
+  // jobs run, since their epochs or results may make more work, e.g. a promotion). The job source
+  // is asked without the executor's lock, so a slow claim (a database round trip) holds up no
+  // other trial's epoch report.
   void work() {
-    std::unique_lock lock(mutex_);
-    while (!run_error_) {
-      std::optional<NextJob> next = call_guarded([&] { return callbacks_.next_job(); });
-      if (!next) break;
-      if (next->kind == NextJob::Kind::run) {
-        run_and_report(std::move(next->job), lock);
+    while (true) {
+      std::uint64_t seen = 0;
+      {
+        std::lock_guard lock(mutex_);
+        if (run_error_) break;
+        seen = events_;  // read before asking: an event during the ask makes the slot ask again
+      }
+      std::optional<Asked> asked = ask_for_job();
+      if (!asked) break;
+      if (asked->next.kind == NextJob::Kind::run) {
+        run_and_report(std::move(asked->next.job));
         continue;
       }
-      if (running_jobs_ == 0) {
-        if (next->kind == NextJob::Kind::finished) break;
+      if (asked->running_jobs == 0) {
+        if (asked->next.kind == NextJob::Kind::finished) break;
+        std::lock_guard lock(mutex_);
         record_run_error(std::make_exception_ptr(
             Error("the job source answered 'wait' while no job runs: nothing could ever wake the slot")));
         break;
       }
-      std::uint64_t seen = events_;
+      std::unique_lock lock(mutex_);
       event_.wait(lock, [&] { return events_ != seen || run_error_; });
     }
+    std::lock_guard lock(mutex_);
     signal_event();  // a slot that leaves lets the waiting ones ask again (and leave too)
   }
 
-  void run_and_report(TrialJob job, std::unique_lock<std::mutex>& lock) {
-    ++running_jobs_;
-    lock.unlock();
+  // The job source's answer, and how many jobs ran when it gave it.
+  struct Asked {
+    NextJob next;
+    int running_jobs = 0;
+  };
+
+  // Asks the job source under source_mutex_ (next_job and on_result never run at once); a job it
+  // hands out counts as running before another slot can ask. Nothing: the run is ending.
+  std::optional<Asked> ask_for_job() {
+    std::lock_guard source(source_mutex_);
+    if (has_run_error()) return std::nullopt;
+    std::optional<NextJob> next = call_guarded([&] { return callbacks_.next_job(); });
+    if (!next) return std::nullopt;
+    std::lock_guard lock(mutex_);
+    if (next->kind == NextJob::Kind::run) ++running_jobs_;
+    return Asked{std::move(*next), running_jobs_};
+  }
+
+  // The result goes to on_result under source_mutex_ only; the job stops counting as running once
+  // it is delivered, so a slot told `wait` meanwhile is woken by this job's end.
+  void run_and_report(TrialJob job) {
     JobResult result = run_job(std::move(job));
-    lock.lock();
-    --running_jobs_;
+    std::lock_guard source(source_mutex_);
     deliver(std::move(result));
+    std::lock_guard lock(mutex_);
+    --running_jobs_;
     signal_event();
   }
 
-  // The lock is held.
+  // source_mutex_ is held.
   void deliver(JobResult result) {
-    if (run_error_ || !callbacks_.on_result) return;
+    if (has_run_error() || !callbacks_.on_result) return;
     try {
       callbacks_.on_result(std::move(result));
     } catch (...) {
+      std::lock_guard lock(mutex_);
       record_run_error(std::current_exception());
     }
+  }
+
+  bool has_run_error() {
+    std::lock_guard lock(mutex_);
+    return bool(run_error_);
   }
 
   JobResult run_job(TrialJob job) {
@@ -234,18 +271,20 @@ class Executor {
     return decision.value_or(Decision::stop);
   }
 
-  // Runs a caller's callback (the lock held); an exception from it ends the whole run and is
+  // Runs a caller's callback (source_mutex_ held); an exception from it ends the whole run and is
   // rethrown from run_jobs once every slot has stopped (as is a failure to start a slot's thread).
   template <class Callback>
   auto call_guarded(Callback&& callback) -> std::optional<decltype(callback())> {
     try {
       return callback();
     } catch (...) {
+      std::lock_guard lock(mutex_);
       record_run_error(std::current_exception());
       return std::nullopt;
     }
   }
 
+  // The lock is held.
   void record_run_error(std::exception_ptr error) {
     if (!run_error_) run_error_ = std::move(error);
   }
@@ -261,7 +300,10 @@ class Executor {
   const ExecutorOptions& options_;
   const ExecutorCallbacks& callbacks_;
 
-  std::mutex mutex_;               // serialises the callbacks and guards the fields below
+  // Taken for next_job and on_result (which may wait on a database), so that they never run at
+  // once; never while holding mutex_.
+  std::mutex source_mutex_;
+  std::mutex mutex_;               // held only briefly; guards the fields below
   std::condition_variable event_;  // an epoch was reported, a job ended or a slot left
   std::uint64_t events_ = 0;
   int running_jobs_ = 0;

@@ -42,7 +42,8 @@ inline bool gpu_required() {
 }
 
 // Base fixture of every GPU test: skips with "no CUDA device" (or fails when a device is
-// required), and gives the test a stream of its own.
+// required), initialises device 0 as the CUDA backend does (blocking sync) and gives the test a
+// stream of its own.
 class GpuTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -50,6 +51,7 @@ class GpuTest : public ::testing::Test {
       if (gpu_required()) FAIL() << "no CUDA device, but MLPTUNE_REQUIRE_GPU=1 requires one";
       GTEST_SKIP() << "no CUDA device";
     }
+    cuda::initialize_device(0);  // as the program does: its schedule before the context is made
     MLPTUNE_CUDA_CHECK(cudaSetDevice(0));
     stream_.emplace();
   }

@@ -1,7 +1,8 @@
 // The step-launching decisions of the CUDA trainer over fake launches: graphs are captured once
 // per shape after an eager first step and then replayed; a capture that fails turns the trainer to
-// eager launches for good, loses no step and is reported exactly once; and an epoch's steps stop
-// soon after the device reports a divergence, never waiting for a check not yet asked.
+// eager launches until its next epoch captures again, loses no step and is reported exactly once;
+// and an epoch's steps stop soon after the device reports a divergence, never waiting for a check
+// not yet asked.
 #include "cuda/step_launch.hpp"
 
 #include <gtest/gtest.h>
@@ -76,7 +77,7 @@ TEST(StepLauncher, EagerModeNeverCaptures) {
 }
 
 // The first capture fails: that step runs eagerly (it is not lost), so do all later ones of both
-// shapes, nothing is captured again, and the notice comes once, with the cause.
+// shapes in the epoch, nothing is captured again in it, and the notice comes once, with the cause.
 TEST(StepLauncher, AFailedCaptureFallsBackToEagerAndIsReportedOnce) {
   Launcher launcher(StepLaunch::graphs);
   StepGraph<FakeGraph> full;
@@ -101,8 +102,8 @@ TEST(StepLauncher, AFailedCaptureFallsBackToEagerAndIsReportedOnce) {
   EXPECT_FALSE(launcher.take_notice());
 }
 
-// A capture that fails on the second shape only: the first shape's graph is not used any more
-// either (the trainer is eager for good).
+// A capture that fails on the second shape only: the first shape's graph is not used for the rest
+// of the epoch either (the trainer is eager until its next epoch).
 TEST(StepLauncher, AFailureOnTheOtherShapeStopsEveryReplay) {
   Launcher launcher(StepLaunch::graphs);
   StepGraph<FakeGraph> full;
@@ -116,6 +117,53 @@ TEST(StepLauncher, AFailureOnTheOtherShapeStopsEveryReplay) {
   launcher.run(full, steps);
   EXPECT_EQ(steps.launches, (std::vector<std::string>{"first", "replay 1", "first", "eager", "eager"}));
   EXPECT_TRUE(launcher.take_notice());
+}
+
+// A capture that fails costs the rest of its epoch: the next epoch captures again and replays from
+// then on (the other shape's graph, made before the failure, is replayed again too). A failure
+// that repeats is reported only the first time.
+TEST(StepLauncher, AfterAFallBackTheNextEpochCapturesAgain) {
+  Launcher launcher(StepLaunch::graphs);
+  StepGraph<FakeGraph> full;
+  StepGraph<FakeGraph> last;
+  FakeSteps steps;
+  launcher.start_epoch();
+  launcher.run(last, steps);
+  launcher.run(last, steps);  // captured: graph 1
+  launcher.run(full, steps);
+  steps.failures = 1;
+  launcher.run(full, steps);  // the capture fails: eager for this epoch
+  launcher.run(full, steps);
+  launcher.run(last, steps);
+  EXPECT_TRUE(launcher.take_notice());
+  launcher.start_epoch();
+  EXPECT_EQ(launcher.launch(), StepLaunch::graphs);
+  launcher.run(full, steps);  // captured again: graph 3
+  launcher.run(full, steps);
+  launcher.run(last, steps);
+  EXPECT_EQ(steps.launches, (std::vector<std::string>{"first", "replay 1", "first", "eager", "eager", "eager",
+                                                      "replay 3", "replay 3", "replay 1"}));
+  EXPECT_EQ(steps.captures, 3);
+  steps.failures = 1;
+  StepGraph<FakeGraph> other;
+  launcher.run(other, steps);
+  launcher.run(other, steps);  // fails again: eager again, and no second notice
+  EXPECT_EQ(launcher.launch(), StepLaunch::eager);
+  EXPECT_FALSE(launcher.take_notice());
+}
+
+// A trainer told to launch eagerly stays eager at every epoch.
+TEST(StepLauncher, EagerModeStaysEagerAcrossEpochs) {
+  Launcher launcher(StepLaunch::eager);
+  StepGraph<FakeGraph> full;
+  FakeSteps steps;
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    launcher.start_epoch();
+    launcher.run(full, steps);
+    launcher.run(full, steps);
+  }
+  EXPECT_EQ(steps.captures, 0);
+  EXPECT_EQ(launcher.launch(), StepLaunch::eager);
 }
 
 // Only device failures fall back: anything else is a bug and fails the trial.

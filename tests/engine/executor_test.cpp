@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -432,6 +433,67 @@ TEST(Executor, ASlowEpochReportHoldsUpOnlyItsOwnTrial) {
   };
   run_jobs(backend, test_data(), {.slots = 2}, callbacks);
   EXPECT_GE(reported_during_the_slow_one.load(), 3);
+  EXPECT_EQ(queue.results[1].outcome, JobOutcome::completed);
+}
+
+// A job source over a slow storage: each claim and each finish takes 200 ms (an fsync, a
+// PostgreSQL round trip) and then waits for the long trial to report an epoch. The executor asks
+// the source without the lock that epoch reports take, so the long trial's epochs arrive while a
+// claim or a finish is in progress; were they serialised, each wait would run out instead.
+struct SlowStorage {
+  std::mutex mutex;
+  std::condition_variable reported;
+  int long_trial_epochs = 0;
+  std::optional<bool> epoch_during_finish;  // set once observed, either way
+  std::optional<bool> epoch_during_claim;
+
+  bool an_epoch_arrives_while_busy() {
+    std::this_thread::sleep_for(milliseconds(200));
+    std::unique_lock lock(mutex);
+    const int before = long_trial_epochs;
+    return reported.wait_for(lock, std::chrono::seconds(10), [&] { return long_trial_epochs > before; });
+  }
+};
+
+TEST(Executor, ASlowClaimOrFinishHoldsUpNoOtherTrialsEpochs) {
+  FakeBackend backend(FakeScript{.epoch_sleep = milliseconds(1)});
+  JobQueue queue;
+  queue.jobs.push_back(make_job(0, 100000));  // trains until both observations are made, then stops
+  queue.jobs.push_back(make_job(1, 1));
+  SlowStorage storage;
+  queue.decide = [&](int trial, const EpochReport&) {
+    if (trial != 0) return Decision::proceed;
+    std::lock_guard lock(storage.mutex);
+    ++storage.long_trial_epochs;
+    storage.reported.notify_all();
+    const bool observed = storage.epoch_during_finish && storage.epoch_during_claim;
+    return observed ? Decision::stop : Decision::proceed;
+  };
+  ExecutorCallbacks callbacks = queue.callbacks();
+  int claims = 0;  // next_job and on_result never run at once: no lock needed
+  const auto next_job = callbacks.next_job;
+  callbacks.next_job = [&] {
+    // The claims after the first two (the slot that ran trial 1 asking again) are the slow ones.
+    if (++claims == 3) {
+      const bool arrived = storage.an_epoch_arrives_while_busy();
+      std::lock_guard lock(storage.mutex);
+      storage.epoch_during_claim = arrived;
+    }
+    return next_job();
+  };
+  const auto on_result = callbacks.on_result;
+  callbacks.on_result = [&](JobResult result) {
+    if (result.trial_id == 1) {
+      const bool arrived = storage.an_epoch_arrives_while_busy();
+      std::lock_guard lock(storage.mutex);
+      storage.epoch_during_finish = arrived;
+    }
+    on_result(std::move(result));
+  };
+  run_jobs(backend, test_data(), {.slots = 2}, callbacks);
+  EXPECT_EQ(storage.epoch_during_finish, true) << "trial 0 reported no epoch while trial 1's result was stored";
+  EXPECT_EQ(storage.epoch_during_claim, true) << "trial 0 reported no epoch while a slot claimed its next job";
+  EXPECT_EQ(queue.results[0].outcome, JobOutcome::stopped);
   EXPECT_EQ(queue.results[1].outcome, JobOutcome::completed);
 }
 
