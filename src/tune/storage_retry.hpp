@@ -37,13 +37,14 @@ class StorageRetry {
 
  private:
   using Clock = std::chrono::steady_clock;
-  void failed(const std::string& what, const RetryableFailure& failure);
-  void succeeded();
+  void failed(const std::string& what, const RetryableFailure& failure, bool& retrying);
+  void succeeded(bool retried);
 
   std::string location_;
   RetryOptions options_;
   std::mutex mutex_;
-  std::optional<Clock::time_point> outage_since_;  // the first failed try since the last success
+  std::optional<Clock::time_point> outage_since_;  // the first failed try of the outage
+  int retrying_ = 0;                               // operations that failed in it and try again
 };
 
 }  // namespace mlptune::tune
