@@ -28,6 +28,11 @@ void IntermediateWriter::flush() {
   if (error_) std::rethrow_exception(error_);
 }
 
+void IntermediateWriter::rethrow_failure() {
+  std::lock_guard lock(mutex_);
+  if (error_) std::rethrow_exception(error_);
+}
+
 bool IntermediateWriter::lost(const TrialClaim& claim) {
   std::lock_guard lock(mutex_);
   return lost_.contains({claim.study_id, claim.number, claim.token});
@@ -36,10 +41,9 @@ bool IntermediateWriter::lost(const TrialClaim& claim) {
 void IntermediateWriter::write_queued() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    changed_.wait(lock, [this] { return !queue_.empty() || stopping_; });
-    if (queue_.empty()) return;  // stopping, and everything is written
+    changed_.wait(lock, [this] { return (!queue_.empty() && !error_) || stopping_; });
+    if (queue_.empty() || error_) return;  // stopping, and everything is written (or cannot be)
     const Entry entry = queue_.front();
-    queue_.pop_front();
     writing_ = true;
     lock.unlock();
     std::exception_ptr error;
@@ -51,8 +55,9 @@ void IntermediateWriter::write_queued() {
     }
     lock.lock();
     writing_ = false;
+    if (!error) queue_.pop_front();  // written or refused; a failed value stays, in its place
     if (refused) lost_.insert({entry.claim.study_id, entry.claim.number, entry.claim.token});
-    if (error && !error_) error_ = error;
+    if (error) error_ = error;
     changed_.notify_all();
   }
 }

@@ -104,6 +104,27 @@ std::string redacted_url(const std::string& url) {
   return redact_password_parameters(redacted);
 }
 
+std::string redacted_urls(const std::string& text) {
+  const auto in_scheme = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+  };
+  const auto ends_url = [](char c) {
+    return std::isspace(static_cast<unsigned char>(c)) || c == '"' || c == '\'' || c == ',';
+  };
+  std::string redacted;
+  std::size_t copied = 0;
+  for (std::size_t marker = text.find("://"); marker != std::string::npos; marker = text.find("://", marker + 3)) {
+    std::size_t begin = marker;
+    while (begin > copied && in_scheme(text[begin - 1])) --begin;
+    std::size_t end = marker + 3;
+    while (end < text.size() && !ends_url(text[end])) ++end;
+    redacted += text.substr(copied, begin - copied) + redacted_url(text.substr(begin, end - begin));
+    copied = end;
+    marker = std::max(marker, end - 3);
+  }
+  return redact_password_parameters(redacted + text.substr(copied));
+}
+
 std::optional<std::filesystem::path> sqlite_file_of(const std::string& location) {
   if (is_database_url(location)) return std::nullopt;
   const std::string_view scheme = scheme_of(location);
@@ -114,9 +135,9 @@ std::optional<std::filesystem::path> sqlite_file_of(const std::string& location)
   return std::filesystem::path(location);
 }
 
-std::unique_ptr<Storage> open_storage(const std::string& location, StorageAccess access) {
-  if (const auto file = sqlite_file_of(location)) return open_sqlite_storage(*file, {.access = access});
-  return open_postgres_storage(location, {.access = access});
+std::unique_ptr<Storage> open_storage(const std::string& location, StorageAccess access, const RetryOptions& retry) {
+  if (const auto file = sqlite_file_of(location)) return open_sqlite_storage(*file, {.access = access, .retry = retry});
+  return open_postgres_storage(location, {.access = access, .retry = retry});
 }
 
 }  // namespace mlptune::tune

@@ -11,6 +11,7 @@
 #include "mlptune/tune/storage.hpp"
 #include "tune/storage_json.hpp"
 #include "tune/storage_postgres_connection.hpp"
+#include "tune/storage_retry.hpp"
 #include "tune/storage_rules.hpp"
 
 namespace mlptune::tune {
@@ -129,7 +130,8 @@ StudyInfo read_study_row(const Result& rows, int row) {
 class PostgresStorage final : public Storage {
  public:
   PostgresStorage(const std::string& url, const PostgresOptions& options)
-      : connection_(url, options.connect_timeout_seconds, connection_access(options.access)) {
+      : retry_(redacted_url(url), options.retry),
+        connection_(url, options.connect_timeout_seconds, connection_access(options.access)) {
     if (options.access == StorageAccess::read_only)
       check_readable();
     else
@@ -139,14 +141,14 @@ class PostgresStorage final : public Storage {
   std::string location() const override { return connection_.location(); }
 
   StudyInfo open_or_create_study(const StudyInfo& wanted) override {
-    std::lock_guard lock(mutex_);
     StudyInfo result;
-    connection_.transaction([&] {
+    transaction("opening study '" + wanted.name + "'", [&] {
       // Two workers creating one study: the second waits for the first's row, then finds it.
       connection_.exec(
           "INSERT INTO studies (name, direction, config_yaml, seed, created_at) VALUES ($1, $2, $3, $4, $5) "
           "ON CONFLICT (name) DO NOTHING",
-          {wanted.name, goal_name(wanted.direction), wanted.config_yaml, stored_seed(wanted.seed), unix_now()});
+          {wanted.name, goal_name(wanted.direction), redacted_urls(wanted.config_yaml), stored_seed(wanted.seed),
+           unix_now()});
       result = *select_study(wanted.name);
     });
     if (result.direction != wanted.direction)
@@ -157,27 +159,25 @@ class PostgresStorage final : public Storage {
   }
 
   std::optional<StudyInfo> find_study(const std::string& name) override {
-    std::lock_guard lock(mutex_);
     std::optional<StudyInfo> result;
-    connection_.transaction([&] { result = select_study(name); });
+    transaction("reading study '" + name + "'", [&] { result = select_study(name); });
     return result;
   }
 
   void change_study_config(int study_id, const std::string& config_yaml) override {
-    std::lock_guard lock(mutex_);
-    connection_.transaction([&] {
+    transaction("storing the study's configuration", [&] {
       connection_.exec(
           "INSERT INTO config_changes (study_id, changed_at, previous_yaml) "
           "SELECT study_id, $2, config_yaml FROM studies WHERE study_id = $1",
           {study_id, unix_now()});
-      connection_.exec("UPDATE studies SET config_yaml = $2 WHERE study_id = $1", {study_id, config_yaml});
+      connection_.exec("UPDATE studies SET config_yaml = $2 WHERE study_id = $1",
+                       {study_id, redacted_urls(config_yaml)});
     });
   }
 
   std::vector<StudyInfo> studies() override {
-    std::lock_guard lock(mutex_);
     std::vector<StudyInfo> result;
-    connection_.transaction([&] {
+    transaction("listing the studies", [&] {
       const Result rows = connection_.exec(std::string("SELECT ") + kStudyColumns + " FROM studies ORDER BY study_id");
       result.clear();
       for (int row = 0; row < rows.rows(); ++row) result.push_back(read_study_row(rows, row));
@@ -189,9 +189,8 @@ class PostgresStorage final : public Storage {
   // after it (READ COMMITTED) sees every trial that earlier claims committed.
   std::optional<TrialRecord> claim_trial(int study_id, const TrialOwner& owner, int run_cap,
                                          const SampleTrialFn& sample) override {
-    std::lock_guard lock(mutex_);
     std::optional<TrialRecord> claimed;
-    connection_.transaction([&] {
+    transaction("claiming a trial", [&] {
       claimed.reset();
       lock_study(study_id);
       const std::vector<TrialRecord> records = select_trials(study_id);
@@ -212,9 +211,8 @@ class PostgresStorage final : public Storage {
   }
 
   std::optional<TrialRecord> claim_paused_trial(int study_id, int number, const TrialOwner& owner) override {
-    std::lock_guard lock(mutex_);
     std::optional<TrialRecord> claimed;
-    connection_.transaction([&] {
+    transaction("claiming trial " + std::to_string(number), [&] {
       claimed.reset();
       const Result taken = connection_.exec(
           "UPDATE trials SET state = 'running', paused_epoch = 0, owner_host = $3, owner_pid = $4, owner_token = $5, "
@@ -229,9 +227,8 @@ class PostgresStorage final : public Storage {
   // Each fenced write starts with the UPDATE that checks the claim: the trial's row stays locked
   // until the transaction ends, so nothing takes the trial over halfway through.
   bool record_intermediate(const TrialClaim& claim, int epoch, double value) override {
-    std::lock_guard lock(mutex_);
     bool held = false;
-    connection_.transaction([&] {
+    transaction("storing trial " + std::to_string(claim.number) + "'s value after epoch " + std::to_string(epoch), [&] {
       held = update_claimed(claim, "heartbeat = $4", {unix_now()});
       if (!held) return;
       connection_.exec(
@@ -243,9 +240,8 @@ class PostgresStorage final : public Storage {
   }
 
   bool pause_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) override {
-    std::lock_guard lock(mutex_);
     bool held = false;
-    connection_.transaction([&] {
+    transaction("pausing trial " + std::to_string(claim.number), [&] {
       held = update_claimed(claim, "state = 'waiting', paused_epoch = $4, checkpoint_epoch = $4, checkpoint = $5",
                             {epoch, Param::bytes(checkpoint)});
     });
@@ -253,21 +249,20 @@ class PostgresStorage final : public Storage {
   }
 
   bool checkpoint_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) override {
-    std::lock_guard lock(mutex_);
     bool held = false;
-    connection_.transaction([&] {
-      held = update_claimed(claim,
-                            "retries = CASE WHEN $4 > checkpoint_epoch THEN 0 ELSE retries END, "
-                            "checkpoint_epoch = $4, checkpoint = $5, heartbeat = $6",
-                            {epoch, Param::bytes(checkpoint), unix_now()});
-    });
+    transaction("storing trial " + std::to_string(claim.number) + "'s checkpoint after epoch " + std::to_string(epoch),
+                [&] {
+                  held = update_claimed(claim,
+                                        "retries = CASE WHEN $4 > checkpoint_epoch THEN 0 ELSE retries END, "
+                                        "checkpoint_epoch = $4, checkpoint = $5, heartbeat = $6",
+                                        {epoch, Param::bytes(checkpoint), unix_now()});
+                });
     return held;
   }
 
   bool suspend_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) override {
-    std::lock_guard lock(mutex_);
     bool held = false;
-    connection_.transaction([&] {
+    transaction("saving trial " + std::to_string(claim.number) + " to continue later", [&] {
       held = update_claimed(claim, "state = 'waiting', paused_epoch = 0, checkpoint_epoch = $4, checkpoint = $5",
                             {epoch, Param::bytes(checkpoint)});
       if (held) drop_values_after(claim.study_id, claim.number, epoch);
@@ -280,9 +275,8 @@ class PostgresStorage final : public Storage {
     if (!is_finished(state))
       throw connection_.error("a trial finishes complete, pruned or failed, not " + state_name(state),
                               "a trial that stops to wait is paused or suspended");
-    std::lock_guard lock(mutex_);
     bool held = false;
-    connection_.transaction([&] {
+    transaction("storing the end of trial " + std::to_string(claim.number), [&] {
       held = update_claimed(claim,
                             "state = $4, value = $5, message = $6, finished_at = $7, paused_epoch = 0, "
                             "checkpoint_epoch = 0, checkpoint = NULL",
@@ -296,9 +290,8 @@ class PostgresStorage final : public Storage {
   }
 
   bool prune_paused_trial(int study_id, int number, const std::string& message) override {
-    std::lock_guard lock(mutex_);
     bool pruned = false;
-    connection_.transaction([&] {
+    transaction("pruning trial " + std::to_string(number), [&] {
       const Result changed = connection_.exec(
           "UPDATE trials t SET state = 'pruned', message = $3, finished_at = $4, paused_epoch = 0, "
           "checkpoint_epoch = 0, checkpoint = NULL, value = (SELECT v.value FROM intermediate_values v "
@@ -311,8 +304,7 @@ class PostgresStorage final : public Storage {
   }
 
   void heartbeat(const TrialOwner& owner) override {
-    std::lock_guard lock(mutex_);
-    connection_.transaction([&] {
+    transaction("the heartbeat of this process's trials", [&] {
       connection_.exec(
           "UPDATE trials SET heartbeat = $1 WHERE state = 'running' AND owner_host = $2 AND owner_pid = $3 "
           "AND owner_token = $4",
@@ -325,9 +317,8 @@ class PostgresStorage final : public Storage {
   // in the meantime (its end, say) is left as that owner made it.
   AbandonedTrials requeue_abandoned_trials(int study_id, const TrialOwner& me, double stale_after_seconds,
                                            int max_retries) override {
-    std::lock_guard lock(mutex_);
     AbandonedTrials abandoned;
-    connection_.transaction([&] {
+    transaction("looking for abandoned trials", [&] {
       abandoned = {};
       const double now = unix_now();
       for (const TrialRecord& record : select_trials(study_id)) {
@@ -352,23 +343,20 @@ class PostgresStorage final : public Storage {
   }
 
   std::vector<TrialRecord> trial_records(int study_id) override {
-    std::lock_guard lock(mutex_);
     std::vector<TrialRecord> records;
-    connection_.transaction([&] { records = select_trials(study_id); });
+    transaction("reading the trials", [&] { records = select_trials(study_id); });
     return records;
   }
 
   std::optional<TrialRecord> trial_record(int study_id, int number) override {
-    std::lock_guard lock(mutex_);
     std::optional<TrialRecord> record;
-    connection_.transaction([&] { record = select_trial(study_id, number); });
+    transaction("reading trial " + std::to_string(number), [&] { record = select_trial(study_id, number); });
     return record;
   }
 
   std::optional<std::string> load_checkpoint(int study_id, int number) override {
-    std::lock_guard lock(mutex_);
     std::optional<std::string> checkpoint;
-    connection_.transaction([&] {
+    transaction("reading trial " + std::to_string(number) + "'s checkpoint", [&] {
       const Result rows = connection_.exec(
           "SELECT checkpoint FROM trials WHERE study_id = $1 AND number = $2 AND checkpoint IS NOT NULL",
           {study_id, number});
@@ -381,9 +369,8 @@ class PostgresStorage final : public Storage {
   // Under the study's lock: of two trials finishing at once, the second to save sees the first
   // complete, so the weights kept are the best trial's whichever order they come in.
   bool save_best_weights(int study_id, int number, const std::string& model) override {
-    std::lock_guard lock(mutex_);
     bool saved = false;
-    connection_.transaction([&] {
+    transaction("storing the best trial's weights", [&] {
       const Goal goal = lock_study(study_id);
       const Result rows = connection_.exec(
           "SELECT number, value FROM trials WHERE study_id = $1 AND state = 'complete' AND value IS NOT NULL",
@@ -405,9 +392,8 @@ class PostgresStorage final : public Storage {
   }
 
   std::optional<BestWeights> best_weights(int study_id) override {
-    std::lock_guard lock(mutex_);
     std::optional<BestWeights> best;
-    connection_.transaction([&] {
+    transaction("reading the best trial's weights", [&] {
       const Result rows = connection_.exec("SELECT number, model FROM best_weights WHERE study_id = $1", {study_id});
       best.reset();
       if (rows.rows() == 1) best = BestWeights{int(rows.integer(0, 0)), rows.bytes(0, 1)};
@@ -416,8 +402,7 @@ class PostgresStorage final : public Storage {
   }
 
   void import_study(const StudyDump& dump) override {
-    std::lock_guard lock(mutex_);
-    connection_.transaction([&] {
+    transaction("copying study '" + dump.study.name + "'", [&] {
       if (select_study(dump.study.name))
         throw connection_.error("has a study named '" + dump.study.name + "' already",
                                 "copy the study into a storage without one of that name");
@@ -425,12 +410,12 @@ class PostgresStorage final : public Storage {
       const int study_id = int(connection_
                                    .exec("INSERT INTO studies (name, direction, config_yaml, seed, created_at) "
                                          "VALUES ($1, $2, $3, $4, $5) RETURNING study_id",
-                                         {study.name, goal_name(study.direction), study.config_yaml,
+                                         {study.name, goal_name(study.direction), redacted_urls(study.config_yaml),
                                           stored_seed(study.seed), study.created_at})
                                    .integer(0, 0));
       for (const std::string& previous : dump.previous_configs)
         connection_.exec("INSERT INTO config_changes (study_id, changed_at, previous_yaml) VALUES ($1, $2, $3)",
-                         {study_id, unix_now(), previous});
+                         {study_id, unix_now(), redacted_urls(previous)});
       for (const TrialRecord& record : dump.trials) {
         const auto checkpoint = dump.checkpoints.find(record.trial.number);
         insert_trial_record(study_id, record,
@@ -443,9 +428,8 @@ class PostgresStorage final : public Storage {
   }
 
   std::vector<std::string> config_history(int study_id) override {
-    std::lock_guard lock(mutex_);
     std::vector<std::string> history;
-    connection_.transaction([&] {
+    transaction("reading the study's configuration history", [&] {
       const Result rows = connection_.exec(
           "SELECT previous_yaml FROM config_changes WHERE study_id = $1 ORDER BY change_id", {study_id});
       history.clear();
@@ -455,6 +439,16 @@ class PostgresStorage final : public Storage {
   }
 
  private:
+  // One transaction, tried again while the server is out of reach or the transaction conflicts with
+  // another worker's; the storage's lock is held for each try only, so that this process's other
+  // threads (the heartbeat) go on between tries.
+  void transaction(const std::string& what, const std::function<void()>& body) {
+    retry_.run(what, [&] {
+      std::lock_guard lock(mutex_);
+      connection_.transaction(body);
+    });
+  }
+
   static Connection::Access connection_access(StorageAccess access) {
     return access == StorageAccess::read_only ? Connection::Access::read_only : Connection::Access::read_write;
   }
@@ -475,7 +469,7 @@ class PostgresStorage final : public Storage {
   // Two workers starting together on an empty database would both create the tables, and one fail
   // on the other's; the lock (held until the transaction ends) makes the second wait, then find them.
   void create_or_upgrade_schema() {
-    connection_.transaction([&] {
+    transaction("creating the study tables", [&] {
       connection_.exec("SELECT pg_advisory_xact_lock($1::bigint)", {kSchemaLock});
       const int version = stored_schema_version();
       check_version_known(version);
@@ -497,7 +491,7 @@ class PostgresStorage final : public Storage {
 
   // A read-only open changes nothing, and refuses a database without mlptune's tables.
   void check_readable() {
-    connection_.transaction([&] {
+    transaction("reading the study tables", [&] {
       const int version = stored_schema_version();
       if (version == 0)
         throw connection_.error("the database has no mlptune study tables",
@@ -618,7 +612,8 @@ class PostgresStorage final : public Storage {
                           {message, now});
   }
 
-  std::mutex mutex_;
+  StorageRetry retry_;
+  std::mutex mutex_;  // one thread at a time on the connection
   Connection connection_;
 };
 

@@ -1,14 +1,12 @@
-// A thin RAII layer over libpq: a connection, query results, and transactions that retry when they
-// conflict with another worker's or when the connection to the server was lost.
+// A thin RAII layer over libpq: a connection, query results, and transactions that report a
+// conflict with another worker's or a lost connection as a failure worth trying again.
 #include "tune/storage_postgres_connection.hpp"
 
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <chrono>
 #include <cmath>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "common/number_text.hpp"
@@ -85,10 +83,6 @@ bool is_conflict(std::string_view sqlstate) {
 
 constexpr const char* kReachTheServer = "check that the server runs and that this host reaches it";
 
-std::chrono::duration<double> seconds(double count) {
-  return std::chrono::duration<double>(count);
-}
-
 }  // namespace
 
 Param::Param(std::int64_t value) : data_(std::to_string(value)) {}
@@ -146,8 +140,8 @@ std::string Result::bytes(int row, int column) const {
   return bytes;
 }
 
-Connection::Connection(const std::string& url, double connect_timeout_seconds, Access access, double reconnect_seconds)
-    : location_(redacted_url(url)), access_(access), reconnect_seconds_(reconnect_seconds) {
+Connection::Connection(const std::string& url, double connect_timeout_seconds, Access access)
+    : location_(redacted_url(url)), access_(access) {
   // Ours first: what the URL itself says (?connect_timeout=30) overrides them.
   const std::string timeout = std::to_string(std::max(1L, std::lround(std::ceil(connect_timeout_seconds))));
   // TCP keepalives and a user timeout: a server that went silent (a cut link, a dead host) breaks
@@ -262,29 +256,16 @@ void Connection::rollback_if_open() {
 // while, until its owner is seen to be gone).
 void Connection::transaction(const std::function<void()>& body) {
   if (in_transaction_) return body();  // nested: part of the outer transaction
-  const auto deadline = std::chrono::steady_clock::now() + seconds(reconnect_seconds_);
-  auto pause = std::chrono::milliseconds(10);
-  for (;;) {
-    try {
-      in_transaction_ = true;  // from here, a lost connection is retried (reconnecting, BEGIN)
-      reconnect_if_lost();
-      exec(access_ == Access::read_only ? "BEGIN READ ONLY" : "BEGIN");
-      body();
-      exec("COMMIT");
-      in_transaction_ = false;
-      return;
-    } catch (const RetryableFailure& failure) {
-      rollback_if_open();
-      if (std::chrono::steady_clock::now() + pause > deadline)
-        throw error(failure.problem + ", still after trying again for " +
-                        std::to_string(std::lround(reconnect_seconds_)) + " s",
-                    failure.fix + ", then run the same command again to resume the study");
-    } catch (...) {
-      rollback_if_open();
-      throw;
-    }
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+  try {
+    in_transaction_ = true;  // from here, a lost connection is worth trying again (reconnecting, BEGIN)
+    reconnect_if_lost();
+    exec(access_ == Access::read_only ? "BEGIN READ ONLY" : "BEGIN");
+    body();
+    exec("COMMIT");
+    in_transaction_ = false;
+  } catch (...) {
+    rollback_if_open();
+    throw;
   }
 }
 

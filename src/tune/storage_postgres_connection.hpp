@@ -1,5 +1,5 @@
-// A thin RAII layer over libpq: a connection, query results, and transactions that retry when they
-// conflict with another worker's or when the connection to the server was lost.
+// A thin RAII layer over libpq: a connection, query results, and transactions that report a
+// conflict with another worker's or a lost connection as a failure worth trying again.
 #pragma once
 
 #include <libpq-fe.h>
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "mlptune/tune/storage.hpp"
+#include "tune/storage_retry.hpp"
 
 namespace mlptune::tune::postgres {
 
@@ -56,19 +57,16 @@ class Result {
   std::unique_ptr<PGresult, decltype(&PQclear)> result_;
 };
 
-// Thrown inside Connection::transaction, which runs its body again: the connection to the server
-// was lost, or the transaction conflicted with another one (a serialization failure, a deadlock).
-struct RetryableFailure {
-  std::string problem;
-  std::string fix;
-};
+// Thrown by Connection::transaction, whose caller runs it again (StorageRetry): the connection to
+// the server was lost, or the transaction conflicted with another one (a serialization failure, a
+// deadlock).
+using tune::RetryableFailure;
 
 class Connection {
  public:
   enum class Access { read_write, read_only };  // read_only: every transaction is READ ONLY
   // Connects at once; throws StorageError naming the URL (without its password) and the fix.
-  // A lost connection is re-established for up to `reconnect_seconds` before a transaction fails.
-  Connection(const std::string& url, double connect_timeout_seconds, Access access, double reconnect_seconds = 60.0);
+  Connection(const std::string& url, double connect_timeout_seconds, Access access);
 
   // One statement with parameters $1, $2, ... Outside transaction(), a lost connection or a
   // conflict is a StorageError as any other failure.
@@ -79,9 +77,10 @@ class Connection {
   // Several statements without parameters (a schema); `what` they do names them in a message.
   void exec_script(const std::string& sql, const std::string& what);
 
-  // Runs `body` between BEGIN and COMMIT, rolling back when it throws. A conflict or a lost
-  // connection runs the whole body again (reconnecting first), so `body` must set its results
-  // afresh each time; after `reconnect_seconds` of that, StorageError. Nested: part of the outer one.
+  // Runs `body` between BEGIN and COMMIT (reconnecting first when the connection was lost), rolling
+  // back when it throws. A conflict or a lost connection throws RetryableFailure: the caller runs
+  // the whole body again, so `body` must set its results afresh each time. Nested: part of the
+  // outer one.
   void transaction(const std::function<void()>& body);
 
   // "<url without its password>: <problem>; <fix>".
@@ -99,7 +98,6 @@ class Connection {
   std::unique_ptr<PGconn, decltype(&PQfinish)> connection_{nullptr, &PQfinish};
   std::string location_;  // the URL without its password
   Access access_ = Access::read_write;
-  double reconnect_seconds_ = 60.0;
   bool in_transaction_ = false;  // inside transaction(): failures worth retrying throw RetryableFailure
 };
 

@@ -1,13 +1,16 @@
-// The SQLite study storage: WAL mode, write transactions that take the lock up front and retry,
-// trial numbers claimed inside the transaction that creates the trial, checkpoints as BLOBs.
+// The SQLite study storage: WAL mode, write transactions that take the lock up front and are tried
+// again while another process holds it, trial numbers claimed inside the transaction that creates
+// the trial, checkpoints as BLOBs.
 #include <algorithm>
 #include <array>
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <string_view>
 
 #include "mlptune/tune/storage.hpp"
 #include "tune/storage_json.hpp"
+#include "tune/storage_retry.hpp"
 #include "tune/storage_rules.hpp"
 #include "tune/storage_sqlite_connection.hpp"
 
@@ -101,7 +104,7 @@ TrialRecord read_trial_row(const Statement& row) {
 class SqliteStorage final : public Storage {
  public:
   SqliteStorage(const std::filesystem::path& path, const SqliteOptions& options)
-      : path_(path), connection_(path, options.busy_timeout_seconds, connection_access(options.access)) {
+      : path_(path), retry_(path.string(), options.retry), connection_(path, connection_access(options.access)) {
     if (options.access == StorageAccess::read_only)
       check_readable();
     else
@@ -111,9 +114,8 @@ class SqliteStorage final : public Storage {
   std::string location() const override { return path_.string(); }
 
   StudyInfo open_or_create_study(const StudyInfo& wanted) override {
-    std::lock_guard lock(mutex_);
     StudyInfo result;
-    connection_.transaction(Mode::write, [&] {
+    transaction(Mode::write, "opening study '" + wanted.name + "'", [&] {
       if (auto existing = select_study(wanted.name)) {
         result = *existing;
         return;
@@ -128,28 +130,25 @@ class SqliteStorage final : public Storage {
   }
 
   std::optional<StudyInfo> find_study(const std::string& name) override {
-    std::lock_guard lock(mutex_);
     std::optional<StudyInfo> result;
-    connection_.transaction(Mode::read, [&] { result = select_study(name); });
+    transaction(Mode::read, "reading study '" + name + "'", [&] { result = select_study(name); });
     return result;
   }
 
   void change_study_config(int study_id, const std::string& config_yaml) override {
-    std::lock_guard lock(mutex_);
-    connection_.transaction(Mode::write, [&] {
+    transaction(Mode::write, "storing the study's configuration", [&] {
       Statement keep(connection_,
                      "INSERT INTO config_changes (study_id, changed_at, previous_yaml) "
                      "SELECT study_id, ?, config_yaml FROM studies WHERE study_id = ?");
       keep.bind(1, unix_now()).bind(2, study_id).run();
       Statement change(connection_, "UPDATE studies SET config_yaml = ? WHERE study_id = ?");
-      change.bind(1, config_yaml).bind(2, study_id).run();
+      change.bind(1, redacted_urls(config_yaml)).bind(2, study_id).run();
     });
   }
 
   std::vector<std::string> config_history(int study_id) override {
-    std::lock_guard lock(mutex_);
     std::vector<std::string> history;
-    connection_.transaction(Mode::read, [&] {
+    transaction(Mode::read, "reading the study's configuration history", [&] {
       history.clear();
       Statement select(connection_,
                        "SELECT previous_yaml FROM config_changes WHERE study_id = ? ORDER BY changed_at, rowid");
@@ -160,9 +159,8 @@ class SqliteStorage final : public Storage {
   }
 
   std::vector<StudyInfo> studies() override {
-    std::lock_guard lock(mutex_);
     std::vector<StudyInfo> result;
-    connection_.transaction(Mode::read, [&] {
+    transaction(Mode::read, "listing the studies", [&] {
       result.clear();
       Statement select(
           connection_,
@@ -174,9 +172,8 @@ class SqliteStorage final : public Storage {
 
   std::optional<TrialRecord> claim_trial(int study_id, const TrialOwner& owner, int run_cap,
                                          const SampleTrialFn& sample) override {
-    std::lock_guard lock(mutex_);
     std::optional<TrialRecord> claimed;
-    connection_.transaction(Mode::write, [&] {
+    transaction(Mode::write, "claiming a trial", [&] {
       claimed.reset();
       const std::vector<TrialRecord> records = select_trials(study_id);
       const std::optional<ClaimChoice> choice = choose_claim(records, run_cap);
@@ -191,9 +188,8 @@ class SqliteStorage final : public Storage {
   }
 
   std::optional<TrialRecord> claim_paused_trial(int study_id, int number, const TrialOwner& owner) override {
-    std::lock_guard lock(mutex_);
     std::optional<TrialRecord> claimed;
-    connection_.transaction(Mode::write, [&] {
+    transaction(Mode::write, "claiming trial " + std::to_string(number), [&] {
       claimed.reset();
       Statement take(connection_,
                      "UPDATE trials SET state = 'running', paused_epoch = 0, owner_host = ?, owner_pid = ?, "
@@ -207,22 +203,25 @@ class SqliteStorage final : public Storage {
   }
 
   bool record_intermediate(const TrialClaim& claim, int epoch, double value) override {
-    return claimed_write(claim, "record an intermediate value of", [&] {
-      Statement insert(connection_, (std::string("INSERT OR REPLACE INTO intermediate_values (trial_id, epoch, value) "
-                                                 "SELECT trial_id, ?, ? FROM trials") +
-                                     kClaimed)
-                                        .c_str());
-      insert.bind(1, epoch).bind(2, value);
-      bind_claim(insert, 3, claim).run();
-      if (connection_.changes() != 1) return false;
-      Statement beat(connection_, "UPDATE trials SET heartbeat = ? WHERE study_id = ? AND number = ?");
-      beat.bind(1, unix_now()).bind(2, claim.study_id).bind(3, claim.number).run();
-      return true;
-    });
+    return claimed_write(
+        claim, "record an intermediate value of",
+        "storing trial " + std::to_string(claim.number) + "'s value after epoch " + std::to_string(epoch), [&] {
+          Statement insert(connection_,
+                           (std::string("INSERT OR REPLACE INTO intermediate_values (trial_id, epoch, value) "
+                                        "SELECT trial_id, ?, ? FROM trials") +
+                            kClaimed)
+                               .c_str());
+          insert.bind(1, epoch).bind(2, value);
+          bind_claim(insert, 3, claim).run();
+          if (connection_.changes() != 1) return false;
+          Statement beat(connection_, "UPDATE trials SET heartbeat = ? WHERE study_id = ? AND number = ?");
+          beat.bind(1, unix_now()).bind(2, claim.study_id).bind(3, claim.number).run();
+          return true;
+        });
   }
 
   bool pause_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) override {
-    return claimed_write(claim, "pause", [&] {
+    return claimed_write(claim, "pause", "pausing trial " + std::to_string(claim.number), [&] {
       Statement pause(connection_, (std::string("UPDATE trials SET state = 'waiting', paused_epoch = ?, "
                                                 "checkpoint_epoch = ?, checkpoint = ?") +
                                     kClaimed)
@@ -234,20 +233,23 @@ class SqliteStorage final : public Storage {
   }
 
   bool checkpoint_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) override {
-    return claimed_write(claim, "checkpoint", [&] {
-      Statement keep(connection_,
-                     (std::string("UPDATE trials SET retries = CASE WHEN ? > checkpoint_epoch THEN 0 ELSE retries END, "
-                                  "checkpoint_epoch = ?, checkpoint = ?, heartbeat = ?") +
-                      kClaimed)
-                         .c_str());
-      keep.bind(1, epoch).bind(2, epoch).bind_blob(3, checkpoint).bind(4, unix_now());
-      bind_claim(keep, 5, claim).run();
-      return connection_.changes() == 1;
-    });
+    return claimed_write(
+        claim, "checkpoint",
+        "storing trial " + std::to_string(claim.number) + "'s checkpoint after epoch " + std::to_string(epoch), [&] {
+          Statement keep(
+              connection_,
+              (std::string("UPDATE trials SET retries = CASE WHEN ? > checkpoint_epoch THEN 0 ELSE retries END, "
+                           "checkpoint_epoch = ?, checkpoint = ?, heartbeat = ?") +
+               kClaimed)
+                  .c_str());
+          keep.bind(1, epoch).bind(2, epoch).bind_blob(3, checkpoint).bind(4, unix_now());
+          bind_claim(keep, 5, claim).run();
+          return connection_.changes() == 1;
+        });
   }
 
   bool suspend_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) override {
-    return claimed_write(claim, "suspend", [&] {
+    return claimed_write(claim, "suspend", "saving trial " + std::to_string(claim.number) + " to continue later", [&] {
       Statement wait(connection_, (std::string("UPDATE trials SET state = 'waiting', paused_epoch = 0, "
                                                "checkpoint_epoch = ?, checkpoint = ?") +
                                    kClaimed)
@@ -264,7 +266,7 @@ class SqliteStorage final : public Storage {
                     const std::string& message) override {
     if (!is_finished(state))
       throw StorageError("a trial can only finish complete, pruned or failed; a running trial pauses instead");
-    return claimed_write(claim, "finish", [&] {
+    return claimed_write(claim, "finish", "storing the end of trial " + std::to_string(claim.number), [&] {
       Statement finish(connection_,
                        (std::string("UPDATE trials SET state = ?, value = ?, message = ?, finished_at = ?, "
                                     "paused_epoch = 0, checkpoint_epoch = 0, checkpoint = NULL") +
@@ -277,9 +279,8 @@ class SqliteStorage final : public Storage {
   }
 
   bool prune_paused_trial(int study_id, int number, const std::string& message) override {
-    std::lock_guard lock(mutex_);
     bool pruned = false;
-    connection_.transaction(Mode::write, [&] {
+    transaction(Mode::write, "pruning trial " + std::to_string(number), [&] {
       Statement prune(connection_,
                       "UPDATE trials SET state = 'pruned', message = ?, finished_at = ?, paused_epoch = 0, "
                       "checkpoint_epoch = 0, checkpoint = NULL, value = (SELECT v.value FROM intermediate_values v "
@@ -292,8 +293,7 @@ class SqliteStorage final : public Storage {
   }
 
   void heartbeat(const TrialOwner& owner) override {
-    std::lock_guard lock(mutex_);
-    connection_.transaction(Mode::write, [&] {
+    transaction(Mode::write, "the heartbeat of this process's trials", [&] {
       Statement beat(connection_,
                      "UPDATE trials SET heartbeat = ? WHERE state = 'running' AND owner_host = ? AND owner_pid = ? "
                      "AND owner_token = ?");
@@ -303,9 +303,8 @@ class SqliteStorage final : public Storage {
 
   AbandonedTrials requeue_abandoned_trials(int study_id, const TrialOwner& me, double stale_after_seconds,
                                            int max_retries) override {
-    std::lock_guard lock(mutex_);
     AbandonedTrials abandoned;
-    connection_.transaction(Mode::write, [&] {
+    transaction(Mode::write, "looking for abandoned trials", [&] {
       abandoned = {};
       const double now = unix_now();
       for (const TrialRecord& record : select_trials(study_id)) {
@@ -323,24 +322,22 @@ class SqliteStorage final : public Storage {
   }
 
   std::vector<TrialRecord> trial_records(int study_id) override {
-    std::lock_guard lock(mutex_);
     std::vector<TrialRecord> records;
-    connection_.transaction(Mode::read, [&] { records = select_trials(study_id); });
+    transaction(Mode::read, "reading the trials", [&] { records = select_trials(study_id); });
     return records;
   }
 
   std::optional<TrialRecord> trial_record(int study_id, int number) override {
-    std::lock_guard lock(mutex_);
     std::optional<TrialRecord> record;
-    connection_.transaction(Mode::read, [&] { record = select_trial(study_id, number); });
+    transaction(Mode::read, "reading trial " + std::to_string(number),
+                [&] { record = select_trial(study_id, number); });
     return record;
   }
 
   std::optional<std::string> load_checkpoint(int study_id, int number) override {
-    std::lock_guard lock(mutex_);
     std::optional<std::string> checkpoint;
     if (!has_checkpoint_column_) return checkpoint;  // an older database, opened read-only
-    connection_.transaction(Mode::read, [&] {
+    transaction(Mode::read, "reading trial " + std::to_string(number) + "'s checkpoint", [&] {
       checkpoint.reset();
       Statement select(connection_,
                        "SELECT checkpoint FROM trials WHERE study_id = ? AND number = ? AND checkpoint_epoch > 0 "
@@ -352,9 +349,8 @@ class SqliteStorage final : public Storage {
   }
 
   bool save_best_weights(int study_id, int number, const std::string& model) override {
-    std::lock_guard lock(mutex_);
     bool kept = false;
-    connection_.transaction(Mode::write, [&] {
+    transaction(Mode::write, "storing the best trial's weights", [&] {
       Statement direction(connection_, "SELECT direction FROM studies WHERE study_id = ?");
       direction.bind(1, study_id);
       if (!direction.step()) return;
@@ -366,11 +362,10 @@ class SqliteStorage final : public Storage {
   }
 
   std::optional<BestWeights> best_weights(int study_id) override {
-    std::lock_guard lock(mutex_);
     std::optional<BestWeights> best;
-    if (!has_table("best_weights")) return best;  // an older database, opened read-only
-    connection_.transaction(Mode::read, [&] {
+    transaction(Mode::read, "reading the best trial's weights", [&] {
       best.reset();
+      if (!has_table("best_weights")) return;  // an older database, opened read-only
       Statement select(connection_, "SELECT number, model FROM best_weights WHERE study_id = ?");
       select.bind(1, study_id);
       if (select.step()) best = BestWeights{int(select.column_int(0)), select.column_blob(1)};
@@ -379,8 +374,7 @@ class SqliteStorage final : public Storage {
   }
 
   void import_study(const StudyDump& dump) override {
-    std::lock_guard lock(mutex_);
-    connection_.transaction(Mode::write, [&] {
+    transaction(Mode::write, "copying study '" + dump.study.name + "'", [&] {
       if (select_study(dump.study.name))
         throw StorageError(path_.string() + ": already has a study named '" + dump.study.name +
                            "'; copy into another database, or remove that study first");
@@ -388,7 +382,7 @@ class SqliteStorage final : public Storage {
       for (const std::string& previous : dump.previous_configs) {
         Statement keep(connection_,
                        "INSERT INTO config_changes (study_id, changed_at, previous_yaml) VALUES (?, ?, ?)");
-        keep.bind(1, study_id).bind(2, dump.study.created_at).bind(3, previous).run();
+        keep.bind(1, study_id).bind(2, dump.study.created_at).bind(3, redacted_urls(previous)).run();
       }
       for (const TrialRecord& record : dump.trials) {
         const auto checkpoint = dump.checkpoints.find(record.trial.number);
@@ -403,13 +397,21 @@ class SqliteStorage final : public Storage {
     return access == StorageAccess::read_only ? Connection::Access::read_only : Connection::Access::read_write;
   }
 
+  // One transaction, tried again while another process holds the database's lock; the storage's
+  // lock is held for each try only, so that this process's other threads go on between tries.
+  void transaction(Mode mode, const std::string& what, const std::function<void()>& body) {
+    retry_.run(what, [&] {
+      std::lock_guard lock(mutex_);
+      connection_.transaction(mode, body);
+    });
+  }
+
   // Runs one conditional write of a running trial in a write transaction: `write` returns whether
   // `claim` still held the trial. A trial that does not exist at all is an error, not a lost claim.
   template <typename Write>
-  bool claimed_write(const TrialClaim& claim, const char* action, Write&& write) {
-    std::lock_guard lock(mutex_);
+  bool claimed_write(const TrialClaim& claim, const char* action, const std::string& what, Write&& write) {
     bool written = false;
-    connection_.transaction(Mode::write, [&] {
+    transaction(Mode::write, what, [&] {
       written = write();
       if (!written && !select_trial(claim.study_id, claim.number))
         throw StorageError(path_.string() + ": cannot " + action + " trial " + std::to_string(claim.number) +
@@ -449,7 +451,7 @@ class SqliteStorage final : public Storage {
 
   void create_or_upgrade_schema() {
     bool had_checkpoint_files = false;
-    connection_.transaction(Mode::write, [&] {
+    transaction(Mode::write, "creating the study tables", [&] {
       check_version_known(schema_version());
       const bool existed = has_table("trials");
       connection_.execute(kSchema);  // what is missing
@@ -503,12 +505,12 @@ class SqliteStorage final : public Storage {
   // A read-only open changes nothing: a file without mlptune's tables is refused, saying what it is,
   // and columns an older schema lacks read as 0.
   void check_readable() {
-    connection_.transaction(Mode::read, [&] {
+    transaction(Mode::read, "reading the study tables", [&] {
       if (!has_table("studies") || !has_table("trials") || !has_table("intermediate_values")) {
         std::string message = path_.string();  // appended to, clear of GCC 12's -Wrestrict false positive
         message += std::filesystem::file_size(path_) == 0 ? ": is empty, not an mlptune study database"
                                                           : ": is an SQLite file without mlptune's study tables";
-        throw StorageError(message + "; give the file `mlptune tune` wrote, its --storage (e.g. out/mnist.db)");
+        throw StorageError(message + "; " + sqlite::kStudyFileFix);
       }
       check_version_known(schema_version());
       trial_columns_ = kTrialColumns;
@@ -535,7 +537,7 @@ class SqliteStorage final : public Storage {
   StudyInfo insert_study(const StudyInfo& study, double created_at) {
     Statement insert(connection_,
                      "INSERT INTO studies (name, direction, config_yaml, seed, created_at) VALUES (?, ?, ?, ?, ?)");
-    insert.bind(1, study.name).bind(2, goal_name(study.direction)).bind(3, study.config_yaml);
+    insert.bind(1, study.name).bind(2, goal_name(study.direction)).bind(3, redacted_urls(study.config_yaml));
     insert.bind(4, std::int64_t(study.seed)).bind(5, created_at).run();
     return *select_study(study.name);
   }
@@ -656,26 +658,42 @@ class SqliteStorage final : public Storage {
   }
 
   std::filesystem::path path_;
-  std::mutex mutex_;
+  StorageRetry retry_;
+  std::mutex mutex_;  // one thread at a time on the connection
   Connection connection_;
   std::string trial_columns_ = std::string(kTrialColumns) + ", checkpoint_epoch, claim_token, retries";
   bool has_checkpoint_column_ = true;
 };
 
+// What a path that is no regular file is, for the message that refuses it ("" for a regular file
+// or a missing one). Opening a FIFO would hang; a folder or a device fails with "disk I/O error".
+std::string_view kind_of_special_file(const std::filesystem::path& path) {
+  std::error_code error;
+  switch (std::filesystem::status(path, error).type()) {
+    case std::filesystem::file_type::directory:
+      return "a folder";
+    case std::filesystem::file_type::fifo:
+      return "a FIFO (named pipe)";
+    case std::filesystem::file_type::block:
+    case std::filesystem::file_type::character:
+      return "a device";
+    case std::filesystem::file_type::socket:
+      return "a socket";
+    default:
+      return "";
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Storage> open_sqlite_storage(const std::filesystem::path& path, const SqliteOptions& options) {
-  if (options.access == StorageAccess::read_only) {
-    std::error_code error;
-    if (std::filesystem::is_directory(path, error))
-      throw StorageError(path.string() +
-                         ": is a folder, not a study file; give the file `mlptune tune` wrote, its "
-                         "--storage (e.g. out/mnist.db)");
-    if (!std::filesystem::exists(path, error))
-      throw StorageError(path.string() +
-                         ": no such study file (it is the --storage of `mlptune tune`, e.g. "
-                         "out/mnist.db)");
-  }
+  if (const std::string_view kind = kind_of_special_file(path); !kind.empty())
+    throw StorageError(path.string() + ": is " + std::string(kind) + ", not a study file; " + sqlite::kStudyFileFix);
+  std::error_code error;
+  if (options.access == StorageAccess::read_only && !std::filesystem::exists(path, error))
+    throw StorageError(path.string() +
+                       ": no such study file (it is the --storage of `mlptune tune`, e.g. "
+                       "out/mnist.db)");
   return std::make_unique<SqliteStorage>(path, options);
 }
 

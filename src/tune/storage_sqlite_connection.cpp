@@ -1,12 +1,9 @@
 // A thin RAII layer over the SQLite C API: a connection, prepared statements, and transactions
-// that wait for other processes and retry instead of failing with "database is locked".
+// that report "database is locked" as a failure worth trying again.
 #include "tune/storage_sqlite_connection.hpp"
 
-#include <algorithm>
-#include <chrono>
-#include <thread>
-
 #include "mlptune/tune/storage.hpp"
+#include "tune/storage_retry.hpp"
 
 namespace mlptune::tune::sqlite {
 namespace {
@@ -14,6 +11,25 @@ namespace {
 bool is_busy(int result_code) {
   const int primary = result_code & 0xff;
   return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+}
+
+// A file: URI of `path` (RFC 8089: '%', '?' and '#' escaped) that opens it read-only; immutable when
+// no process has it open for writing (see Connection::Access).
+std::string read_only_uri(const std::filesystem::path& path) {
+  std::string uri = "file:";
+  for (const char c : std::filesystem::absolute(path).lexically_normal().string()) {
+    if (c == '%' || c == '?' || c == '#') {
+      constexpr char kHex[] = "0123456789abcdef";
+      uri += '%';
+      uri += kHex[(c >> 4) & 0xf];
+      uri += kHex[c & 0xf];
+    } else {
+      uri += c;
+    }
+  }
+  std::error_code error;
+  const bool being_written = std::filesystem::exists(path.string() + "-wal", error);
+  return uri + (being_written ? "?mode=ro" : "?mode=ro&immutable=1");
 }
 
 }  // namespace
@@ -95,18 +111,19 @@ bool Statement::column_is_null(int index) const {
   return sqlite3_column_type(statement_, index) == SQLITE_NULL;
 }
 
-Connection::Connection(const std::filesystem::path& path, double busy_timeout_seconds, Access access)
-    : path_(path), busy_timeout_seconds_(busy_timeout_seconds) {
-  const int flags = (access == Access::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+Connection::Connection(const std::filesystem::path& path, Access access) : path_(path) {
+  const int flags = (access == Access::read_only ? SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
+                                                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
                     SQLITE_OPEN_FULLMUTEX;
-  const int result = sqlite3_open_v2(path.c_str(), &database_, flags, nullptr);
+  const std::string name = access == Access::read_only ? read_only_uri(path) : path.string();
+  const int result = sqlite3_open_v2(name.c_str(), &database_, flags, nullptr);
   if (result != SQLITE_OK) {
     const std::string message = database_ ? sqlite3_errmsg(database_) : sqlite3_errstr(result);
     sqlite3_close(database_);
     throw StorageError(path.string() + ": cannot open the study database (" + message +
                        "); check that the folder exists and is writable");
   }
-  sqlite3_busy_timeout(database_, int(busy_timeout_seconds * 1000));
+  sqlite3_busy_timeout(database_, kBusyWaitMilliseconds);
 }
 
 Connection::~Connection() {
@@ -117,9 +134,13 @@ void Connection::check(int result_code, const std::string& what) const {
   if (result_code == SQLITE_OK || result_code == SQLITE_ROW || result_code == SQLITE_DONE) return;
   if (is_busy(result_code)) throw BusyError{};
   if ((result_code & 0xff) == SQLITE_NOTADB)
+    throw StorageError(path_.string() + ": is not a study database (not an SQLite file); " + kStudyFileFix);
+  if ((result_code & 0xff) == SQLITE_READONLY)
     throw StorageError(path_.string() +
-                       ": is not a study database (not an SQLite file); give the file `mlptune tune` "
-                       "wrote, its --storage (e.g. out/mnist.db)");
+                       ": the study database is read-only (its permissions, its folder's, or a read-only mount); "
+                       "make it writable (chmod u+w on the file and its folder), or copy the study to a writable "
+                       "place with `mlptune copy " +
+                       path_.string() + " NEW.db` and run on NEW.db; `mlptune report` and `export` read it as it is");
   if ((result_code & 0xff) == SQLITE_FULL)
     throw StorageError(path_.string() +
                        ": the disk is full; free some space, then run the same command again to "
@@ -150,28 +171,20 @@ void Connection::rollback_if_open() {
 
 void Connection::transaction(Mode mode, const std::function<void()>& body) {
   if (in_transaction_) return body();  // nested: part of the outer transaction
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(busy_timeout_seconds_);
-  auto pause = std::chrono::milliseconds(1);
-  for (;;) {
-    try {
-      execute(mode == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN");
-      in_transaction_ = true;
-      body();
-      execute("COMMIT");
-      in_transaction_ = false;
-      return;
-    } catch (const BusyError&) {
-      rollback_if_open();
-    } catch (...) {
-      rollback_if_open();
-      throw;
-    }
-    if (std::chrono::steady_clock::now() > deadline)
-      throw StorageError(path_.string() + ": the database stayed locked by another process for more than " +
-                         std::to_string(int(busy_timeout_seconds_)) +
-                         " s; check for a hung mlptune process or raise the busy timeout");
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+  try {
+    execute(mode == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN");
+    in_transaction_ = true;
+    body();
+    execute("COMMIT");
+    in_transaction_ = false;
+  } catch (const BusyError&) {
+    rollback_if_open();
+    throw RetryableFailure{"the database is locked by another process",
+                           "end the program that holds it (`fuser " + path_.string() +
+                               "` names it: a hung mlptune process, an open sqlite3 shell)"};
+  } catch (...) {
+    rollback_if_open();
+    throw;
   }
 }
 

@@ -1,5 +1,5 @@
 // A thin RAII layer over the SQLite C API: a connection, prepared statements, and transactions
-// that wait for other processes and retry instead of failing with "database is locked".
+// that report "database is locked" as a failure worth trying again.
 #pragma once
 
 #include <sqlite3.h>
@@ -46,13 +46,25 @@ class Statement {
   std::string sql_;
 };
 
-// Thrown inside a transaction when another process holds the lock; the transaction is retried.
+// The fix for a path that is no study file.
+inline constexpr const char* kStudyFileFix = "give the file `mlptune tune` wrote, its --storage (e.g. out/mnist.db)";
+
+// Thrown by check() when another process holds the lock.
 struct BusyError {};
+
+// How long one statement waits inside SQLite for another process's lock before the transaction
+// fails as busy and is tried again (StorageRetry) with the storage's lock released.
+inline constexpr int kBusyWaitMilliseconds = 100;
 
 class Connection {
  public:
-  enum class Access { read_write, read_only };  // read_write creates a missing file
-  Connection(const std::filesystem::path& path, double busy_timeout_seconds, Access access);
+  // read_write creates a missing file. read_only creates and changes no file, not even the -wal and
+  // -shm files beside it: a database that no process has open for writing (no -wal file) is opened
+  // immutable, which works on a read-only mount too; one that a process is writing now (its -wal
+  // file is there, with commits the main file may not have yet) is read through that process's -wal
+  // and -shm files, with SQLite's locks, so that it reads every commit and never a half-written one.
+  enum class Access { read_write, read_only };
+  Connection(const std::filesystem::path& path, Access access);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -62,8 +74,9 @@ class Connection {
   int changes() const;
 
   enum class Mode { read, write };
-  // Runs `body` in a transaction (write: BEGIN IMMEDIATE, so two writers never deadlock),
-  // retrying the whole transaction while the database is busy, up to the busy timeout.
+  // Runs `body` in a transaction (write: BEGIN IMMEDIATE, so two writers never deadlock); rolled
+  // back when it throws. Throws RetryableFailure (storage_retry.hpp) when another process holds
+  // the lock, so that the caller tries the whole transaction again.
   void transaction(Mode mode, const std::function<void()>& body);
 
   // Throws StorageError naming the file, the statement and SQLite's message; BusyError when busy.
@@ -77,7 +90,6 @@ class Connection {
 
   sqlite3* database_ = nullptr;
   std::filesystem::path path_;
-  double busy_timeout_seconds_ = 60.0;
   bool in_transaction_ = false;
 };
 

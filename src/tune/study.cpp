@@ -117,7 +117,10 @@ class StudyRunner {
     if (!kMaxRetriesRange.contains(options.max_retries))
       throw ConfigError("the retries of an abandoned trial must be " + kMaxRetriesRange.describe() + " (got " +
                         std::to_string(options.max_retries) + ")");
-    storage_ = parts_.storage ? std::move(parts_.storage) : open_storage(storage_path_.string());
+    // The storage says when it starts riding out an outage, from whichever thread meets it.
+    storage_ = parts_.storage ? std::move(parts_.storage)
+                              : open_storage(storage_path_.string(), StorageAccess::read_write,
+                                             {.notice = [this](const std::string& notice) { report_notice(notice); }});
     study_ = storage_->open_or_create_study(
         {0, resolve_study_name(config), goal_, options.config_yaml, config.settings.seed, 0.0});
     check_same_search(study_);
@@ -179,6 +182,10 @@ class StudyRunner {
           });
       run_jobs(*parts_.backend, parts_.data, executor, callbacks);
     }
+    {
+      std::lock_guard lock(mutex_);
+      report_unsaved_checkpoints();
+    }
     if (journal_) journal_->stop();
     return result(executor.slots);
   }
@@ -187,7 +194,9 @@ class StudyRunner {
   // A study's trials are comparable only under one search space, metric, pruner and data: a
   // rerun with another is refused (or, when the user allows it, the change is recorded).
   void check_same_search(const StudyInfo& study) {
-    if (study.config_yaml.empty() || options_.config_yaml.empty() || study.config_yaml == options_.config_yaml) return;
+    if (study.config_yaml.empty() || options_.config_yaml.empty() ||
+        study.config_yaml == redacted_urls(options_.config_yaml))
+      return;
     StudyConfig stored;
     try {
       stored = parse_study_config(study.config_yaml, storage_->location() + " (stored configuration)");
@@ -505,11 +514,24 @@ class StudyRunner {
         std::lock_guard lock(mutex_);
         report_lost(number);
       }
+      std::lock_guard lock(mutex_);
+      report_unsaved_checkpoints();
     } catch (const Error& error) {
       std::lock_guard lock(mutex_);
-      report_progress("warning: trial " + std::to_string(number) + ": no checkpoint after epoch " +
-                      std::to_string(epoch) + ": " + error.what());
+      if (unsaved_checkpoints_++ == 0)
+        report_progress("warning: trial " + std::to_string(number) + ": no checkpoint after epoch " +
+                        std::to_string(epoch) + ": " + error.what() +
+                        " (checkpoints that fail after this one are counted, not each reported)");
     }
+  }
+
+  // How many checkpoints failed after the first one that was reported (the mutex held), once they
+  // work again or the study ends; a full disk fails every epoch's.
+  void report_unsaved_checkpoints() {
+    if (unsaved_checkpoints_ > 1)
+      report_progress("warning: " + std::to_string(unsaved_checkpoints_ - 1) + " more checkpoint" +
+                      (unsaved_checkpoints_ > 2 ? "s" : "") + " could not be saved");
+    unsaved_checkpoints_ = 0;
   }
 
   // Called from the trial's thread, beside other trials' reports: the value goes to the storage on
@@ -517,6 +539,7 @@ class StudyRunner {
   // storage whenever a slot asks for work or a trial ends, and updated here), so no report waits
   // on the database.
   Decision on_epoch(int number, const EpochReport& report) {
+    writer_->rethrow_failure();  // the database stayed out of reach: the study stops now
     const double value = metric_value(report, metric_);
     if (!std::isfinite(value)) return Decision::proceed;  // a diverged epoch ends the trial anyway
     std::lock_guard lock(mutex_);
@@ -731,6 +754,17 @@ class StudyRunner {
 
   void report_progress(const std::string& event) {
     StudyProgress now = progress(event);
+    std::lock_guard lock(progress_mutex_);
+    last_progress_ = now;
+    if (progress_callback_) progress_callback_(now);
+  }
+
+  // A warning from the storage, from any thread, with or without the mutex held: it comes with the
+  // counts of the last report.
+  void report_notice(const std::string& notice) {
+    std::lock_guard lock(progress_mutex_);
+    StudyProgress now = last_progress_;
+    now.event = "warning: " + notice;
     if (progress_callback_) progress_callback_(now);
   }
 
@@ -760,6 +794,8 @@ class StudyRunner {
   const StudyOptions& options_;
   StudyParts parts_;
   ProgressCallback progress_callback_;
+  std::mutex progress_mutex_;    // the progress callback is called by one thread at a time
+  StudyProgress last_progress_;  // as last reported (before storage_: its notices use it)
   std::filesystem::path storage_path_;
   std::optional<std::filesystem::path> sqlite_file_;  // when the storage is an SQLite file
   std::unique_ptr<Storage> storage_;
@@ -789,8 +825,9 @@ class StudyRunner {
   std::map<int, TrialClaim> running_;  // the trials running in this process, by number, with their claims
   std::set<int> lost_;                 // trials taken over by another worker while they ran here
   bool target_reached_ = false;
-  bool stopping_ = false;       // the stop was seen: no trial starts, running ones are suspended
-  std::vector<int> suspended_;  // trials suspended in this run
+  int unsaved_checkpoints_ = 0;  // failed in a row, the first of them reported
+  bool stopping_ = false;        // the stop was seen: no trial starts, running ones are suspended
+  std::vector<int> suspended_;   // trials suspended in this run
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   int done_at_start_ = -1;
   std::unique_ptr<LiveJournal> journal_;  // last: it reads the storage and reports until it stops

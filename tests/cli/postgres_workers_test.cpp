@@ -251,4 +251,36 @@ TEST_F(PostgresWorkers, TuneOnAWrongPasswordOrAMistypedSchemeSaysSoAndWritesNoth
   EXPECT_EQ(left, std::vector<std::string>{"small.yaml"}) << "no file was written";
 }
 
+// The storage URL written in the YAML, password and all: the study keeps it as ***, a rerun with the
+// same YAML is the same study (no configuration change), and a copy into an SQLite file holds no
+// trace of the password.
+TEST_F(PostgresWorkers, APasswordInTheYamlsStorageUrlIsNeverStored) {
+  const std::string password = mlptune::tune::testing::ServerUrl(url()).password;
+  std::ofstream(path("secret.yaml")) << "method: random\n"
+                                        "metric: {name: validation_accuracy, goal: maximize}\n"
+                                        "parameters:\n"
+                                        "  lr: {distribution: log_uniform_values, min: 1.0e-3, max: 1.0e-1}\n"
+                                        "  epochs: {value: 1}\n"
+                                        "run_cap: 1\n"
+                                        "name: secret\n"
+                                        "mlptune: {dataset: iris, backend: cpu, storage: \""
+                                     << url() << "\"}\n";
+  for (int run = 0; run < 2; ++run) {
+    const ProgramRun tuned = run_mlptune("tune " + path("secret.yaml") + " -q");
+    ASSERT_EQ(tuned.status, 0) << tuned.output;
+    EXPECT_EQ(tuned.output.find("changed configuration"), std::string::npos) << tuned.output;
+  }
+  auto storage = mlptune::tune::open_storage(url(), mlptune::tune::StorageAccess::read_only);
+  const auto study = storage->find_study("secret");
+  ASSERT_TRUE(study.has_value());
+  EXPECT_EQ(study->config_yaml.find(password), std::string::npos) << study->config_yaml;
+  EXPECT_NE(study->config_yaml.find(":***@"), std::string::npos) << study->config_yaml;
+  EXPECT_TRUE(storage->config_history(study->id).empty());
+
+  const ProgramRun copied = run_mlptune("copy " + url() + " " + path("copy.db"));
+  ASSERT_EQ(copied.status, 0) << copied.output;
+  for (const char* file : {"copy.db", "copy.db-wal"})
+    EXPECT_EQ(read_file(path(file)).find(password), std::string::npos) << file;
+}
+
 }  // namespace

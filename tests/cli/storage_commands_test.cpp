@@ -3,7 +3,12 @@
 // the best trial's model from the database. (tests/cli/postgres_workers_test.cpp runs them on
 // PostgreSQL.)
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -86,6 +91,71 @@ TEST_F(StorageCommands, ExportWritesTheBestTrialsWeightsFromTheDatabase) {
   const ProgramRun nothing = run_mlptune("export " + path("lab.db") + " --study-name a");
   EXPECT_EQ(nothing.status, 2);
   EXPECT_NE(nothing.output.find("export needs --out DIR"), std::string::npos) << nothing.output;
+}
+
+// report, export, studies and copy read a study without writing beside it: no -wal, no -shm.
+TEST_F(StorageCommands, ReadingCommandsLeaveNoFileBesideTheStudy) {
+  const auto beside = [&] { return fs::exists(path("lab.db-wal")) || fs::exists(path("lab.db-shm")); };
+  ASSERT_FALSE(beside()) << "tune removes them when it ends";
+  for (const std::string& command :
+       {"report " + path("lab.db") + " --study-name a",
+        "export " + path("lab.db") + " --study-name a --out " + path("out"), "studies " + path("lab.db"),
+        "copy " + path("lab.db") + " " + path("archive.db")}) {
+    const ProgramRun run = run_mlptune(command);
+    EXPECT_EQ(run.status, 0) << command << "\n" << run.output;
+    EXPECT_FALSE(beside()) << command;
+  }
+}
+
+// A FIFO would hang the open, and a folder or a device says "disk I/O error": each is refused at once.
+TEST_F(StorageCommands, AFifoIsRefusedAtOnceByEveryCommand) {
+  ASSERT_EQ(::mkfifo(path("pipe.db").c_str(), 0600), 0);
+  for (const std::string& command : {"report " + path("pipe.db"), "export " + path("pipe.db") + " --out " + path("o"),
+                                     "studies " + path("pipe.db"), "copy " + path("pipe.db") + " " + path("c.db"),
+                                     "tune " + path("a.yaml") + " --storage " + path("pipe.db") + " -q"}) {
+    const ProgramRun run = run_mlptune(command);
+    EXPECT_EQ(run.status, 2) << command << "\n" << run.output;
+    EXPECT_NE(run.output.find("pipe.db: is a FIFO (named pipe), not a study file"), std::string::npos)
+        << command << "\n"
+        << run.output;
+  }
+  const ProgramRun folder = run_mlptune("tune " + path("a.yaml") + " --storage " + folder_.string() + " -q");
+  EXPECT_NE(folder.output.find("is a folder, not a study file"), std::string::npos) << folder.output;
+}
+
+// `script` in a private mount namespace where `target` (a folder or a file) is mounted read-only;
+// false when this process may not make one (not root, or no unshare).
+bool run_with_read_only(const fs::path& target, const std::string& script, ProgramRun& run) {
+  if (::geteuid() != 0 || std::system("unshare -m true 2>/dev/null") != 0) return false;
+  const std::string command = "unshare -m sh -c 'mount --bind " + target.string() + " " + target.string() +
+                              " && mount -o remount,bind,ro " + target.string() + " && " + script + "' 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return false;
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) run.output += buffer.data();
+  const int status = pclose(pipe);
+  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return true;
+}
+
+// On a read-only mount, report reads the study (nothing to create beside it); tune on a study
+// file that cannot be written says so and what to do, not "check the disk is not full".
+TEST_F(StorageCommands, AReadOnlyStudyIsReportedAndTuneSaysWhatToDo) {
+  ProgramRun report;
+  if (!run_with_read_only(folder_, std::string(MLPTUNE_BINARY) + " report " + path("lab.db") + " --study-name a",
+                          report))
+    GTEST_SKIP() << "needs root and unshare for a read-only mount";
+  EXPECT_EQ(report.status, 0) << report.output;
+  EXPECT_NE(report.output.find("mlptune train"), std::string::npos) << report.output;
+
+  ProgramRun tune;
+  ASSERT_TRUE(run_with_read_only(
+      path("lab.db"), std::string(MLPTUNE_BINARY) + " tune " + path("a.yaml") + " --storage " + path("lab.db") + " -q",
+      tune));
+  EXPECT_NE(tune.status, 0) << tune.output;
+  EXPECT_NE(tune.output.find("lab.db: the study database is read-only"), std::string::npos) << tune.output;
+  EXPECT_NE(tune.output.find("mlptune copy " + path("lab.db") + " NEW.db"), std::string::npos) << tune.output;
+  EXPECT_EQ(tune.output.find("the disk is not full"), std::string::npos) << tune.output;
 }
 
 }  // namespace

@@ -2,16 +2,19 @@
 // wrong file is, and schema versions (older files upgraded, newer ones refused).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <string>
 
 #include "mlptune/tune/storage.hpp"
+#include "thrown_message.hpp"
 #include "tune/study_test_support.hpp"
 
 namespace mlptune::tune {
 namespace {
 
+using ::mlptune::testing::thrown_message;
 using testing::TempFolder;
 
 const SqliteOptions kReadOnly{.access = StorageAccess::read_only};
@@ -53,6 +56,50 @@ TEST(StorageFile, ReadOnlyOpensRefuseWhatIsNotAStudyAndChangeNothing) {
   EXPECT_NE(open_error(folder.file("")).find("is a folder, not a study file"), std::string::npos);
   EXPECT_NE(open_error(folder.file("missing.db")).find("no such study file"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(folder.file("missing.db")));
+}
+
+// A FIFO would hang the open, a folder or a device fail with "disk I/O error": each is refused at
+// once, saying what it is, read-only or not.
+TEST(StorageFile, AFifoAFolderOrADeviceIsRefusedAtOnceSayingWhatItIs) {
+  TempFolder folder;
+  const auto fifo = folder.file("pipe.db");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const StorageAccess access : {StorageAccess::read_only, StorageAccess::read_write}) {
+    const std::string message =
+        thrown_message<StorageError>([&] { open_sqlite_storage(fifo, {.access = access})->studies(); });
+    EXPECT_NE(message.find("pipe.db: is a FIFO (named pipe), not a study file; give the file `mlptune tune` wrote"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(thrown_message<StorageError>([&] {
+                open_sqlite_storage("/dev/null", {.access = access});
+              }).find("/dev/null: is a device, not a study file"),
+              std::string::npos);
+    EXPECT_NE(thrown_message<StorageError>([&] {
+                open_sqlite_storage(folder.file(""), {.access = access});
+              }).find("is a folder, not a study file"),
+              std::string::npos);
+  }
+}
+
+// A read-only open writes nothing beside the study (no -wal, no -shm) when no process has it open,
+// and reads through the writer's own -wal while one does (the test above).
+TEST(StorageFile, AReadOnlyOpenLeavesNoFileBesideTheStudy) {
+  TempFolder folder;
+  const auto database = folder.file("study.db");
+  {
+    auto writer = open_sqlite_storage(database);
+    const int study = writer->open_or_create_study({0, "s", Goal::minimize, "", 1, 0.0}).id;
+    writer->claim_trial(study, current_owner(), 0, [](std::span<const FrozenTrial>, int) { return SampledTrial{}; });
+  }
+  ASSERT_FALSE(std::filesystem::exists(database.string() + "-wal"));
+  {
+    auto reader = open_sqlite_storage(database, kReadOnly);
+    EXPECT_EQ(reader->trial_records(reader->find_study("s")->id).size(), 1u);
+    EXPECT_FALSE(std::filesystem::exists(database.string() + "-wal"));
+    EXPECT_FALSE(std::filesystem::exists(database.string() + "-shm"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(database.string() + "-wal"));
+  EXPECT_FALSE(std::filesystem::exists(database.string() + "-shm"));
 }
 
 TEST(StorageFile, AStudyReadsReadOnlyWhileAnotherConnectionWrites) {

@@ -473,6 +473,28 @@ TYPED_TEST(StorageTest, AChangedConfigurationIsRecordedWithThePreviousOne) {
   EXPECT_EQ(storage->config_history(study.id), std::vector<std::string>{"method: random\n"});
 }
 
+// A storage URL written in the YAML keeps its password out of every stored configuration, copies
+// included (a copy of a study stored before is cleaned on the way).
+TYPED_TEST(StorageTest, NoConfigurationIsStoredWithAPassword) {
+  auto storage = this->open();
+  const std::string with_password = "storage: postgresql://ada:s3cret@db.example:5432/lab?sslmode=require\nname: x\n";
+  const StudyInfo study = storage->open_or_create_study({0, "study", Goal::minimize, with_password, 42, 0.0});
+  EXPECT_EQ(storage->find_study("study")->config_yaml,
+            "storage: postgresql://ada:***@db.example:5432/lab?sslmode=require\nname: x\n");
+  storage->change_study_config(study.id, "storage: 'postgres://ada@db/lab?password=0ther&x=1'\n");
+  EXPECT_EQ(storage->find_study("study")->config_yaml, "storage: 'postgres://ada@db/lab?password=***&x=1'\n");
+
+  StudyDump dump = storage->dump_study("study");
+  dump.study.name = "copy";
+  dump.study.config_yaml = with_password;
+  dump.previous_configs = {with_password};
+  storage->import_study(dump);
+  const StudyInfo copy = *storage->find_study("copy");
+  for (const std::string& stored :
+       {copy.config_yaml, storage->config_history(copy.id).at(0), storage->config_history(study.id).at(0)})
+    EXPECT_EQ(stored.find("s3cret"), std::string::npos) << stored;
+}
+
 TYPED_TEST(StorageTest, RequeuesOtherHostsOnlyAfterTheirHeartbeatGoesStale) {
   auto storage = this->open();
   const int study = this->make_study(*storage).id;

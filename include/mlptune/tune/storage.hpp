@@ -195,9 +195,19 @@ class Storage {
 // and refuses one that is not a study database, saying what it is.
 enum class StorageAccess { read_write, read_only };
 
+// How a storage rides out a database that is busy (SQLite: another process holds its lock) or out
+// of reach (PostgreSQL: the server went away): every operation is tried again, with the storage free
+// for the process's other threads between tries, until `window_seconds` after the first failure of
+// the outage; then it throws StorageError. `notice` (when given) hears once when retrying starts,
+// with what is tried and for how long, and once when the database answers again.
+struct RetryOptions {
+  double window_seconds = 60.0;
+  std::function<void(const std::string&)> notice;
+};
+
 struct SqliteOptions {
-  double busy_timeout_seconds = 60.0;  // waiting for another process's write before failing
   StorageAccess access = StorageAccess::read_write;
+  RetryOptions retry;
 };
 // A SQLite file in WAL mode: for the processes of one machine (SQLite's locks do not hold on a
 // network file system).
@@ -206,6 +216,7 @@ std::unique_ptr<Storage> open_sqlite_storage(const std::filesystem::path& path, 
 struct PostgresOptions {
   double connect_timeout_seconds = 10.0;
   StorageAccess access = StorageAccess::read_write;  // read_only creates no tables
+  RetryOptions retry;
 };
 // A PostgreSQL database, postgresql://user:password@host:port/dbname (libpq's URL, as Optuna and
 // SQLAlchemy write it): shared by workers on many hosts.
@@ -214,13 +225,18 @@ std::unique_ptr<Storage> open_postgres_storage(const std::string& url, const Pos
 // A storage by the --storage text: a postgresql:// (or postgres://) URL, an Optuna-style
 // sqlite:///path, or a plain path of an SQLite file. Another scheme is refused, naming it and the
 // forms accepted.
-std::unique_ptr<Storage> open_storage(const std::string& location, StorageAccess access = StorageAccess::read_write);
+std::unique_ptr<Storage> open_storage(const std::string& location, StorageAccess access = StorageAccess::read_write,
+                                      const RetryOptions& retry = {});
 bool is_database_url(const std::string& location);  // postgresql:// or postgres://
 // The SQLite file `location` names (a path, or sqlite:///path's path); nullopt for a postgresql://
 // URL. Throws StorageError, as open_storage does, for another scheme.
 std::optional<std::filesystem::path> sqlite_file_of(const std::string& location);
 // The URL with its password replaced by "***", for messages.
 std::string redacted_url(const std::string& url);
+// A text (a study's YAML configuration) with the password of every URL in it replaced by "***", as
+// redacted_url does: what a storage keeps of a configuration, so that no stored study (nor a copy
+// of it) holds a password.
+std::string redacted_urls(const std::string& text);
 
 // The file beside an SQLite database that holds the best trial's weights: "<db>.best.safetensors".
 std::filesystem::path best_weights_path(const std::filesystem::path& database);
