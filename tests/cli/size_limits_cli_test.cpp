@@ -57,11 +57,29 @@ bool contains(const std::string& text, const std::string& piece) {
 }
 
 // Refusals read a few KB of YAML and do arithmetic; building what the sizes describe took 5 s and
-// 1.3 GB (depth 1e8). The bounds sit far above the first and far below the second.
+// 1.3 GB (depth 1e8). The bounds are on what a run costs beyond a refusal that builds nothing (the
+// program's own start: a CUDA build maps its libraries, about 200 MB), far above what the checks
+// need and far below what building cost.
 constexpr double kRefusalSeconds = 2.0;
-constexpr double kRefusalMegabytes = 200.0;
+constexpr double kRefusalMegabytes = 100.0;
 
 constexpr const char* kStudyHead = "method: random\nrun_cap: 1\nmlptune: {dataset: iris, backend: cpu}\nparameters:\n";
+
+// What the program costs to start and refuse a study at once (an unknown method), measured beside
+// each run it is compared with.
+MeasuredRun run_baseline(const fs::path& folder) {
+  const std::string yaml = (folder / "baseline.yaml").string();
+  std::ofstream(yaml) << "method: nonsense\nparameters:\n  epochs: {value: 1}\n";
+  return run_measured({"tune", yaml, "--quiet"});
+}
+
+// Expects `run` to have cost at most the bounds above beyond the baseline.
+void expect_cheap(const MeasuredRun& run, const MeasuredRun& baseline) {
+  EXPECT_EQ(baseline.status, 2) << baseline.output;
+  EXPECT_LT(run.seconds - baseline.seconds, kRefusalSeconds) << run.output;
+  EXPECT_LT(run.peak_megabytes - baseline.peak_megabytes, kRefusalMegabytes)
+      << run.peak_megabytes << " MB against " << baseline.peak_megabytes << " MB to start: " << run.output;
+}
 
 TEST_F(Cli, AStudyDepthRangeToAHundredMillionIsRefusedFastAndSmall) {
   std::ofstream(path("deep.yaml")) << kStudyHead << "  width: {value: 8}\n  depth: {min: 1, max: 100000000}\n";
@@ -70,8 +88,7 @@ TEST_F(Cli, AStudyDepthRangeToAHundredMillionIsRefusedFastAndSmall) {
   EXPECT_TRUE(
       contains(run.output, "deep.yaml:6: parameters.depth.max: must be a number of hidden layers in [0, 100000]"))
       << run.output;
-  EXPECT_LT(run.seconds, kRefusalSeconds) << run.output;
-  EXPECT_LT(run.peak_megabytes, kRefusalMegabytes) << run.output;
+  expect_cheap(run, run_baseline(folder_));
   EXPECT_FALSE(fs::exists(path("deep.db"))) << "nothing stored";
 }
 
@@ -83,8 +100,7 @@ TEST_F(Cli, AStudyWhoseLargestModelIsTooLargeIsRefusedBeforeAnyFile) {
                        "wide.yaml:5: parameters.depth.max: depth up to 100000 with width up to 4096 makes "
                        "models of up to 1678114430977 parameters"))
       << run.output;
-  EXPECT_LT(run.seconds, kRefusalSeconds) << run.output;
-  EXPECT_LT(run.peak_megabytes, kRefusalMegabytes) << run.output;
+  expect_cheap(run, run_baseline(folder_));
   EXPECT_FALSE(fs::exists(path("wide.db"))) << "nothing stored";
 }
 
@@ -112,7 +128,8 @@ TEST_F(Cli, AValuesListOfAMillionChoicesIsReadInAFewSeconds) {
   EXPECT_EQ(run.status, 2) << run.output;
   EXPECT_TRUE(contains(run.output, "values.yaml:7: parameters.batch_size.values: choice '1' is listed twice"))
       << run.output;
-  EXPECT_LT(run.seconds, 60.0) << "read in 8 s on a loaded 2-core machine; pairwise, 1e6 choices take over 120 s";
+  // Read in 8 s on a loaded 2-core machine; compared pairwise, 1e6 choices would take about 870 s.
+  EXPECT_LT(run.seconds, 300.0);
 }
 
 TEST_F(Cli, TrainDepthBeyondTheLayerLimitIsRefusedAtTheFlag) {
@@ -120,8 +137,7 @@ TEST_F(Cli, TrainDepthBeyondTheLayerLimitIsRefusedAtTheFlag) {
   EXPECT_EQ(run.status, 2) << run.output;
   EXPECT_TRUE(contains(run.output, "--depth")) << run.output;
   EXPECT_TRUE(contains(run.output, "[0, 100000]")) << run.output;
-  EXPECT_LT(run.seconds, kRefusalSeconds) << run.output;
-  EXPECT_LT(run.peak_megabytes, kRefusalMegabytes) << run.output;
+  expect_cheap(run, run_baseline(folder_));
 }
 
 TEST_F(Cli, TrainDepth40000OfWidth8Trains) {
@@ -136,7 +152,8 @@ TEST_F(Cli, ABatchSizeBeyondTheRowsSizesBuffersByTheRows) {
   const MeasuredRun run =
       run_measured({"train", "--dataset", "iris", "--batch-size", "2147483647", "--epochs", "2", "--backend", "cpu"});
   EXPECT_EQ(run.status, 0) << run.output;
-  EXPECT_LT(run.peak_megabytes, kRefusalMegabytes) << run.output;
+  const MeasuredRun baseline = run_baseline(folder_);
+  EXPECT_LT(run.peak_megabytes - baseline.peak_megabytes, kRefusalMegabytes) << run.output;
 }
 
 // AddressSanitizer keeps freed memory in quarantine (up to 256 MB), so a child built with it grows
