@@ -6,6 +6,7 @@
 #include <numeric>
 #include <regex>
 
+#include "common/closest_name.hpp"
 #include "common/text_list.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/tune/study.hpp"
@@ -27,7 +28,10 @@ std::string canonical_name(const Reader& reader, const YAML::Node& name_node) {
   if (!std::regex_match(name, kNamePattern))
     reader.fail(name_node, path, "invalid parameter name; names match ^[A-Za-z_][A-Za-z0-9_.-]*$");
   const auto canonical = canonical_parameter_name(name);
-  if (!canonical) reader.fail(name_node, path, "unknown hyperparameter; known names: " + tunable_parameter_list());
+  if (!canonical)
+    reader.fail(name_node, path,
+                "unknown hyperparameter" + did_you_mean(name, tunable_parameter_names()) +
+                    "; known names: " + tunable_parameter_list());
   return *canonical;
 }
 
