@@ -60,6 +60,7 @@ MetricSpec parse_metric(const Reader& reader, const YAML::Node& node) {
     const MetricKind kind =
         parse_name(reader, name, "metric.name", [](const std::string& text) { return tune::parse_metric(text); });
     metric.name = std::string(to_string(kind));
+    metric.named = true;
   }
   if (const auto goal = node["goal"]) metric.goal = parse_name(reader, goal, "metric.goal", kGoalNames);
   if (const auto target = node["target"]) metric.target = reader.real(target, "metric.target");
@@ -220,6 +221,10 @@ void parse_top_level(const Reader& reader, const YAML::Node& root, StudyConfig& 
   config.space = parse_parameters(reader, root["parameters"]);
   if (config.method == Method::grid) check_grid(reader, root["parameters"], config.space);
   if (const auto metric = root["metric"]) config.metric = parse_metric(reader, metric);
+  if (config.method == Method::bayes && !config.metric.named)  // as W&B: "metric is required for bayes search"
+    reader.fail(root["metric"] ? root["metric"] : root, "metric",
+                "method bayes needs the metric it optimizes (W&B: metric is required for bayes search); add "
+                "e.g. metric: {name: validation_loss, goal: minimize}");
   if (const auto terminate = root["early_terminate"]) {
     config.early_terminate = parse_early_terminate(reader, terminate);
     check_first_rung(reader, terminate, config);
