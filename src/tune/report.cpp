@@ -96,22 +96,22 @@ std::string leaderboard_text(const std::vector<TrialRecord>& leaderboard, const 
   const Columns columns = leaderboard_columns(leaderboard, metric);
   std::vector<const Column*> block;
   std::size_t used = 0;
-  const auto start_block = [&](const std::vector<Column>& leading) {
-    block.clear();
-    used = 0;
-    for (const auto& column : leading) block.push_back(&column), used += column.width();
-  };
-  start_block(columns.key);
-  for (const auto& column : columns.summary) block.push_back(&column), used += column.width();
-  std::string text;
-  for (const auto& column : columns.parameters) {
-    const bool alone = block.size() == columns.key.size();  // a column wider than a block still gets one
-    if (used + column.width() - kColumnGap > kLeaderboardWidth && !alone) {
-      text += block_text(block, leaderboard.size()) + "\n";
-      start_block(columns.key);
-    }
+  const auto add = [&](const Column& column) {
     block.push_back(&column);
     used += column.width();
+  };
+  for (const auto& column : columns.key) add(column);
+  for (const auto& column : columns.summary) add(column);
+  std::string text;
+  for (const auto& column : columns.parameters) {
+    const bool only_keys = block.size() == columns.key.size();  // then even a too wide column goes here
+    if (!only_keys && used + column.width() - kColumnGap > kLeaderboardWidth) {
+      text += block_text(block, leaderboard.size()) + "\n";
+      block.clear();
+      used = 0;
+      for (const auto& key : columns.key) add(key);
+    }
+    add(column);
   }
   return text + block_text(block, leaderboard.size());
 }
