@@ -10,6 +10,10 @@
 
 namespace mlptune::cli {
 
+// The width of --help's column of flag names: the longest, "--lr,--learning-rate FLOAT=0.001",
+// keeps its help on its own line.
+inline constexpr std::size_t kHelpNameColumns = 40;
+
 // `mlptune --version` and `mlptune version`: "mlptune 0.1.0", the CMake project version.
 void add_version_flag(CLI::App& app);
 Command add_version_command(CLI::App& app);

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer("Run `mlptune COMMAND --help` for a command's flags.");
   add_version_flag(app);
+  app.get_formatter()->column_width(kHelpNameColumns);
   const std::pair<const char*, Command (*)(CLI::App&)> adders[] = {
       {"train", add_train_command},     {"tune", add_tune_command},       {"report", add_report_command},
       {"export", add_export_command},   {"summary", add_summary_command}, {"devices", add_devices_command},
