@@ -10,6 +10,7 @@
 #include <sstream>
 #include <utility>
 
+#include "common/count_text.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/train_config.hpp"
 #include "mlptune/tune/study.hpp"
@@ -134,8 +135,8 @@ void check_first_rung(const Reader& reader, const YAML::Node& node, const StudyC
   const int epochs = space::largest_epochs(config.space).value_or(TrainConfig{}.epochs);
   if (terminate.min_iter <= epochs) return;
   reader.fail(node["min_iter"], "early_terminate.min_iter",
-              "is " + std::to_string(terminate.min_iter) + ", more than the " + std::to_string(epochs) +
-                  " epochs a trial trains (" +
+              "is " + std::to_string(terminate.min_iter) + ", more than the " + count_text(epochs, "epoch") +
+                  " a trial trains (" +
                   (config.space.find("epochs") ? "the most parameters.epochs gives" : "the default epochs") +
                   "); lower min_iter, or give max_iter");
 }

@@ -113,6 +113,11 @@ TEST_F(MetricName, CountsOfOneAreSingular) {
   const ProgramRun train = run_mlptune("train --dataset iris --backend cpu --epochs 1");
   EXPECT_EQ(train.status, 0) << train.output;
   EXPECT_TRUE(has(train.output, "after 1 epoch in ")) << train.output;
+  const ProgramRun rung = tune(
+      "method: random\nrun_cap: 2\nparameters:\n  epochs: {value: 1}\n"
+      "early_terminate: {type: hyperband, min_iter: 3}\n");
+  EXPECT_EQ(rung.status, 2) << rung.output;
+  EXPECT_TRUE(has(rung.output, "more than the 1 epoch a trial trains")) << rung.output;
 }
 
 }  // namespace
