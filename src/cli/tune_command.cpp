@@ -126,8 +126,9 @@ int run_tune(const TuneCommandOptions& options) {
     if (progress.event.starts_with("warning:")) std::cerr << progress.event << std::endl;
   };
   if (!config.metric.named && !options.quiet)
-    std::cout << "metric: " << config.metric.name << ", " << tune::to_string(config.metric.goal)
-              << "d (the default: " << options.config_path
+    std::cout << "metric: " << config.metric.name << ", "
+              << (config.metric.goal == tune::Goal::minimize ? "minimized" : "maximized")
+              << " (the default: " << options.config_path
               << " names no metric; choose one with e.g. metric: {name: validation_accuracy, goal: maximize})"
               << std::endl;
   tune::StudyResult result;
