@@ -20,6 +20,7 @@ constexpr int kLargestHistory = 1000;
 constexpr std::uint64_t kNoiseStream = 0x4E4F495345ull;
 
 const char* const kSpaceYaml = R"(method: bayes
+metric: {name: validation_loss, goal: minimize}
 run_cap: 1000
 parameters:
   lr: {distribution: log_uniform_values, min: 1.0e-5, max: 1.0e-1}

@@ -8,14 +8,14 @@ trials.csv, intermediate.csv, and journal.log when present):
 
     python3 experiments/plot.py STUDY_EXPORT_DIR --out DIR [--goal maximize|minimize]
 
-`mlptune report STUDY --plots DIR` runs this script. The metric's direction and which parameters
-are drawn on a log axis come from journal.log (the Optuna journal: the study's direction, each
-parameter's distribution): a parameter gets a log axis exactly when its distribution is
-logarithmic (log_uniform_values, say), however wide a uniform one's values spread, and is drawn
-as categories exactly when its distribution is categorical. Without the journal, the direction is
-taken from --goal (default: maximize when every value lies in [0, 1], as accuracies do, else
-minimize), a positive parameter whose values span at least two decades gets a log axis, and one
-with at most four distinct values is drawn as categories.
+`mlptune report STUDY --plots DIR` runs this script. The metric's name and direction and which
+parameters are drawn on a log axis come from journal.log (the Optuna journal: the study's metric
+names and direction, each parameter's distribution): a parameter gets a log axis exactly when its
+distribution is logarithmic (log_uniform_values, say), however wide a uniform one's values spread,
+and is drawn as categories exactly when its distribution is categorical. Without the journal, the
+metric is called "value", the direction is taken from --goal (default: maximize when every value
+lies in [0, 1], as accuracies do, else minimize), a positive parameter whose values span at least
+two decades gets a log axis, and one with at most four distinct values is drawn as categories.
 """
 import argparse
 import json
@@ -50,7 +50,19 @@ class Study:
                                              else "minimize")
         if self.log_parameters is None:  # no journal: guess from the values' spread
             self.log_parameters = {name for name in self.parameters if self._spans_decades(name)}
-        self.metric = "value"
+        self.metric = self._read_metric_name() or "value"
+
+    def _read_metric_name(self):
+        """The metric's name ("validation_accuracy") as journal.log labels the objective, or None."""
+        path = self.folder / "journal.log"
+        for line in path.read_text().splitlines() if path.is_file() else []:
+            try:
+                names = json.loads(line).get("system_attr", {}).get("study:metric_names")
+            except (ValueError, AttributeError):
+                continue
+            if names:
+                return names[0]
+        return None
 
     def _read_journal(self):
         """(goal or None, names of log-distributed parameters, names of categorical ones) from
@@ -126,7 +138,7 @@ def plot_history(study, path):
     if xs:
         ax.step(xs, ys, where="post", color="tab:red", label="best so far")
     ax.set_xlabel("trial number")
-    ax.set_ylabel(f"objective ({study.goal})")
+    ax.set_ylabel(f"{study.metric} ({study.goal})")
     ax.set_title(f"optimisation history ({len(study.trials)} trials)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -169,10 +181,10 @@ def plot_parameters(study, path):
         elif name in study.log_parameters:
             ax.set_xscale("log")
         ax.set_xlabel(name + (" (log)" if name in study.log_parameters and not categorical else ""))
-        ax.set_ylabel("objective")
+        ax.set_ylabel(study.metric)
         ax.grid(alpha=0.3)
     axes.flat[0].legend(fontsize=7)
-    fig.suptitle("each hyperparameter against the objective")
+    fig.suptitle(f"each hyperparameter against {study.metric}")
     fig.tight_layout()
     return common.save_figure(fig, path)
 
@@ -195,7 +207,7 @@ def plot_intermediate(study, path):
                 label=None if state in seen else f"{label} (last epoch marked)")
         seen.add(state)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("intermediate objective")
+    ax.set_ylabel(f"{study.metric} after each epoch")
     ax.set_title("learning curves (intermediate values)")
     ax.grid(alpha=0.3)
     if seen:
@@ -248,14 +260,14 @@ def plot_parallel(study, path):
         ax.axvline(x, color="black", lw=0.8)
         for y, label in tick:
             ax.text(x + 0.03, y, label, fontsize=7, va="center")
-    labels = [n + (" (log)" if n in study.log_parameters else "") for n in names] + ["objective"]
+    labels = [n + (" (log)" if n in study.log_parameters else "") for n in names] + [study.metric]
     ax.set_xticks(range(len(columns)), labels)
     ax.set_yticks([])
     ax.set_ylim(-0.05, 1.05)
     ax.set_title(f"parallel coordinates: {len(trials)} complete trials")
     mappable = plt.cm.ScalarMappable(cmap=colormap, norm=plt.Normalize(values.min(), values.max()))
     better = "brighter" if study.goal == "maximize" else "darker"
-    fig.colorbar(mappable, ax=ax, label=f"objective ({better} is better)")
+    fig.colorbar(mappable, ax=ax, label=f"{study.metric} ({better} is better)")
     fig.tight_layout()
     return common.save_figure(fig, path)
 

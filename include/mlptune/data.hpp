@@ -121,7 +121,8 @@ struct BundledDataset {
 const std::vector<BundledDataset>& bundled_datasets();
 
 // The folder that holds the bundled data: $MLPTUNE_DATA_DIR if set, else the installed or
-// source-tree datasets/ folder found next to the executable, else the build-time source path.
+// source-tree datasets/ folder found next to the executable, else the build-time source tree's
+// when it is still there. Throws DataError saying to set MLPTUNE_DATA_DIR when none holds them.
 std::filesystem::path datasets_dir();
 
 // Loads a bundled or generated set by name and splits it with the options (scaling defaults

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <new>
 
+#include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 #include "cli/stop_signals.hpp"
 #include "cpu/blas_kernels.hpp"
@@ -19,16 +20,23 @@ int main(int argc, char** argv) {
   CLI::App app{"mlptune: train multi-layer perceptrons on NVIDIA GPUs (or the CPU) and tune their hyperparameters"};
   app.require_subcommand(1);
   app.footer("Run `mlptune COMMAND --help` for a command's flags.");
+  add_version_flag(app);
+  app.get_formatter()->column_width(kHelpNameColumns);
   const std::pair<const char*, Command (*)(CLI::App&)> adders[] = {
       {"train", add_train_command},     {"tune", add_tune_command},       {"report", add_report_command},
       {"export", add_export_command},   {"summary", add_summary_command}, {"devices", add_devices_command},
-      {"predict", add_predict_command}, {"studies", add_studies_command}, {"copy", add_copy_command}};
+      {"predict", add_predict_command}, {"studies", add_studies_command}, {"copy", add_copy_command},
+      {"version", add_version_command}};
   std::vector<std::pair<CLI::App*, Command>> commands;
   for (const auto& [name, add] : adders) {
     Command command = add(app);
     commands.emplace_back(app.get_subcommand(name), std::move(command));
   }
 
+  if (const auto unknown = unknown_argument(app, argc, argv)) {  // named first, before any value's check
+    std::cerr << "mlptune: " << *unknown << "\n";
+    return kExitError;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -89,6 +89,17 @@ void describe_value(CLI::Option& option, const SettingInfo& setting) {
   }
 }
 
+// A setting's flag and its aliases' as CLI11 names them: "--lr,--learning-rate" (a study's
+// learning_rate is --learning-rate here too).
+std::string flag_names(const SettingInfo& setting) {
+  std::string names = setting.flag();
+  for (const std::string_view alias : setting.aliases) {
+    const std::string flag = flag_for(alias);
+    names += setting.kind == SettingKind::on_off ? ",--no-" + flag.substr(2) : "," + flag;
+  }
+  return names;
+}
+
 // One flag per setting that has one, with its help and its default (`defaults`' value, or the word
 // that leaves it to the data); what the command line gives lands in `given`.
 template <class Owner>
@@ -99,11 +110,11 @@ void add_setting_flags(CLI::App& group, const std::vector<Setting<Owner>>& table
     const std::string name(setting.name);
     if (setting.kind == SettingKind::on_off) {
       group.add_flag_callback(
-          setting.flag(), [&given, name] { given[name] = "false"; }, setting.help);
+          flag_names(setting), [&given, name] { given[name] = "false"; }, setting.help);
       continue;
     }
     const auto keep = [&given, name](const std::string& text) { given[name] = text; };
-    CLI::Option* option = group.add_option_function<std::string>(setting.flag(), keep, setting.help);
+    CLI::Option* option = group.add_option_function<std::string>(flag_names(setting), keep, setting.help);
     option->default_str(setting.unset.empty() ? setting.text_of(defaults) : std::string(setting.unset));
     describe_value(*option, setting);
   }

@@ -10,6 +10,7 @@
 #include "cli/options.hpp"
 #include "cli/study_file.hpp"
 #include "cli/text.hpp"
+#include "common/count_text.hpp"
 #include "common/shell_quote.hpp"
 #include "io/output_file.hpp"
 #include "mlptune/error.hpp"
@@ -134,8 +135,8 @@ int run_copy(const std::string& from, const std::string& to, const std::string& 
   for (const std::string& name : names) {
     const tune::StudyDump dump = source->dump_study(name);
     destination->import_study(dump);
-    std::cout << "copied study " << name << " (" << dump.trials.size() << " trials) from " << source->location()
-              << " to " << destination->location() << "\n";
+    std::cout << "copied study " << name << " (" << count_text(std::int64_t(dump.trials.size()), "trial") << ") from "
+              << source->location() << " to " << destination->location() << "\n";
   }
   return kExitOk;
 }

@@ -10,6 +10,7 @@
 #include "cli/options.hpp"
 #include "cli/summary.hpp"
 #include "cli/text.hpp"
+#include "common/count_text.hpp"
 #include "io/output_file.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/safetensors.hpp"
@@ -177,8 +178,8 @@ int run_train(const TrainCommandOptions& options) {
       result["test"] = to_json(test);
       test_text = "test " + metric_text(test);
     }
-    std::cout << "result: " << to_string(last.status) << " after " << last.epoch << " epochs in " << duration(elapsed)
-              << "; " << test_text << std::endl;
+    std::cout << "result: " << to_string(last.status) << " after " << count_text(last.epoch, "epoch") << " in "
+              << duration(elapsed) << "; " << test_text << std::endl;
   }
   if (!options.metrics_path.empty()) write_metrics(options.metrics_path, spec, description, epochs, result);
   if (!options.save_path.empty() && diverged) {

@@ -14,6 +14,7 @@
 #include "cli/options.hpp"
 #include "cli/stop_signals.hpp"
 #include "cli/text.hpp"
+#include "common/count_text.hpp"
 #include "common/shell_quote.hpp"
 #include "common/text_list.hpp"
 #include "common/value_range.hpp"
@@ -79,7 +80,8 @@ std::string stop_summary(const tune::StudyResult& result, const TuneCommandOptio
             (one ? " was saved after its" : " were saved after their") + " last epoch, to continue from there.";
   }
   if (result.progress.paused > 0)
-    text += " " + std::to_string(result.progress.paused) + " trials wait paused at their rungs.";
+    text += " " + count_text(result.progress.paused, "trial") +
+            (result.progress.paused == 1 ? " waits paused at its rung." : " wait paused at their rungs.");
   std::string command = "mlptune tune " + shell_quoted(options.config_path);
   if (!options.storage_path.empty()) command += " --storage " + shell_quoted(options.storage_path);
   return text + "\nTo continue the study, run the same command again: " + command + "\n";
@@ -124,16 +126,22 @@ int run_tune(const TuneCommandOptions& options) {
   const auto warnings_only = [](const tune::StudyProgress& progress) {
     if (progress.event.starts_with("warning:")) std::cerr << progress.event << std::endl;
   };
+  if (!config.metric.named && !options.quiet)
+    std::cout << "metric: " << config.metric.name << ", "
+              << (config.metric.goal == tune::Goal::minimize ? "minimized" : "maximized")
+              << " (the default: " << options.config_path
+              << " names no metric; choose one with e.g. metric: {name: validation_accuracy, goal: maximize})"
+              << std::endl;
   tune::StudyResult result;
   {
-    LiveView view;
+    LiveView view(config.metric.name);
     result =
         tune::run_study(config, study_options,
                         options.quiet ? tune::ProgressCallback(warnings_only) : tune::ProgressCallback(std::ref(view)));
   }
   auto storage = tune::open_storage(result.storage_path.string());
-  std::cout << "\nstudy " << result.study.name << " on " << result.backend_name << ", " << result.slots
-            << " trials at once; stored in " << storage->location() << "\n";
+  std::cout << "\nstudy " << result.study.name << " on " << result.backend_name << ", "
+            << count_text(result.slots, "trial") << " at once; stored in " << storage->location() << "\n";
   if (result.target_reached) std::cout << "metric target reached\n";
 
   std::cout << tune::format_report(tune::make_report(*storage, result.study.name, options.top));

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "common/text_list.hpp"
+#include "data/datasets_dir.hpp"
 #include "data/numeric_table.hpp"
 #include "data/text_table.hpp"
 #include "mlptune/data.hpp"
@@ -207,14 +208,31 @@ DataSplits load_bundled(const std::string& name, const SplitOptions& options) {
   return find_entry(name).load(options);
 }
 
-std::filesystem::path datasets_dir() {
-  if (const char* from_environment = std::getenv("MLPTUNE_DATA_DIR"); from_environment && *from_environment) {
+namespace data {
+
+std::filesystem::path choose_datasets_dir(const char* from_environment,
+                                          const std::optional<std::filesystem::path>& near_executable,
+                                          const std::filesystem::path& source_tree) {
+  if (from_environment && *from_environment) {
     return from_environment;
   }
-  if (auto found = find_near_executable()) {
-    return *found;
+  if (near_executable) {
+    return *near_executable;
   }
-  return std::filesystem::path(MLPTUNE_SOURCE_DIR) / "datasets";
+  std::error_code error;
+  if (std::filesystem::exists(source_tree / "datasets" / "SHA256SUMS", error)) {
+    return source_tree / "datasets";
+  }
+  throw DataError(
+      "the bundled datasets were not found (no datasets/ folder beside the program or above it); set "
+      "MLPTUNE_DATA_DIR to the folder that holds them, e.g. PREFIX/share/mlptune/datasets where mlptune is "
+      "installed");
+}
+
+}  // namespace data
+
+std::filesystem::path datasets_dir() {
+  return data::choose_datasets_dir(std::getenv("MLPTUNE_DATA_DIR"), find_near_executable(), MLPTUNE_SOURCE_DIR);
 }
 
 Dataset load_rows(const std::string& spec, const LoadOptions& load) {

@@ -1,6 +1,8 @@
 // The end-of-epoch decision shared by the backends.
 #include "nn/early_stopping.hpp"
 
+#include "common/count_text.hpp"
+
 namespace mlptune {
 
 TrialStatus EarlyStopping::after_epoch(const TrainConfig& config, int epochs_done,
@@ -16,8 +18,8 @@ TrialStatus EarlyStopping::after_epoch(const TrainConfig& config, int epochs_don
   if (epochs_done >= config.epochs) return TrialStatus::completed;
   const int patience = config.early_stopping_patience;
   if (patience > 0 && epochs_since_best >= patience) {
-    message = "stopped early after " + std::to_string(epochs_done) + " epochs: no better validation loss for " +
-              std::to_string(patience) + " epochs";
+    message = "stopped early after " + count_text(epochs_done, "epoch") + ": no better validation loss for " +
+              count_text(patience, "epoch");
     return TrialStatus::stopped_early;
   }
   return TrialStatus::running;

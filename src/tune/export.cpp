@@ -134,12 +134,8 @@ std::string intermediate_csv(const std::vector<TrialRecord>& trials) {
 // The objective's label from the configuration the study was started with; none for a study
 // stored without one, or with one this version reads differently.
 std::vector<std::string> stored_metric_names(const StudyInfo& study) {
-  if (study.config_yaml.empty()) return {};
-  try {
-    return journal_metric_names(parse_study_config(study.config_yaml, "the stored configuration"));
-  } catch (const Error&) {
-    return {};
-  }
+  const std::string metric = stored_metric_name(study);
+  return metric.empty() ? std::vector<std::string>{} : std::vector<std::string>{metric};
 }
 
 }  // namespace

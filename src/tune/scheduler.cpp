@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "common/count_text.hpp"
 #include "mlptune/error.hpp"
 
 namespace mlptune::tune {
@@ -31,8 +32,8 @@ std::unique_ptr<Scheduler> make_scheduler(const EarlyTerminate& settings, Goal g
   const bool has_rungs = settings.type == PrunerKind::hyperband || settings.type == PrunerKind::asha;
   if (has_rungs && settings.min_iter > max_iter)
     throw ConfigError("early_terminate.min_iter " + std::to_string(settings.min_iter) + " is more than the " +
-                      std::to_string(max_iter) +
-                      " epochs trials train here (max_iter, else the most epochs the space gives, capped on the CPU "
+                      count_text(max_iter, "epoch") +
+                      " trials train here (max_iter, else the most epochs the space gives, capped on the CPU "
                       "by mlptune.cpu_max_epochs): lower min_iter");
   switch (settings.type) {
     case PrunerKind::none:

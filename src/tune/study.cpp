@@ -600,7 +600,8 @@ class StudyRunner {
     if (!finish(claim, RunState::complete, value, "")) return;
     if (!previous_best || better_value(*value, *previous_best, goal_)) save_best(number, *value, result);
     if (config_.metric.target && reached(*value, *config_.metric.target, goal_)) target_reached_ = true;
-    report_progress("trial " + std::to_string(number) + " complete: " + std::to_string(*value));
+    report_progress("trial " + std::to_string(number) + " complete: " + config_.metric.name + " " +
+                    std::to_string(*value));
   }
 
   void finish_pruned(const TrialClaim& claim) {

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <utility>
 
+#include "common/count_text.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/train_config.hpp"
 #include "mlptune/tune/study.hpp"
@@ -63,6 +64,7 @@ MetricSpec parse_metric(const Reader& reader, const YAML::Node& node) {
     const MetricKind kind =
         parse_name(reader, name, "metric.name", [](const std::string& text) { return tune::parse_metric(text); });
     metric.name = std::string(to_string(kind));
+    metric.named = true;
   }
   if (const auto goal = node["goal"]) metric.goal = parse_name(reader, goal, "metric.goal", kGoalNames);
   if (const auto target = node["target"]) metric.target = reader.real(target, "metric.target");
@@ -141,8 +143,8 @@ void check_first_rung(const Reader& reader, const YAML::Node& node, const StudyC
   const int epochs = space::largest_epochs(config.space).value_or(TrainConfig{}.epochs);
   if (terminate.min_iter <= epochs) return;
   reader.fail(node["min_iter"], "early_terminate.min_iter",
-              "is " + std::to_string(terminate.min_iter) + ", more than the " + std::to_string(epochs) +
-                  " epochs a trial trains (" +
+              "is " + std::to_string(terminate.min_iter) + ", more than the " + count_text(epochs, "epoch") +
+                  " a trial trains (" +
                   (config.space.find("epochs") ? "the most parameters.epochs gives" : "the default epochs") +
                   "); lower min_iter, or give max_iter");
 }
@@ -228,6 +230,10 @@ void parse_top_level(const Reader& reader, const YAML::Node& root, StudyConfig& 
   config.space = parse_parameters(reader, root["parameters"]);
   if (config.method == Method::grid) check_grid(reader, root["parameters"], config.space);
   if (const auto metric = root["metric"]) config.metric = parse_metric(reader, metric);
+  if (config.method == Method::bayes && !config.metric.named)  // as W&B: "metric is required for bayes search"
+    reader.fail(root["metric"] ? root["metric"] : root, "metric",
+                "method bayes needs the metric it optimizes (W&B: metric is required for bayes search); add "
+                "e.g. metric: {name: validation_loss, goal: minimize}");
   if (const auto terminate = root["early_terminate"]) {
     config.early_terminate = parse_early_terminate(reader, terminate);
     check_first_rung(reader, terminate, config);

@@ -10,6 +10,7 @@
 #include <regex>
 #include <unordered_set>
 
+#include "common/closest_name.hpp"
 #include "common/size_limits.hpp"
 #include "common/text_list.hpp"
 #include "mlptune/error.hpp"
@@ -34,7 +35,9 @@ std::string checked_name(const Reader& reader, const YAML::Node& name_node) {
   if (!std::regex_match(name, kNamePattern))
     reader.fail(name_node, path, "invalid parameter name; names match ^[A-Za-z_][A-Za-z0-9_.-]*$");
   if (!canonical_parameter_name(name))
-    reader.fail(name_node, path, "unknown hyperparameter; known names: " + tunable_parameter_list());
+    reader.fail(name_node, path,
+                "unknown hyperparameter" + did_you_mean(name, tunable_parameter_names()) +
+                    "; known names: " + tunable_parameter_list());
   return name;
 }
 

@@ -6,6 +6,7 @@
 #include <regex>
 #include <string_view>
 
+#include "common/closest_name.hpp"
 #include "common/text_list.hpp"
 #include "mlptune/error.hpp"
 
@@ -140,7 +141,8 @@ void Reader::check_keys(const YAML::Node& map, std::string_view path,
     for (const auto name : allowed) known = known || name == key;
     if (!known) {
       const std::string full = path.empty() ? key : std::string(path) + "." + key;
-      fail(entry.first, full, "unknown key; allowed keys here: " + join(allowed, ", "));
+      fail(entry.first, full,
+           "unknown key" + did_you_mean(key, allowed) + "; allowed keys here: " + join(allowed, ", "));
     }
   }
 }

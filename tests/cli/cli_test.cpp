@@ -31,9 +31,9 @@ TEST_F(Cli, NoCommandIsAnError) {
 }
 
 TEST_F(Cli, UnknownFlagIsNamed) {
-  const ProgramRun run = run_mlptune("train --learning-rate 0.1");
+  const ProgramRun run = run_mlptune("train --learning-rat 0.1");
   EXPECT_EQ(run.status, 2);
-  EXPECT_NE(run.output.find("--learning-rate"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("--learning-rat "), std::string::npos) << run.output;
 }
 
 TEST_F(Cli, NegativeLearningRateIsRejected) {

@@ -19,9 +19,11 @@ namespace {
 using namespace mlptune;
 using namespace mlptune::testing;
 
-// The line of --help that shows `flag`, or "" when it is not there.
+// The line of --help that shows `flag` (first, before its aliases: "--lr,--learning-rate"), or ""
+// when it is not there.
 std::string help_line(const std::string& help, const std::string& flag) {
-  const std::size_t at = help.find("    " + flag + " ");
+  std::size_t at = help.find("    " + flag + " ");
+  if (at == std::string::npos) at = help.find("    " + flag + ",");
   if (at == std::string::npos) return "";
   return help.substr(at, help.find('\n', at) - at);
 }

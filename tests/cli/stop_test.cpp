@@ -255,7 +255,8 @@ TEST_F(Cli, TheWandbBasicSweepRunsAsItIsUntilItsTimeoutAndLogsOneLinePerTrial) {
     if (record.trial.state == RunState::waiting) expect_saved_at_its_last_epoch(path("sweep.db"), record, 15);
     if (record.trial.state != RunState::complete) continue;
     ++complete;
-    const std::regex finished_line("\ntrial " + std::to_string(record.trial.number) + " complete: [0-9.]+\n");
+    const std::regex finished_line("\ntrial " + std::to_string(record.trial.number) +
+                                   " complete: validation_loss [0-9.]+\n");
     std::smatch match;
     EXPECT_TRUE(std::regex_search(log, match, finished_line)) << "trial " << record.trial.number;
   }

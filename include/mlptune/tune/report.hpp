@@ -13,6 +13,7 @@ namespace mlptune::tune {
 
 struct StudyReport {
   StudyInfo study;
+  std::string metric;  // what the values are ("validation_accuracy"); empty when the storage does not say
   int complete = 0, pruned = 0, failed = 0, running = 0, waiting = 0;
   std::vector<TrialRecord> leaderboard;  // complete trials best first, then pruned ones; at most top_n
   std::optional<TrialRecord> best;       // best complete trial
@@ -23,8 +24,13 @@ struct StudyReport {
 // StorageError listing the studies there when it is missing or ambiguous.
 StudyInfo find_report_study(Storage& storage, const std::string& study_name);
 
+// The metric a study optimizes, as its stored configuration names it ("validation_loss", the
+// default, when it names none); empty for a study stored without a configuration this version reads.
+std::string stored_metric_name(const StudyInfo& study);
+
 StudyReport make_report(Storage& storage, const std::string& study_name, int top_n = 10);
-// A plain-text table: rank, trial, value, state, epochs, the hyperparameters; then the best line.
+// A plain-text table: rank, trial, the metric, state, epochs, the hyperparameters, within 100
+// columns (more hyperparameters continue in a further block); then the best line.
 std::string format_report(const StudyReport& report);
 
 // Writes trials.csv, trials.json, intermediate.csv and journal.log into `folder` (created).

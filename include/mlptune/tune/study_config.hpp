@@ -20,6 +20,7 @@ struct MetricSpec {
                                          // (aliases: val_loss, val_accuracy, accuracy, loss)
   Goal goal = Goal::minimize;
   std::optional<double> target;  // stop the study once reached
+  bool named = false;            // the configuration names it (metric.name); else the default above
 };
 
 // Pruning. W&B's early_terminate only knows hyperband; mlptune also accepts median and asha.
