@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -104,6 +105,36 @@ TEST(Safetensors, LayoutIsLengthThenPaddedHeaderThenLittleEndianData) {
   EXPECT_NE(header.find("\"data_offsets\":[0,8]"), std::string::npos) << header;
   // 1.0f is 0x3F800000 and -2.0f is 0xC0000000, stored least significant byte first.
   EXPECT_EQ(bytes.substr(8 + header_length), std::string("\x00\x00\x80\x3F\x00\x00\x00\xC0", 8));
+}
+
+// The exact header safetensors and PyTorch read: the metadata first, then every tensor in the order
+// written, compact JSON, spaces up to a multiple of 8 bytes.
+TEST(Safetensors, HeaderIsCompactJsonOfMetadataThenTensorsInOrder) {
+  const std::string bytes = safetensors_bytes({{"z \"quoted\"", {2, 1}, {1.0f, 2.0f}}, {"a", {}, {3.0f}}},
+                                              {{"note", "caf\u00e9\n"}, {"mlptune.epoch", "3"}}, "m.safetensors");
+  const std::string expected = R"({"__metadata__":{"mlptune.epoch":"3","note":"caf)"
+                               "\u00e9"
+                               R"(\n"},"z \"quoted\"":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]},)"
+                               R"("a":{"dtype":"F32","shape":[],"data_offsets":[8,12]}})";
+  const std::uint64_t header_length = little_endian_u64(bytes.substr(0, 8));
+  ASSERT_EQ(header_length, expected.size() + (8 - expected.size() % 8) % 8);
+  EXPECT_EQ(bytes.substr(8, header_length), expected + std::string(header_length - expected.size(), ' '));
+}
+
+// A model 40,000 layers deep has 80,000 tensors: its header is written and read in time proportional
+// to their count (a fraction of a second here), where lookups in an insertion-ordered object cost
+// minutes. The bound is loose: well above the linear cost, far below the quadratic one.
+TEST(Safetensors, HeaderOfEightyThousandTensorsIsWrittenAndReadInSeconds) {
+  std::vector<Tensor> tensors;
+  for (int layer = 0; layer < 40000; ++layer) {
+    tensors.push_back({"layers." + std::to_string(layer) + ".weight", {1, 1}, {float(layer)}});
+    tensors.push_back({"layers." + std::to_string(layer) + ".bias", {1}, {-float(layer)}});
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const SafetensorsFile file = read_safetensors_bytes(safetensors_bytes(tensors, {}, "deep"), "deep");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 20.0);
+  expect_same_tensors(file.tensors, tensors);
 }
 
 TEST(Safetensors, WritingReplacesAnExistingFile) {
