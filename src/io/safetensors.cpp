@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "common/number_text.hpp"
@@ -171,8 +172,11 @@ class SafetensorsReader {
       else
         entries.push_back(parse_entry(key, value));
     }
-    // File order; empty tensors that share an offset keep the header's (sorted) order of names.
-    std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.begin < b.begin; });
+    // File order: an empty tensor comes before the one that starts where it does; empty tensors at
+    // the same offset keep the header's (sorted) order of names.
+    std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+      return std::pair(a.begin, a.end) < std::pair(b.begin, b.end);
+    });
     check_no_overlap(entries);
     for (const TensorEntry& entry : entries) file.tensors.push_back(read_tensor(entry));
     return file;

@@ -151,6 +151,12 @@ TEST(Safetensors, HeaderOfEightyThousandTensorsIsWrittenAndReadInSeconds) {
   expect_same_tensors(file.tensors, tensors);
 }
 
+TEST(Safetensors, EmptyTensorsComeBackInTheirPlace) {
+  // An empty tensor shares its offset with the next one: it still reads back before it.
+  const std::vector<Tensor> tensors = {{"z.empty", {0}, {}}, {"a", {1}, {1.0f}}, {"m.empty", {2, 0}, {}}};
+  expect_same_tensors(read_safetensors_bytes(safetensors_bytes(tensors, {}, "e"), "e").tensors, tensors);
+}
+
 TEST(Safetensors, WritingReplacesAnExistingFile) {
   TempFolder dir;
   write_safetensors(dir.file("m.safetensors"), sample_tensors());
