@@ -16,6 +16,7 @@
 #include "cli/text.hpp"
 #include "common/count_text.hpp"
 #include "common/shell_quote.hpp"
+#include "common/size_limits.hpp"
 #include "common/text_list.hpp"
 #include "common/value_range.hpp"
 #include "mlptune/error.hpp"
@@ -175,7 +176,7 @@ Command add_tune_command(CLI::App& app) {
       "the study's storage: an SQLite file (one machine), or postgresql://user:password@host:port/dbname "
       "shared by workers on many machines (default: the config's mlptune.storage, else CONFIG.db)");
   command->add_option("--concurrency", options->concurrency, "trials at once (default: from the hardware)")
-      ->check(whole_number(1));
+      ->check(whole_number(1, kMaxConcurrency));
   command->add_option("--backend", options->backend, backend_help("overrides the config's mlptune.backend"))
       ->check(backend_check());
   command->add_option("--top", options->top, "rows of the final leaderboard")

@@ -23,6 +23,10 @@ inline constexpr std::uint64_t kMaxRows = std::numeric_limits<std::uint32_t>::ma
 // one weight per column and a bias.
 inline constexpr std::uint64_t kMaxColumns = std::uint64_t(kMaxParameters) - 1;
 
+// Trials at once (mlptune.concurrency, tune --concurrency). Each is a thread with a trainer and
+// its buffers (on a GPU, a stream too): far more than any machine runs usefully side by side.
+inline constexpr int kMaxConcurrency = 1024;
+
 inline constexpr std::int64_t kSaturated = std::numeric_limits<std::int64_t>::max();
 
 // a * b and a + b for a, b >= 0; kSaturated where the exact result does not fit.

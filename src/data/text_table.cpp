@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <exception>
+#include <limits>
 #include <new>
 #include <optional>
 #include <string>
@@ -13,16 +14,16 @@
 #include <vector>
 
 #include "data/input_file.hpp"
+#include "data/numeric_table.hpp"
 #include "mlptune/error.hpp"
 
 namespace mlptune::data {
 
 namespace {
 
-// How far a reader goes before it calls a file absurd: more cells in a row than any table mlptune
-// trains on has columns, or one cell longer than any number or name (a quote that never closes
-// swallows the rest of the file into one cell). Checked as the file is read, before memory grows.
-constexpr std::size_t kMostColumns = std::size_t(1) << 20;
+// How far a reader goes before it calls a file absurd: one cell longer than any number or name (a
+// quote that never closes swallows the rest of the file into one cell). Checked as the file is
+// read, before memory grows. Rows and columns have the limits of every data file (check_table_size).
 constexpr std::size_t kMostCellBytes = std::size_t(1) << 20;
 
 bool is_blank_char(char c) {
@@ -103,11 +104,10 @@ class RowCollector {
 
   void add_cell(std::string_view text, std::size_t line) {
     if (cells_in_row_ == 0) row_line_ = line;
-    if (++cells_in_row_ > kMostColumns)
-      throw_data_error(path_,
-                       line_text(row_line_) + " has more than " + std::to_string(kMostColumns) +
-                           " cells; mlptune reads tables of at most that many columns (is the delimiter right?)");
+    ++cells_in_row_;
     if (rows_ < kTextRows) {
+      // Kept as text, so checked cell by cell; a later row's cells beyond its first ones are dropped.
+      check_table_size(path_, line_text(row_line_), rows_ + 1, cells_in_row_);
       if (cells_in_row_ == 1) text_rows_.push_back({line, {}});
       text_rows_.back().cells.push_back({std::string(text), line});
     } else if (!fault_) {
@@ -117,6 +117,8 @@ class RowCollector {
 
   void end_row() {
     if (cells_in_row_ == 0) return;
+    // The rows so far, a header line among them if there is one.
+    check_table_size(path_, line_text(row_line_), rows_ + 1, cells_in_row_);
     // A row's cell count is its first fault, as a cell of a ragged row may hold another column's value.
     if (rows_ >= kTextRows && (!fault_ || fault_row_ == rows_) && cells_in_row_ != data_cells()) {
       fault_ = line_text(row_line_) + " has " + std::to_string(cells_in_row_) + " cells, expected " +
@@ -356,6 +358,12 @@ void read_sklearn_metadata(const std::filesystem::path& path, const TextRow& hea
                            std::size_t data_cells, NumericTable& table) {
   const std::size_t samples = *parse_count(trim(header.cells[0].text));
   const std::size_t features = *parse_count(trim(header.cells[1].text));
+  // The features and a label column; a count at the type's end stays there, still past the limit.
+  const std::uint64_t columns = features < std::numeric_limits<std::uint64_t>::max() ? features + 1 : features;
+  check_table_size(path,
+                   line_text(header.line) + ": the header declares " + std::to_string(samples) + " samples of " +
+                       std::to_string(features) + " features",
+                   samples, columns);
   if (samples != data_rows || features + 1 != data_cells) {
     throw_data_error(path, line_text(header.line) + ": the header declares " + std::to_string(samples) +
                                " samples of " + std::to_string(features) + " features, but the file has " +

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "common/number_text.hpp"
@@ -27,7 +28,9 @@ namespace {
 // Tensors are written and read with memcpy, which is the file's byte order only on such hosts.
 static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
 
-using Json = nlohmann::ordered_json;  // keeps the header's order, so tensors come back in file order
+// Headers are read into a plain (sorted) object, as lookups in an insertion-ordered one are linear
+// and a model of 80,000 tensors would cost seconds: tensors are put back in file order by offset.
+using Json = nlohmann::json;
 
 constexpr std::size_t kHeaderLengthBytes = 8;
 constexpr std::size_t kHeaderAlignment = 8;  // the data section starts 8-aligned, as safetensors writes it
@@ -66,17 +69,22 @@ void check_writable(const std::filesystem::path& path, const std::vector<Tensor>
   }
 }
 
-// The JSON header, padded with spaces so the data section starts at a multiple of 8.
+// The JSON header, padded with spaces so the data section starts at a multiple of 8: the metadata,
+// then the tensors in the order given (which is their order in the data section). Written as text,
+// one entry at a time, so a model of many tensors costs time in proportion to their count; the bytes
+// are those `nlohmann::ordered_json::dump` gives for the same object.
 std::string make_header(const std::vector<Tensor>& tensors, const std::map<std::string, std::string>& metadata) {
-  Json header = Json::object();
-  if (!metadata.empty()) header[kMetadataKey] = metadata;
+  std::string text = "{";
+  if (!metadata.empty()) text += Json(kMetadataKey).dump() + ":" + Json(metadata).dump();
   std::int64_t offset = 0;
   for (const Tensor& tensor : tensors) {
-    std::int64_t bytes = std::int64_t(tensor.data.size()) * kFloatBytes;
-    header[tensor.name] = {{"dtype", "F32"}, {"shape", tensor.shape}, {"data_offsets", {offset, offset + bytes}}};
+    const std::int64_t bytes = std::int64_t(tensor.data.size()) * kFloatBytes;
+    if (text.size() > 1) text += ',';
+    text += Json(tensor.name).dump() + R"(:{"dtype":"F32","shape":)" + Json(tensor.shape).dump() +
+            R"(,"data_offsets":[)" + std::to_string(offset) + "," + std::to_string(offset + bytes) + "]}";
     offset += bytes;
   }
-  std::string text = header.dump();
+  text += '}';
   text.append((kHeaderAlignment - text.size() % kHeaderAlignment) % kHeaderAlignment, ' ');
   return text;
 }
@@ -164,7 +172,11 @@ class SafetensorsReader {
       else
         entries.push_back(parse_entry(key, value));
     }
-    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.begin < b.begin; });
+    // File order: an empty tensor comes before the one that starts where it does; empty tensors at
+    // the same offset keep the header's (sorted) order of names.
+    std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+      return std::pair(a.begin, a.end) < std::pair(b.begin, b.end);
+    });
     check_no_overlap(entries);
     for (const TensorEntry& entry : entries) file.tensors.push_back(read_tensor(entry));
     return file;

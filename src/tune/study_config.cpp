@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "common/count_text.hpp"
+#include "common/size_limits.hpp"
 #include "mlptune/error.hpp"
 #include "mlptune/train_config.hpp"
 #include "mlptune/tune/study.hpp"
@@ -46,12 +47,12 @@ Enum parse_name(const Reader& reader, const YAML::Node& node, std::string_view k
   return parse_name(reader, node, key, [&table](const std::string& text) { return table.parse(text); });
 }
 
-int positive_int(const Reader& reader, const YAML::Node& node, std::string_view key, int minimum) {
+int positive_int(const Reader& reader, const YAML::Node& node, std::string_view key, int minimum,
+                 int maximum = std::numeric_limits<int>::max()) {
   const std::int64_t value = reader.integer(node, key);
-  constexpr int kLargest = std::numeric_limits<int>::max();
-  if (value < minimum || value > kLargest)
+  if (value < minimum || value > maximum)
     reader.fail(node, key,
-                "must be a whole number in [" + std::to_string(minimum) + ", " + std::to_string(kLargest) + "], got " +
+                "must be a whole number in [" + std::to_string(minimum) + ", " + std::to_string(maximum) + "], got " +
                     std::to_string(value));
   return static_cast<int>(value);
 }
@@ -177,7 +178,7 @@ StudySettings parse_settings(const Reader& reader, const YAML::Node& node) {
   if (const auto backend = node["backend"])
     settings.backend = parse_name(reader, backend, "mlptune.backend", parse_backend_kind);
   if (const auto concurrency = node["concurrency"])
-    settings.concurrency = positive_int(reader, concurrency, "mlptune.concurrency", 0);
+    settings.concurrency = positive_int(reader, concurrency, "mlptune.concurrency", 0, kMaxConcurrency);
   if (const auto seed = node["seed"]) {
     const std::int64_t value = reader.integer(seed, "mlptune.seed");
     if (value < 0) reader.fail(seed, "mlptune.seed", "must not be negative");

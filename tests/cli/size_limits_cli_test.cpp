@@ -132,6 +132,22 @@ TEST_F(Cli, AValuesListOfAMillionChoicesIsReadInAFewSeconds) {
   EXPECT_LT(run.seconds, 300.0);
 }
 
+TEST_F(Cli, ConcurrencyBeyondItsLimitIsRefusedBeforeAnyFile) {
+  std::ofstream(path("many.yaml")) << "method: random\nmlptune: {dataset: iris, backend: cpu, concurrency: 100000}\n"
+                                   << "parameters:\n  epochs: {value: 1}\n";
+  const MeasuredRun run = run_measured({"tune", path("many.yaml"), "--quiet"});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "many.yaml:2: mlptune.concurrency: must be a whole number in [0, 1024], got 100000"))
+      << run.output;
+  EXPECT_LT(run.seconds, kRefusalSeconds) << run.output;
+  EXPECT_FALSE(fs::exists(path("many.db"))) << "nothing stored";
+
+  const ProgramRun flag = run_mlptune("tune " + path("many.yaml") + " --concurrency 100000 --quiet");
+  EXPECT_EQ(flag.status, 2) << flag.output;
+  EXPECT_TRUE(contains(flag.output, "--concurrency")) << flag.output;
+  EXPECT_TRUE(contains(flag.output, "[1, 1024]")) << flag.output;
+}
+
 TEST_F(Cli, TrainDepthBeyondTheLayerLimitIsRefusedAtTheFlag) {
   const MeasuredRun run = run_measured({"train", "--dataset", "iris", "--depth", "100000000", "--width", "8"});
   EXPECT_EQ(run.status, 2) << run.output;

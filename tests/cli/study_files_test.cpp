@@ -140,7 +140,7 @@ TEST_F(Cli, TuneFlagsOutOfRangeNameTheFlagAndTheRange) {
   for (const auto& [flags, message] : std::vector<std::pair<std::string, std::string>>{
            {"--checkpoint-every nan", "--checkpoint-every: must be a number of seconds in [0, 86400] (got nan)"},
            {"--checkpoint-every -5", "--checkpoint-every: must be a number of seconds in [0, 86400] (got -5)"},
-           {"--concurrency 0", "--concurrency: must be a whole number in [1, 2147483647] (got 0)"},
+           {"--concurrency 0", "--concurrency: must be a whole number in [1, 1024] (got 0)"},
            {"--top 99999999999", "--top: must be a whole number in [1, 2147483647] (got 99999999999)"}}) {
     const ProgramRun run = run_mlptune(tune + flags);
     EXPECT_EQ(run.status, 2) << flags << "\n" << run.output;

@@ -171,13 +171,40 @@ TEST(CsvLoaderErrors, AStrayOrUnclosedQuoteIsRefusedWithItsLine) {
                       "line 3: the quoted cell that starts here never closes (the file ends inside it)");
 }
 
-TEST(CsvLoaderErrors, AnAbsurdColumnCountIsRefusedWhileReading) {
+// A CSV has the row and column limits of every data file (NPY, IDX), not a lower one of its own.
+TEST(CsvLoader, ReadsRowsWiderThanAMillionCells) {
+  TempFolder folder;
+  constexpr std::size_t kColumns = (std::size_t(1) << 20) + 2;
+  std::string row;
+  for (std::size_t cell = 1; cell < kColumns; ++cell) row += "0.5,";
+  const auto path = folder.write("wide.csv", row + "0\n" + row + "1\n");
+  const Dataset data = load_csv(path);
+  EXPECT_EQ(data.rows, 2u);
+  EXPECT_EQ(data.cols, kColumns - 1);
+  EXPECT_EQ(data.labels, (std::vector<std::int32_t>{0, 1}));
+}
+
+TEST(CsvLoaderErrors, ARaggedRowOfAMillionCellsIsNamed) {
   TempFolder folder;
   std::string row;
   for (int cell = 0; cell < (1 << 20); ++cell) row += "0,";
-  const auto path = folder.write("wide.csv", "1,2,0\n" + row + "0\n");
+  const auto path = folder.write("ragged.csv", "0.5,2,0\n" + row + "0\n");
   const std::string message = data_error_message([&] { load_csv(path); });
-  EXPECT_PRED_FORMAT2(contains, message, "line 2 has more than 1048576 cells");
+  EXPECT_PRED_FORMAT2(contains, message, "line 2 has 1048577 cells, expected 3");
+}
+
+// scikit-learn's header line declares the counts: past the limits, refused with the words NPY and
+// IDX headers get.
+TEST(CsvLoaderErrors, AHeaderDeclaringMoreRowsOrColumnsThanTheLimitsIsRefusedWithTheLimit) {
+  TempFolder folder;
+  const auto rows = folder.write("rows.csv", "4294967296,2,a,b\n1,2,0\n3,4,1\n");
+  EXPECT_PRED_FORMAT2(contains, data_error_message([&] { load_csv(rows); }),
+                      "line 1: the header declares 4294967296 samples of 2 features: 4294967296 rows; at most "
+                      "4294967295 are supported (rows are numbered with 32-bit indices): split the file");
+  const auto columns = folder.write("columns.csv", "2,3000000000,a,b\n1,2,0\n3,4,1\n");
+  EXPECT_PRED_FORMAT2(contains, data_error_message([&] { load_csv(columns); }),
+                      "line 1: the header declares 2 samples of 3000000000 features: 3000000001 columns; at most "
+                      "2147483646 are supported");
 }
 
 TEST(CsvLoaderErrors, MissingFile) {

@@ -215,10 +215,10 @@ struct JobQueue {
   }
 };
 
-std::vector<int> epoch_numbers(const JobResult& result) {
-  std::vector<int> numbers;
-  for (const EpochReport& report : result.epochs) numbers.push_back(report.epoch);
-  return numbers;
+// The epoch a result ends at: it keeps the last report of its run, and only that one.
+int last_epoch(const JobResult& result) {
+  EXPECT_EQ(result.epochs.size(), 1u) << "a result keeps its last epoch's report, no history";
+  return result.epochs.empty() ? 0 : result.epochs.back().epoch;
 }
 
 std::vector<int> range(int first, int last) {
@@ -245,7 +245,7 @@ TEST(Executor, EveryJobCompletesWithItsEpochsAndTestMetrics) {
   for (const auto& [id, result] : queue.results) {
     SCOPED_TRACE("trial " + std::to_string(id));
     EXPECT_EQ(result.outcome, JobOutcome::completed);
-    EXPECT_EQ(epoch_numbers(result), range(1, 1 + id % 4));
+    EXPECT_EQ(last_epoch(result), 1 + id % 4);
     EXPECT_EQ(queue.epochs_reported[id], range(1, 1 + id % 4));
     EXPECT_EQ(result.test.loss, 100.0 + id);
     EXPECT_EQ(result.test.samples, 10);
@@ -273,6 +273,24 @@ TEST(Executor, KeepFinalStateReturnsTheFinishedState) {
   EXPECT_EQ(queue.results[5].state->step, 30);
 }
 
+// A trial of many epochs (or of `epochs: 2147483647`) must not grow memory with them: its result
+// keeps the last report, and every earlier one only went to on_epoch.
+TEST(Executor, ResultOfFiftyThousandEpochsKeepsOnlyTheLastReport) {
+  FakeBackend backend;
+  JobQueue queue;
+  queue.jobs.push_back(make_job(0, 50000));
+  int reports = 0;
+  ExecutorCallbacks callbacks = queue.callbacks();
+  callbacks.on_epoch = [&reports](int, const EpochReport&) {
+    ++reports;  // one trial on one slot: no other thread reports
+    return Decision::proceed;
+  };
+  run_jobs(backend, test_data(), {.slots = 1}, callbacks);
+  EXPECT_EQ(reports, 50000);
+  EXPECT_EQ(queue.results[0].outcome, JobOutcome::completed);
+  EXPECT_EQ(last_epoch(queue.results[0]), 50000);
+}
+
 TEST(Executor, PausedJobResumesWhereItStopped) {
   FakeBackend backend;
   JobQueue first_run;
@@ -280,7 +298,8 @@ TEST(Executor, PausedJobResumesWhereItStopped) {
   run_jobs(backend, test_data(), {.slots = 2}, first_run.callbacks());
   const JobResult& paused = first_run.results[1];
   EXPECT_EQ(paused.outcome, JobOutcome::paused);
-  EXPECT_EQ(epoch_numbers(paused), range(1, 2));
+  EXPECT_EQ(first_run.epochs_reported[1], range(1, 2));
+  EXPECT_EQ(last_epoch(paused), 2);
   ASSERT_TRUE(paused.state.has_value());
   EXPECT_EQ(paused.state->epoch, 2);
   EXPECT_TRUE(std::isnan(paused.test.loss)) << "a paused job has no test metrics yet";
@@ -291,7 +310,8 @@ TEST(Executor, PausedJobResumesWhereItStopped) {
   second_run.jobs.push_back(resumed);
   run_jobs(backend, test_data(), {.slots = 2}, second_run.callbacks());
   EXPECT_EQ(second_run.results[1].outcome, JobOutcome::completed);
-  EXPECT_EQ(epoch_numbers(second_run.results[1]), range(3, 5));
+  EXPECT_EQ(second_run.epochs_reported[1], range(3, 5));
+  EXPECT_EQ(last_epoch(second_run.results[1]), 5);
   EXPECT_EQ(second_run.results[1].epochs.back().step, 50);
 }
 
@@ -318,7 +338,8 @@ TEST(Executor, SuspendEndsTheJobWithItsStateAndItResumesFromThere) {
   run_jobs(backend, test_data(), {.slots = 1}, first_run.callbacks());
   const JobResult& suspended = first_run.results[3];
   EXPECT_EQ(suspended.outcome, JobOutcome::suspended);
-  EXPECT_EQ(epoch_numbers(suspended), range(1, 2));
+  EXPECT_EQ(first_run.epochs_reported[3], range(1, 2));
+  EXPECT_EQ(last_epoch(suspended), 2);
   ASSERT_TRUE(suspended.state.has_value()) << "kept without keep_final_state: the trial continues from it";
   EXPECT_EQ(suspended.state->epoch, 2);
 
@@ -328,7 +349,8 @@ TEST(Executor, SuspendEndsTheJobWithItsStateAndItResumesFromThere) {
   second_run.jobs.push_back(std::move(resumed));
   run_jobs(backend, test_data(), {.slots = 1}, second_run.callbacks());
   EXPECT_EQ(second_run.results[3].outcome, JobOutcome::completed);
-  EXPECT_EQ(epoch_numbers(second_run.results[3]), range(3, 6));
+  EXPECT_EQ(second_run.epochs_reported[3], range(3, 6));
+  EXPECT_EQ(last_epoch(second_run.results[3]), 6);
 }
 
 // Checkpoints: states after epoch ends (never the last or a pausing one), written while training
@@ -506,7 +528,8 @@ TEST(Executor, StopDecisionEndsOnlyThatJob) {
   };
   run_jobs(backend, test_data(), {.slots = 3}, queue.callbacks());
   EXPECT_EQ(queue.results[1].outcome, JobOutcome::stopped);
-  EXPECT_EQ(epoch_numbers(queue.results[1]), range(1, 2));
+  EXPECT_EQ(queue.epochs_reported[1], range(1, 2));
+  EXPECT_EQ(last_epoch(queue.results[1]), 2);
   EXPECT_FALSE(queue.results[1].state.has_value());
   EXPECT_EQ(queue.results[0].outcome, JobOutcome::completed);
   EXPECT_EQ(queue.results[2].outcome, JobOutcome::completed);
@@ -523,7 +546,8 @@ TEST(Executor, ThrowingTrainerFailsOnlyItsOwnJob) {
   ASSERT_EQ(queue.results.size(), 6u);
   EXPECT_EQ(queue.results[1].outcome, JobOutcome::failed);
   EXPECT_EQ(queue.results[1].message, "out of device memory in epoch 2");
-  EXPECT_EQ(epoch_numbers(queue.results[1]), range(1, 1)) << "the epochs before the failure are kept";
+  EXPECT_EQ(queue.epochs_reported[1], range(1, 1));
+  EXPECT_EQ(last_epoch(queue.results[1]), 1) << "the last epoch before the failure is kept";
   EXPECT_FALSE(queue.results[1].state.has_value());
   EXPECT_EQ(queue.results[2].outcome, JobOutcome::failed);
   EXPECT_EQ(queue.results[2].message, "out of host memory (std::bad_alloc)");
@@ -555,7 +579,8 @@ TEST(Executor, DivergedReportEndsTheJobWithItsMessage) {
   run_jobs(backend, test_data(), {.slots = 1}, queue.callbacks());
   EXPECT_EQ(queue.results[0].outcome, JobOutcome::diverged);
   EXPECT_EQ(queue.results[0].message, "diverged at epoch 2, step 20");
-  EXPECT_EQ(epoch_numbers(queue.results[0]), range(1, 2));
+  EXPECT_EQ(queue.epochs_reported[0], range(1, 2));
+  EXPECT_EQ(last_epoch(queue.results[0]), 2);
   EXPECT_TRUE(std::isnan(queue.results[0].test.loss)) << "a diverged model is not evaluated";
 }
 
@@ -596,7 +621,8 @@ TEST(Executor, PromotionFromAPausedResultRunsBeforeTheEnd) {
   run_jobs(backend, test_data(), {.slots = 3}, queue.callbacks());
   EXPECT_EQ(queue.results[0].outcome, JobOutcome::paused);
   EXPECT_EQ(queue.results[100].outcome, JobOutcome::completed);
-  EXPECT_EQ(epoch_numbers(queue.results[100]), range(2, 4));
+  EXPECT_EQ(queue.epochs_reported[100], range(2, 4));
+  EXPECT_EQ(last_epoch(queue.results[100]), 4);
 }
 
 TEST(Executor, WaitWithNothingRunningIsAnError) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -23,6 +24,20 @@ namespace mlptune {
 namespace {
 
 using testing::TempFolder;
+
+// Sanitized builds run many times slower, and unevenly: there the tests of a large file's cost
+// check its values only.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kTimed = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kTimed = false;
+#else
+constexpr bool kTimed = true;
+#endif
+#else
+constexpr bool kTimed = true;
+#endif
 
 std::vector<float> random_values(std::size_t count, std::uint32_t seed) {
   std::mt19937 generator(seed);
@@ -104,6 +119,42 @@ TEST(Safetensors, LayoutIsLengthThenPaddedHeaderThenLittleEndianData) {
   EXPECT_NE(header.find("\"data_offsets\":[0,8]"), std::string::npos) << header;
   // 1.0f is 0x3F800000 and -2.0f is 0xC0000000, stored least significant byte first.
   EXPECT_EQ(bytes.substr(8 + header_length), std::string("\x00\x00\x80\x3F\x00\x00\x00\xC0", 8));
+}
+
+// The exact header safetensors and PyTorch read: the metadata first, then every tensor in the order
+// written, compact JSON, spaces up to a multiple of 8 bytes.
+TEST(Safetensors, HeaderIsCompactJsonOfMetadataThenTensorsInOrder) {
+  const std::string bytes = safetensors_bytes({{"z \"quoted\"", {2, 1}, {1.0f, 2.0f}}, {"a", {}, {3.0f}}},
+                                              {{"note", "caf\u00e9\n"}, {"mlptune.epoch", "3"}}, "m.safetensors");
+  const std::string expected = R"({"__metadata__":{"mlptune.epoch":"3","note":"caf)"
+                               "\u00e9"
+                               R"(\n"},"z \"quoted\"":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]},)"
+                               R"("a":{"dtype":"F32","shape":[],"data_offsets":[8,12]}})";
+  const std::uint64_t header_length = little_endian_u64(bytes.substr(0, 8));
+  ASSERT_EQ(header_length, expected.size() + (8 - expected.size() % 8) % 8);
+  EXPECT_EQ(bytes.substr(8, header_length), expected + std::string(header_length - expected.size(), ' '));
+}
+
+// A model 40,000 layers deep has 80,000 tensors: its header is written and read in time proportional
+// to their count (a fraction of a second here), where lookups in an insertion-ordered object cost
+// minutes. The bound is loose: well above the linear cost, far below the quadratic one.
+TEST(Safetensors, HeaderOfEightyThousandTensorsIsWrittenAndReadInSeconds) {
+  std::vector<Tensor> tensors;
+  for (int layer = 0; layer < 40000; ++layer) {
+    tensors.push_back({"layers." + std::to_string(layer) + ".weight", {1, 1}, {float(layer)}});
+    tensors.push_back({"layers." + std::to_string(layer) + ".bias", {1}, {-float(layer)}});
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const SafetensorsFile file = read_safetensors_bytes(safetensors_bytes(tensors, {}, "deep"), "deep");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (kTimed) EXPECT_LT(seconds, 20.0);
+  expect_same_tensors(file.tensors, tensors);
+}
+
+TEST(Safetensors, EmptyTensorsComeBackInTheirPlace) {
+  // An empty tensor shares its offset with the next one: it still reads back before it.
+  const std::vector<Tensor> tensors = {{"z.empty", {0}, {}}, {"a", {1}, {1.0f}}, {"m.empty", {2, 0}, {}}};
+  expect_same_tensors(read_safetensors_bytes(safetensors_bytes(tensors, {}, "e"), "e").tensors, tensors);
 }
 
 TEST(Safetensors, WritingReplacesAnExistingFile) {
@@ -306,6 +357,24 @@ TEST(LoadParameters, TakesAPlainFileOfLayersWithoutMetadata) {
   const std::vector<Tensor> tensors = layers_of(small_model(), 4);
   write_safetensors(dir.file("torch.safetensors"), {tensors[2], tensors[0], tensors[3], tensors[1]});
   expect_same_tensors(load_parameters(dir.file("torch.safetensors"), small_model()), tensors);
+}
+
+// The deepest model, 100,000 hidden layers of one unit: 200,002 tensors, matched to the model's by
+// name in a second or two. Compared name by name with every layer, they take over a minute. The
+// bound is loose: well above the linear cost, far below the quadratic one.
+TEST(LoadParameters, TakesTheTensorsOfTheDeepestModelInSeconds) {
+  TempFolder dir;
+  ModelSpec deep;
+  deep.input_width = 1;
+  deep.hidden.assign(100000, 1);
+  deep.output_width = 1;
+  const std::vector<Tensor> tensors = layers_of(deep, 5);
+  write_safetensors(dir.file("deep.safetensors"), tensors);
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<Tensor> parameters = load_parameters(dir.file("deep.safetensors"), deep);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (kTimed) EXPECT_LT(seconds, 20.0);
+  expect_same_tensors(parameters, tensors);
 }
 
 TEST(LoadParameters, ListsTheTensorsExpectedAndFoundWhenTheyDoNotFit) {

@@ -89,6 +89,13 @@ TEST(SizeLimitsConfig, ARunCapBeyondItsTypeSaysTheLimit) {
   expect_pieces(message, {"sweep.yaml:2:", "run_cap", "[1, 2147483647]", "1000000000000000"});
 }
 
+TEST(SizeLimitsConfig, ConcurrencyBeyondItsLimitIsRefusedWithTheLimit) {
+  // Without run_cap, each slot is a thread with its own trainer: a million of them is refused here.
+  const std::string head = "method: random\nparameters:\n  lr: {min: 0.1, max: 1.0}\nmlptune:\n  concurrency: ";
+  expect_pieces(refusal(head + "1000000\n"), {"sweep.yaml:5:", "mlptune.concurrency", "[0, 1024]", "1000000"});
+  EXPECT_EQ(parse_study_config(head + "1024\n", "sweep.yaml").settings.concurrency, 1024);
+}
+
 TEST(SizeLimitsConfig, ARepeatAtTheEndOfALongValuesListIsFound) {
   // Read through a hash set (the program's tests time a list of a million).
   std::string values;
