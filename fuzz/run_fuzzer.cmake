@@ -1,33 +1,56 @@
-# Runs one libFuzzer harness for SECONDS from a fresh copy of its committed corpus (so the run adds
-# nothing to fuzz/corpus/), with crash files under WORK. Fails on any finding.
-# cmake -DFUZZER=... -DCORPUS=... -DDICTIONARY=... -DWORK=... -DSECONDS=... -P run_fuzzer.cmake
+# Runs one libFuzzer harness from a fresh copy of its committed corpus (so the run adds nothing to
+# fuzz/corpus/), with its findings under WORK/findings. Fails on any finding, saying how to commit it.
+#   the fuzz test:  RUNS inputs from SEED: the same inputs, so the same result, on every machine;
+#   exploration:    SECONDS of fuzzing from SEED (scripts/fuzz-explore picks a random one).
+# cmake -DFUZZER=... -DNAME=... -DCORPUS=... -DDICTIONARY=... -DWORK=... -DSEED=... -DTIMEOUT=...
+#       (-DRUNS=... | -DSECONDS=...) -P run_fuzzer.cmake
+if(DEFINED RUNS)
+  set(budget -runs=${RUNS})
+elseif(DEFINED SECONDS)
+  set(budget -max_total_time=${SECONDS})
+else()
+  message(FATAL_ERROR "run_fuzzer.cmake: give -DRUNS=<inputs> (a fixed run) or -DSECONDS=<seconds> (exploration)")
+endif()
+
 file(REMOVE_RECURSE ${WORK})
-file(MAKE_DIRECTORY ${WORK}/corpus ${WORK}/crashes ${WORK}/tmp)
+file(MAKE_DIRECTORY ${WORK}/corpus ${WORK}/findings ${WORK}/tmp)
 file(GLOB seeds ${CORPUS}/*)
 if(NOT seeds)
   message(FATAL_ERROR "${CORPUS}: no seed inputs; the harness would start from nothing")
 endif()
 file(COPY ${seeds} DESTINATION ${WORK}/corpus)
 
-set(arguments -max_total_time=${SECONDS} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-              -artifact_prefix=${WORK}/crashes/)
+# -timeout and -rss_limit_mb only guard against a hang or a runaway allocation: one input that
+# takes longer or grows larger is a finding.
+set(arguments ${budget} -seed=${SEED} -timeout=${TIMEOUT} -rss_limit_mb=2048 -print_final_stats=1
+              -artifact_prefix=${WORK}/findings/)
 if(EXISTS ${DICTIONARY})
   list(APPEND arguments -dict=${DICTIONARY})
 endif()
 # Where the harness writes the files the loaders read: a tmpfs where there is one (every input is
 # written there, so the disk would slow the run several times over), removed after the run.
-get_filename_component(harness ${WORK} NAME)
 set(scratch ${WORK}/tmp)
 if(IS_DIRECTORY /dev/shm)
-  set(scratch /dev/shm/mlptune-fuzz-${harness})
+  string(MD5 work_hash ${WORK})  # one folder per run, so that runs of one harness do not share it
+  set(scratch /dev/shm/mlptune-fuzz-${NAME}-${work_hash})
   file(REMOVE_RECURSE ${scratch})
   file(MAKE_DIRECTORY ${scratch})
 endif()
 set(ENV{TMPDIR} ${scratch})
+message(STATUS "${FUZZER} ${arguments} ${WORK}/corpus")
 execute_process(COMMAND ${FUZZER} ${arguments} ${WORK}/corpus RESULT_VARIABLE status)
 file(REMOVE_RECURSE ${scratch})
 if(NOT status EQUAL 0)
-  file(GLOB findings ${WORK}/crashes/*)
-  message(FATAL_ERROR "${FUZZER} exited with ${status}; the input that failed: ${findings}\n"
-                      "Replay it with: ${FUZZER} <that file>")
+  file(GLOB findings ${WORK}/findings/*)
+  if(NOT findings)
+    message(FATAL_ERROR "${FUZZER} exited with ${status} and left no input behind; its output above says why")
+  endif()
+  list(GET findings 0 finding)
+  get_filename_component(kind ${finding} NAME)
+  string(REGEX REPLACE "-.*" "" kind ${kind})  # crash, leak, timeout, oom, slow-unit
+  message(FATAL_ERROR
+    "${FUZZER} exited with ${status}: ${kind} on the input ${finding}\n"
+    "Replay it with:  ${FUZZER} ${finding}\n"
+    "Once fixed, commit it so that every fuzz test replays it:\n"
+    "  cp ${finding} fuzz/corpus/${NAME}/regression-<what it is>")
 endif()
