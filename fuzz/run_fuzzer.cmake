@@ -4,12 +4,17 @@
 #   exploration:    SECONDS of fuzzing from SEED (scripts/fuzz-explore picks a random one).
 # cmake -DFUZZER=... -DNAME=... -DCORPUS=... -DDICTIONARY=... -DWORK=... -DSEED=... -DTIMEOUT=...
 #       (-DRUNS=... | -DSECONDS=...) -P run_fuzzer.cmake
-if(DEFINED RUNS)
+if(RUNS MATCHES "^[1-9][0-9]*$")
   set(budget -runs=${RUNS})
-elseif(DEFINED SECONDS)
+elseif(SECONDS MATCHES "^[1-9][0-9]*$")
   set(budget -max_total_time=${SECONDS})
 else()
-  message(FATAL_ERROR "run_fuzzer.cmake: give -DRUNS=<inputs> (a fixed run) or -DSECONDS=<seconds> (exploration)")
+  message(FATAL_ERROR "run_fuzzer.cmake: give -DRUNS=<inputs> (a fixed run) or -DSECONDS=<seconds> (exploration), "
+                      "a positive whole number")
+endif()
+
+if(NOT SEED MATCHES "^[1-9][0-9]*$")  # libFuzzer takes -seed=0 as "pick one at random"
+  message(FATAL_ERROR "run_fuzzer.cmake: -DSEED=${SEED}: give a positive whole number")
 endif()
 
 file(REMOVE_RECURSE ${WORK})
@@ -21,8 +26,10 @@ endif()
 file(COPY ${seeds} DESTINATION ${WORK}/corpus)
 
 # -timeout and -rss_limit_mb only guard against a hang or a runaway allocation: one input that
-# takes longer or grows larger is a finding.
-set(arguments ${budget} -seed=${SEED} -timeout=${TIMEOUT} -rss_limit_mb=2048 -print_final_stats=1
+# takes longer or grows larger is a finding. -reload=0: libFuzzer rereads the corpus folder every
+# second by default (for other processes' finds), and where that falls in the run would change
+# which inputs follow the seed.
+set(arguments ${budget} -seed=${SEED} -reload=0 -timeout=${TIMEOUT} -rss_limit_mb=2048 -print_final_stats=1
               -artifact_prefix=${WORK}/findings/)
 if(EXISTS ${DICTIONARY})
   list(APPEND arguments -dict=${DICTIONARY})
@@ -37,7 +44,8 @@ if(IS_DIRECTORY /dev/shm)
   file(MAKE_DIRECTORY ${scratch})
 endif()
 set(ENV{TMPDIR} ${scratch})
-message(STATUS "${FUZZER} ${arguments} ${WORK}/corpus")
+list(JOIN arguments " " shown)
+message(STATUS "${FUZZER} ${shown} ${WORK}/corpus")
 execute_process(COMMAND ${FUZZER} ${arguments} ${WORK}/corpus RESULT_VARIABLE status)
 file(REMOVE_RECURSE ${scratch})
 if(NOT status EQUAL 0)
