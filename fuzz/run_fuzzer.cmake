@@ -56,9 +56,11 @@ if(NOT status EQUAL 0)
   list(GET findings 0 finding)
   get_filename_component(kind ${finding} NAME)
   string(REGEX REPLACE "-.*" "" kind ${kind})  # crash, leak, timeout, oom, slow-unit
-  message(FATAL_ERROR
+  message(NOTICE  # not FATAL_ERROR's text, which CMake wraps: these lines are for copying
     "${FUZZER} exited with ${status}: ${kind} on the input ${finding}\n"
-    "Replay it with:  ${FUZZER} ${finding}\n"
+    "Replay it with:\n"
+    "  ${FUZZER} ${finding}\n"
     "Once fixed, commit it so that every fuzz test replays it:\n"
     "  cp ${finding} fuzz/corpus/${NAME}/regression-<what it is>")
+  message(FATAL_ERROR "${NAME}: libFuzzer found a failing input (${kind}); see above")
 endif()
