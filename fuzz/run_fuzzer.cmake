@@ -5,7 +5,9 @@
 # cmake -DFUZZER=... -DNAME=... -DCORPUS=... -DDICTIONARY=... -DWORK=... -DSEED=... -DTIMEOUT=...
 #       (-DRUNS=... | -DSECONDS=...) -P run_fuzzer.cmake
 if(RUNS MATCHES "^[1-9][0-9]*$")
-  set(budget -runs=${RUNS})
+  # -use_cmp=0: mutations would otherwise take bytes from the comparisons the code made, and some
+  # of those hold this process's id, addresses or the time, so the inputs would differ per run.
+  set(budget -runs=${RUNS} -use_cmp=0)
 elseif(SECONDS MATCHES "^[1-9][0-9]*$")
   set(budget -max_total_time=${SECONDS})
 else()
@@ -46,7 +48,20 @@ endif()
 set(ENV{TMPDIR} ${scratch})
 list(JOIN arguments " " shown)
 message(STATUS "${FUZZER} ${shown} ${WORK}/corpus")
-execute_process(COMMAND ${FUZZER} ${arguments} ${WORK}/corpus RESULT_VARIABLE status)
+# Without address space randomisation where setarch can turn it off: a few paths of the library
+# depend on where objects lie in memory, and would change which inputs a fixed run goes on to.
+set(launcher "")
+find_program(setarch setarch)
+if(DEFINED RUNS AND setarch)
+  execute_process(COMMAND ${setarch} -R true RESULT_VARIABLE no_randomisation)
+  if(no_randomisation EQUAL 0)
+    set(launcher ${setarch} -R)
+  endif()
+endif()
+if(DEFINED RUNS AND NOT launcher)
+  message(WARNING "setarch -R is not available here: this fixed run may take other inputs than on another machine")
+endif()
+execute_process(COMMAND ${launcher} ${FUZZER} ${arguments} ${WORK}/corpus RESULT_VARIABLE status)
 file(REMOVE_RECURSE ${scratch})
 if(NOT status EQUAL 0)
   file(GLOB findings ${WORK}/findings/*)
