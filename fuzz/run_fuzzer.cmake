@@ -19,6 +19,10 @@ if(NOT SEED MATCHES "^[1-9][0-9]*$")  # libFuzzer takes -seed=0 as "pick one at 
   message(FATAL_ERROR "run_fuzzer.cmake: -DSEED=${SEED}: give a positive whole number")
 endif()
 
+foreach(path FUZZER CORPUS DICTIONARY WORK)  # the harness runs in its scratch folder, below
+  get_filename_component(${path} ${${path}} ABSOLUTE)
+endforeach()
+
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK}/corpus ${WORK}/findings ${WORK}/tmp)
 file(GLOB seeds ${CORPUS}/*)
@@ -45,7 +49,9 @@ if(IS_DIRECTORY /dev/shm)
   file(REMOVE_RECURSE ${scratch})
   file(MAKE_DIRECTORY ${scratch})
 endif()
-set(ENV{TMPDIR} ${scratch})
+# The harness runs in it with TMPDIR=., so the paths it hands the loaders are the same in every run
+# and on every machine (a loader's path handling would otherwise steer a fixed run differently).
+set(ENV{TMPDIR} .)
 list(JOIN arguments " " shown)
 message(STATUS "${FUZZER} ${shown} ${WORK}/corpus")
 # Without address space randomisation where setarch can turn it off: a few paths of the library
@@ -61,7 +67,8 @@ endif()
 if(DEFINED RUNS AND NOT launcher)
   message(WARNING "setarch -R is not available here: this fixed run may take other inputs than on another machine")
 endif()
-execute_process(COMMAND ${launcher} ${FUZZER} ${arguments} ${WORK}/corpus RESULT_VARIABLE status)
+execute_process(COMMAND ${launcher} ${FUZZER} ${arguments} ${WORK}/corpus WORKING_DIRECTORY ${scratch}
+                RESULT_VARIABLE status)
 file(REMOVE_RECURSE ${scratch})
 if(NOT status EQUAL 0)
   file(GLOB findings ${WORK}/findings/*)
