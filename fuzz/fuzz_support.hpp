@@ -39,8 +39,8 @@ inline std::vector<std::string_view> split_files(const std::uint8_t* data, std::
   return files;
 }
 
-// One folder per process under $TMPDIR (the fuzz tests point it into the build folder), reused by
-// every run: the loaders take paths, so each input is written to a file first.
+// One folder per process under $TMPDIR (the fuzz tests run the harness in a scratch folder with
+// TMPDIR=.), reused by every run: the loaders take paths, so each input is written to a file first.
 class ScratchFolder {
  public:
   ScratchFolder() : path_(fs::temp_directory_path() / ("mlptune-fuzz-" + std::to_string(::getpid()))) {

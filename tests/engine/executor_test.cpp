@@ -390,21 +390,37 @@ TEST(Executor, CheckpointsEveryEpochEndButTheLastReachTheirCallbackBeforeTheResu
   EXPECT_EQ(log.results_after, (std::vector<int>{3, 5}));
 }
 
+// The callback runs on a thread of its own, so the times it sees wander; the epoch ends bracket
+// the executor's own clock instead: a checkpoint after epoch b, the one before it after epoch a,
+// means the interval passed between the end of epoch a and the end of epoch b + 1.
 TEST(Executor, CheckpointsAreAtLeastTheirIntervalApart) {
   FakeBackend backend(FakeScript{.epoch_sleep = milliseconds(30)});
   JobQueue queue;
   queue.jobs.push_back(make_job(0, 6));
   std::mutex mutex;
-  std::vector<std::chrono::steady_clock::time_point> times{std::chrono::steady_clock::now()};
+  std::map<int, std::chrono::steady_clock::time_point> epoch_ends{{0, std::chrono::steady_clock::now()}};
+  std::vector<int> checkpoint_epochs{0};
   ExecutorCallbacks callbacks = queue.callbacks();
-  callbacks.on_checkpoint = [&](int, int, TrialState) {
+  const auto on_epoch = callbacks.on_epoch;
+  callbacks.on_epoch = [&](int trial, const EpochReport& report) {
+    {
+      std::lock_guard lock(mutex);
+      epoch_ends[report.epoch] = std::chrono::steady_clock::now();
+    }
+    return on_epoch(trial, report);
+  };
+  callbacks.on_checkpoint = [&](int, int epoch, TrialState) {
     std::lock_guard lock(mutex);
-    times.push_back(std::chrono::steady_clock::now());
+    checkpoint_epochs.push_back(epoch);
   };
   run_jobs(backend, test_data(), {.slots = 1, .checkpoint_interval_seconds = 0.07}, callbacks);
-  ASSERT_GE(times.size(), 2u) << "the job's five epoch ends before its last span 150 ms at least";
-  for (std::size_t i = 1; i < times.size(); ++i)
-    EXPECT_GE(std::chrono::duration<double>(times[i] - times[i - 1]).count(), 0.07) << "checkpoint " << i;
+  ASSERT_GE(checkpoint_epochs.size(), 2u) << "the job's five epoch ends before its last span 150 ms at least";
+  for (std::size_t i = 1; i < checkpoint_epochs.size(); ++i) {
+    const int before = checkpoint_epochs[i - 1], epoch = checkpoint_epochs[i];
+    ASSERT_TRUE(epoch_ends.contains(epoch + 1)) << "no checkpoint after the last epoch";
+    EXPECT_GE(std::chrono::duration<double>(epoch_ends[epoch + 1] - epoch_ends[before]).count(), 0.07)
+        << "checkpoints after epochs " << before << " and " << epoch;
+  }
 }
 
 // The training thread does not wait for the write: the next epoch ends while a checkpoint is
@@ -432,29 +448,34 @@ TEST(Executor, TrainingGoesOnWhileACheckpointIsWritten) {
   EXPECT_EQ(queue.results[0].outcome, JobOutcome::completed);
 }
 
-// on_epoch runs without the executor's lock: while one trial's report takes 300 ms (a slow
-// database), the other slot's trial keeps training and reporting (its 5 epochs take 100 ms).
+// on_epoch runs without the executor's lock: while one trial's report is held up (a slow
+// database), the other slot's trial trains and reports all its 5 epochs. (Reported under the lock,
+// the other trial would wait for the slow report, and the report would wait out its limit.)
 TEST(Executor, ASlowEpochReportHoldsUpOnlyItsOwnTrial) {
   FakeBackend backend(FakeScript{.epoch_sleep = milliseconds(20)});
   JobQueue queue;
   queue.jobs.push_back(make_job(0, 2));
   queue.jobs.push_back(make_job(1, 5));
-  std::atomic<int> reported_during_the_slow_one{0};
-  std::atomic<bool> slow_one_running{false};
+  std::mutex mutex;
+  std::condition_variable reported;
+  int last_epoch_of_trial_1 = 0;
+  bool trial_1_finished_meanwhile = false;
   ExecutorCallbacks callbacks = queue.callbacks();
   const auto on_epoch = callbacks.on_epoch;
   callbacks.on_epoch = [&](int trial, const EpochReport& report) {
     if (trial == 0 && report.epoch == 1) {
-      slow_one_running = true;
-      std::this_thread::sleep_for(milliseconds(300));
-      slow_one_running = false;
-    } else if (trial == 1 && slow_one_running) {
-      ++reported_during_the_slow_one;
+      std::unique_lock lock(mutex);
+      trial_1_finished_meanwhile =
+          reported.wait_for(lock, std::chrono::seconds(60), [&] { return last_epoch_of_trial_1 == 5; });
+    } else if (trial == 1) {
+      std::lock_guard lock(mutex);
+      last_epoch_of_trial_1 = report.epoch;
+      reported.notify_all();
     }
     return on_epoch(trial, report);
   };
   run_jobs(backend, test_data(), {.slots = 2}, callbacks);
-  EXPECT_GE(reported_during_the_slow_one.load(), 3);
+  EXPECT_TRUE(trial_1_finished_meanwhile) << "trial 1 reported epoch " << last_epoch_of_trial_1 << " of 5";
   EXPECT_EQ(queue.results[1].outcome, JobOutcome::completed);
 }
 

@@ -35,14 +35,16 @@ TEST(Heartbeat, KeepsAnotherHostsTrialClaimedUntilItStops) {
   const TrialOwner remote{"another-host", 1, "remote"};
   ASSERT_TRUE(storage->claim_trial(study, remote, 0, any_trial()).has_value());
   const TrialOwner me = current_owner();
-  constexpr double kGrace = 0.3;
+  // Beats 20 times a grace period: the trial looks abandoned only if the beating thread gets no
+  // time for a whole second, which even a loaded machine under a sanitizer does not do.
+  constexpr double kGrace = 1.0;
   {
     const Heartbeat beating(*storage, remote, 0.05, nullptr);
     // Three grace periods with no epoch report: only the heartbeat says the trial is alive.
-    for (int i = 0; i < 9; ++i) {
-      std::this_thread::sleep_for(100ms);
+    for (int i = 0; i < 10; ++i) {
+      std::this_thread::sleep_for(300ms);
       EXPECT_TRUE(storage->requeue_abandoned_trials(study, me, kGrace, 3).requeued.empty())
-          << "after " << (i + 1) * 100 << " ms";
+          << "after " << (i + 1) * 300 << " ms";
     }
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(kGrace + 0.1));
@@ -88,9 +90,9 @@ TEST(Heartbeat, AStudyRefreshesItsRunningTrialsDuringAnEpoch) {
   StudyOptions options;
   options.storage_path = folder.file("study.db");
   options.heartbeat_interval_seconds = 0.05;
-  // One trial of one epoch that takes 1.5 s: no epoch report refreshes the heartbeat meanwhile.
+  // One trial of one epoch that takes 3 s: no epoch report refreshes the heartbeat meanwhile.
   auto study = std::async(std::launch::async, [&] {
-    return run_study(testing::fake_study_config(1, 1), options, testing::fake_parts(1, 1500, 1));
+    return run_study(testing::fake_study_config(1, 1), options, testing::fake_parts(1, 3000, 1));
   });
   auto reader = open_sqlite_storage(folder.file("study.db"));
   const auto running = [&]() -> std::optional<TrialRecord> {
@@ -100,15 +102,20 @@ TEST(Heartbeat, AStudyRefreshesItsRunningTrialsDuringAnEpoch) {
       if (record.trial.state == RunState::running) return record;
     return std::nullopt;
   };
+  // Waits for the trial to run, then for its heartbeat to be refreshed; the epoch outlasts both by
+  // far, and the loops end when it does.
   std::optional<TrialRecord> first;
-  for (int i = 0; i < 200 && !first; ++i) {
+  while (!first && study.wait_for(0ms) != std::future_status::ready) {
     first = running();
     if (!first) std::this_thread::sleep_for(5ms);
   }
   ASSERT_TRUE(first.has_value()) << "the trial never ran";
-  std::this_thread::sleep_for(400ms);
-  const std::optional<TrialRecord> later = running();
-  ASSERT_TRUE(later.has_value()) << "the epoch ended too soon to tell";
+  std::optional<TrialRecord> later = first;
+  while (later && later->trial.intermediate.empty() && later->heartbeat <= first->heartbeat + 0.2) {
+    std::this_thread::sleep_for(5ms);
+    later = running();
+  }
+  ASSERT_TRUE(later.has_value()) << "the epoch ended before a refresh";
   EXPECT_TRUE(later->trial.intermediate.empty()) << "still in its first epoch";
   EXPECT_GT(later->heartbeat, first->heartbeat + 0.2) << "refreshed during the epoch";
   EXPECT_EQ(study.get().progress.complete, 1);

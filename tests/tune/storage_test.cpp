@@ -551,9 +551,17 @@ TYPED_TEST(StorageTest, ProcessesSharingOneFileClaimEveryNumberOnce) {
     children.push_back(testing::fork_child([&] {
       auto storage = TypeParam::open(folder);  // each process its own connection
       const TrialOwner owner = current_owner();
+      bool shared = false;
       while (auto claimed = storage->claim_trial(study, owner, kRunCap, sampler_counting_history(nullptr))) {
         storage->record_intermediate(claimed->claim(study), 1, 2.0);
         storage->finish_trial(claimed->claim(study), RunState::complete, 2.0, "");
+        // After its first trial, each waits until another process has claimed one too, so that the
+        // work is shared however the processes are scheduled (the limit only ends a failing test).
+        for (int wait = 0; !shared && wait < 6000; ++wait) {
+          for (const TrialRecord& record : storage->trial_records(study)) shared |= record.owner.pid != owner.pid;
+          if (!shared) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        shared = true;
         std::this_thread::sleep_for(std::chrono::milliseconds(2));  // lets the others in
       }
     }));

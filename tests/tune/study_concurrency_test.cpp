@@ -23,17 +23,25 @@ struct SlowWriteWindow {
   std::atomic<int> epochs_at_end{-1};
 };
 
-// A storage that passes every call to SQLite, but takes `delay` over trial 0's first value.
+// A storage that passes every call to SQLite, but holds trial 0's first value until `epochs`
+// reaches `release_at` (at most `limit`, so that a study that stops training fails the test
+// rather than hanging it).
 class SlowFirstWrite final : public testing::ForwardingStorage {
  public:
-  SlowFirstWrite(std::unique_ptr<Storage> inner, std::shared_ptr<std::atomic<int>> epochs,
-                 std::chrono::milliseconds delay, std::shared_ptr<SlowWriteWindow> window)
-      : ForwardingStorage(std::move(inner)), epochs_(std::move(epochs)), delay_(delay), window_(std::move(window)) {}
+  SlowFirstWrite(std::unique_ptr<Storage> inner, std::shared_ptr<std::atomic<int>> epochs, int release_at,
+                 std::chrono::seconds limit, std::shared_ptr<SlowWriteWindow> window)
+      : ForwardingStorage(std::move(inner)),
+        epochs_(std::move(epochs)),
+        release_at_(release_at),
+        limit_(limit),
+        window_(std::move(window)) {}
 
   bool record_intermediate(const TrialClaim& claim, int epoch, double value) override {
     if (claim.number == 0 && epoch == 1) {
       window_->epochs_at_start = epochs_->load();
-      std::this_thread::sleep_for(delay_);
+      const auto deadline = std::chrono::steady_clock::now() + limit_;
+      while (epochs_->load() < release_at_ && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
       window_->epochs_at_end = epochs_->load();
     }
     return ForwardingStorage::record_intermediate(claim, epoch, value);
@@ -41,13 +49,14 @@ class SlowFirstWrite final : public testing::ForwardingStorage {
 
  private:
   std::shared_ptr<std::atomic<int>> epochs_;
-  std::chrono::milliseconds delay_;
+  int release_at_;
+  std::chrono::seconds limit_;
   std::shared_ptr<SlowWriteWindow> window_;
 };
 
-// Two trials of 12 epochs of 10 ms on two slots. While trial 0's first value takes 400 ms to
-// write, both trials go on training: about 40 epochs' worth of time passes, and all 24 epochs
-// fit in it. (Reported under the executor's lock, as before, the write stopped every slot.)
+// Two trials of 12 epochs of 10 ms on two slots. Trial 0's first value is written only once
+// every one of the 24 epochs has trained: both trials go on training meanwhile. (Reported under
+// the executor's lock, as before, the write stopped every slot, and waited out its limit.)
 TEST(StudyConcurrency, ASlowStorageWriteHoldsUpNoTrialsTraining) {
   TempFolder folder;
   StudyOptions options;
@@ -55,12 +64,11 @@ TEST(StudyConcurrency, ASlowStorageWriteHoldsUpNoTrialsTraining) {
   std::shared_ptr<std::atomic<int>> epochs;
   StudyParts parts = fake_parts(12, 10, 2, 0.1, &epochs);
   const auto window = std::make_shared<SlowWriteWindow>();
-  parts.storage = std::make_unique<SlowFirstWrite>(open_sqlite_storage(options.storage_path), epochs,
-                                                   std::chrono::milliseconds(400), window);
+  parts.storage = std::make_unique<SlowFirstWrite>(open_sqlite_storage(options.storage_path), epochs, 24,
+                                                   std::chrono::seconds(60), window);
   const StudyResult result = run_study(fake_study_config(2, 12), options, std::move(parts));
   ASSERT_GE(window->epochs_at_start.load(), 1);
-  EXPECT_GE(window->epochs_at_end.load() - window->epochs_at_start.load(), 12)
-      << "epochs trained while trial 0's first value was being written";
+  EXPECT_EQ(window->epochs_at_end.load(), 24) << "epochs trained by the end of trial 0's first write";
   EXPECT_EQ(result.progress.complete, 2);
   auto stored = open_sqlite_storage(options.storage_path);
   for (const auto& record : stored->trial_records(stored->find_study("fake")->id))

@@ -4,6 +4,8 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <set>
 
 #include "tune/study_test_support.hpp"
@@ -43,22 +45,61 @@ void expect_every_number_once_and_finished(const std::vector<TrialRecord>& recor
   }
 }
 
+// The study's process kills itself (as kill -9 would) at a chosen point, so the kill catches the
+// study in the state a test needs however fast the machine runs it: just before the `finishes`th
+// end of a trial is written (that trial still runs), ...
+class KilledBeforeAFinish final : public testing::ForwardingStorage {
+ public:
+  KilledBeforeAFinish(std::unique_ptr<Storage> inner, int finishes)
+      : ForwardingStorage(std::move(inner)), finishes_left_(finishes) {}
+  bool finish_trial(const TrialClaim& claim, RunState state, std::optional<double> value,
+                    const std::string& message) override {
+    if (--finishes_left_ == 0) ::raise(SIGKILL);
+    return ForwardingStorage::finish_trial(claim, state, value, message);
+  }
+
+ private:
+  std::atomic<int> finishes_left_;
+};
+
+// ... or once `trials` unfinished trials have each stored a checkpoint after epoch `epoch` or later.
+class KilledAfterCheckpoints final : public testing::ForwardingStorage {
+ public:
+  KilledAfterCheckpoints(std::unique_ptr<Storage> inner, int trials, int epoch)
+      : ForwardingStorage(std::move(inner)), trials_(trials), epoch_(epoch) {}
+  bool checkpoint_trial(const TrialClaim& claim, int epoch, const std::string& checkpoint) override {
+    const bool stored = ForwardingStorage::checkpoint_trial(claim, epoch, checkpoint);
+    std::lock_guard lock(mutex_);
+    if (stored && epoch >= epoch_) checkpointed_.insert(claim.number);
+    if (int(checkpointed_.size()) >= trials_) ::raise(SIGKILL);
+    return stored;
+  }
+  bool finish_trial(const TrialClaim& claim, RunState state, std::optional<double> value,
+                    const std::string& message) override {
+    {
+      std::lock_guard lock(mutex_);
+      checkpointed_.erase(claim.number);
+    }
+    return ForwardingStorage::finish_trial(claim, state, value, message);
+  }
+
+ private:
+  int trials_, epoch_;
+  std::mutex mutex_;
+  std::set<int> checkpointed_;  // trial numbers
+};
+
 TEST(StudyDurability, KillNineMidStudyThenRerunLosesAndDuplicatesNothing) {
   TempFolder folder;
   const auto database = folder.file("study.db");
-  const pid_t child = testing::fork_child(
-      [&] { run_study(fake_study_config(kRunCap, kEpochs), options_for(database), fake_parts(kEpochs, 15, 3)); });
-  // Kill once some trials finished while others run.
-  std::vector<TrialRecord> before;
-  for (int attempt = 0; attempt < 2000; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (!std::filesystem::exists(database)) continue;
-    before = read_trials(database);
-    if (count_state(before, RunState::complete) >= 5 && count_state(before, RunState::running) >= 1) break;
-  }
-  ::kill(child, SIGKILL);
-  testing::wait_exit_code(child);
-  before = read_trials(database);
+  // Killed once five trials finished, while the sixth (and maybe others) runs.
+  const pid_t child = testing::fork_child([&] {
+    StudyParts parts = fake_parts(kEpochs, 15, 3);
+    parts.storage = std::make_unique<KilledBeforeAFinish>(open_sqlite_storage(database), 6);
+    run_study(fake_study_config(kRunCap, kEpochs), options_for(database), std::move(parts));
+  });
+  ASSERT_EQ(testing::wait_exit_code(child), -1) << "the study should have been killed mid-run";
+  std::vector<TrialRecord> before = read_trials(database);
   ASSERT_GE(count_state(before, RunState::complete), 5);
   ASSERT_GE(count_state(before, RunState::running), 1) << "the kill should catch trials mid-run";
   ASSERT_LT(int(before.size()), kRunCap + 1);
@@ -87,18 +128,13 @@ TEST(StudyDurability, KillNineMidTrialThenRerunContinuesFromCheckpoints) {
   constexpr int kLongEpochs = 30;
   StudyOptions options = options_for(database);
   options.checkpoint_every_seconds = 0.0;
-  const pid_t child = testing::fork_child(
-      [&] { run_study(fake_study_config(6, kLongEpochs), options, fake_parts(kLongEpochs, 10, 3)); });
-  std::vector<TrialRecord> before;
-  for (int attempt = 0; attempt < 2000; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (!std::filesystem::exists(database)) continue;
-    before = read_trials(database);
-    if (std::count_if(before.begin(), before.end(), [](auto& r) { return r.checkpoint_epoch >= 5; }) >= 2) break;
-  }
-  ::kill(child, SIGKILL);
-  testing::wait_exit_code(child);
-  before = read_trials(database);
+  const pid_t child = testing::fork_child([&] {
+    StudyParts parts = fake_parts(kLongEpochs, 10, 3);
+    parts.storage = std::make_unique<KilledAfterCheckpoints>(open_sqlite_storage(database), 2, 5);
+    run_study(fake_study_config(6, kLongEpochs), options, std::move(parts));
+  });
+  ASSERT_EQ(testing::wait_exit_code(child), -1) << "the study should have been killed mid-run";
+  const std::vector<TrialRecord> before = read_trials(database);
   int checkpointed_epochs = 0;
   for (const auto& record : before)
     if (record.trial.state == RunState::running) checkpointed_epochs += record.checkpoint_epoch;
