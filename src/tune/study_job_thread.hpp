@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -34,11 +35,13 @@ class StudyJobThread {
   // throws what it throws) to the caller, who waits.
   template <typename Call>
   auto run(Call call) {
-    std::packaged_task<decltype(call())()> task(std::move(call));
-    auto result = task.get_future();
+    // The queue shares the task, so it lives until the thread has returned from it, even when its
+    // caller, woken by the result, has already moved on.
+    auto task = std::make_shared<std::packaged_task<decltype(call())()>>(std::move(call));
+    auto result = task->get_future();
     {
       std::lock_guard lock(mutex_);
-      queue_.push_back([&task] { task(); });
+      queue_.push_back([task] { (*task)(); });
     }
     changed_.notify_all();
     return result.get();
