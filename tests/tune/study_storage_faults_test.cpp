@@ -87,11 +87,27 @@ long resident_kib() {
   return resident * (::sysconf(_SC_PAGESIZE) / 1024);
 }
 
-// A thousand short trials: what the process holds after the 1000th is about what it held after the
-// 200th (the study's history grows by a few hundred bytes a trial). Disabled: resident memory still
-// grows about 10 KiB a trial here, while the live heap grows about 2 KiB a trial (heaptrack): the
-// rest is freed memory that glibc's per-thread arenas keep.
-TEST(StudyStorageFaults, DISABLED_MemoryStaysFlatOverAThousandTrials) {
+// The sanitizers' allocators keep freed memory (AddressSanitizer's quarantine) or shadow it, so
+// resident memory under them says nothing about what the study keeps.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define MLPTUNE_SANITIZER_ALLOCATOR 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define MLPTUNE_SANITIZER_ALLOCATOR 1
+#endif
+
+// A thousand short trials (1 epoch each, no training): what the process holds after the 1000th is
+// about what it held after the 200th. What still grows is the study's history (under 1 KiB a
+// trial), SQLite's page cache (up to its 2 MB) and the temporary memory of a claim, which reads
+// every trial (about 3 KiB a trial, once: the job source runs on one thread and gives freed
+// memory back when a trial ends): about 5 KiB a trial here. It grew 11 KiB a trial when the job
+// source read every trial several times per trial on each slot's thread, and kept what it freed.
+TEST(StudyStorageFaults, MemoryStaysFlatOverAThousandTrials) {
+#ifdef MLPTUNE_SANITIZER_ALLOCATOR
+  GTEST_SKIP() << "resident memory under a sanitizer includes its own allocator's keeping";
+#endif
   TempFolder folder;
   constexpr int kTrials = 1000, kWarmUp = 200;
   StudyOptions options;
@@ -99,7 +115,7 @@ TEST(StudyStorageFaults, DISABLED_MemoryStaysFlatOverAThousandTrials) {
   long at_warm_up = 0, at_end = 0;
   run_study(fake_study_config(kTrials, 1), options, fake_parts(1, 0, 2), [&](const StudyProgress& progress) {
     if (progress.done() == kWarmUp && at_warm_up == 0) at_warm_up = resident_kib();
-    if (progress.done() == kTrials) at_end = resident_kib();
+    if (progress.done() == kTrials && at_end == 0) at_end = resident_kib();
   });
   ASSERT_GT(at_warm_up, 0);
   ASSERT_GT(at_end, 0);
