@@ -43,7 +43,8 @@ inline std::vector<std::string_view> split_files(const std::uint8_t* data, std::
 // TMPDIR=.), reused by every run: the loaders take paths, so each input is written to a file first.
 class ScratchFolder {
  public:
-  ScratchFolder() : path_(fs::temp_directory_path() / ("mlptune-fuzz-" + std::to_string(::getpid()))) {
+  // The process id at a fixed width: the paths the loaders see are as long in every run.
+  ScratchFolder() : path_(fs::temp_directory_path() / padded_name(::getpid())) {
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -55,6 +56,11 @@ class ScratchFolder {
   ScratchFolder& operator=(const ScratchFolder&) = delete;
 
   const fs::path& path() const { return path_; }
+
+  static std::string padded_name(pid_t pid) {
+    std::string digits = std::to_string(pid);
+    return "mlptune-fuzz-" + std::string(digits.size() < 10 ? 10 - digits.size() : 0, '0') + digits;
+  }
 
   fs::path write(const std::string& name, std::string_view bytes) const {
     const fs::path file = path_ / name;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "fixed_clock.hpp"
 #include "fuzz_support.hpp"
 #include "mlptune/tune/report.hpp"
 #include "mlptune/tune/storage.hpp"
@@ -25,7 +26,7 @@ struct FuzzStudy {
   sqlite3* raw = nullptr;
 
   FuzzStudy() {
-    const TrialOwner owner = current_owner();
+    const TrialOwner owner = fuzz::fixed_owner();
     std::vector<TrialClaim> claims;
     for (int number = 0; number < 2; ++number) {
       const auto claimed = storage->claim_trial(study.id, owner, 0, [](std::span<const FrozenTrial>, int n) {

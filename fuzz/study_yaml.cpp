@@ -3,6 +3,7 @@
 // reproducing `mlptune train` line, and storing the sampled trials.
 #include <span>
 
+#include "fixed_clock.hpp"
 #include "fuzz_support.hpp"
 #include "mlptune/tune/scheduler.hpp"
 #include "mlptune/tune/storage.hpp"
@@ -58,7 +59,7 @@ void build_study(const StudyConfig& config) {
   const StudyInfo study = storage().open_or_create_study(
       {0, "study-" + std::to_string(++studies), config.metric.goal, "", config.settings.seed, 0.0});
   const int trials = grid_points > 0 ? int(std::min<std::int64_t>(grid_points, kTrials)) : kTrials;
-  const TrialOwner owner = current_owner();
+  const TrialOwner owner = fuzz::fixed_owner();
   for (int trial = 0; trial < trials; ++trial) {
     const auto record = storage().claim_trial(study.id, owner, trials, [&](auto history, int number) {
       return sample_trial(config, *sampler, history, number);

@@ -15,6 +15,7 @@
 #include "tune/export_time.hpp"
 #include "tune/search_space_math.hpp"
 #include "tune/storage_json.hpp"
+#include "tune/unix_now.hpp"
 
 namespace mlptune::tune {
 namespace {
@@ -142,7 +143,7 @@ OptunaParameter describe_parameter(const std::string& name, std::span<const Tria
 // datetime_start, as text: a time the storage lacks becomes the present.
 std::string time_or_now(double unix_seconds) {
   if (unix_seconds > 0) return iso8601_utc(unix_seconds);
-  return iso8601_utc(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  return iso8601_utc(unix_now());
 }
 
 // The records of one study, each one line; study id 0, as the journal holds only this study.

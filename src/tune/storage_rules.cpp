@@ -10,10 +10,6 @@
 
 namespace mlptune::tune {
 
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 std::string state_name(RunState state) {
   return std::string(to_string(state));
 }

@@ -9,10 +9,9 @@
 #include <vector>
 
 #include "mlptune/tune/storage.hpp"
+#include "tune/unix_now.hpp"  // the storages' clock, for their users
 
 namespace mlptune::tune {
-
-double unix_now();
 
 std::string state_name(RunState state);
 RunState state_from_name(const std::string& name);  // throws StorageError for a name it does not know
