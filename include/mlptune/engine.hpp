@@ -39,9 +39,9 @@ struct JobResult {
   int trial_id = 0;
   JobOutcome outcome = JobOutcome::completed;
   std::string message;
-  // The last epoch reported in this run of the job, if any: one at most, as every report went to
-  // on_epoch when its epoch ended, and memory must not grow with a trial's epochs.
-  std::vector<EpochReport> epochs;
+  // The last epoch reported in this run of the job, if any: every report went to on_epoch when its
+  // epoch ended, so a result keeps no history and its memory does not grow with a trial's epochs.
+  std::optional<EpochReport> last_epoch;
   std::optional<TrialState> state;  // for paused jobs, and on request for finished ones
   Metrics test;                     // finished jobs: metrics on the test split
   double seconds = 0.0;

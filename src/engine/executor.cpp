@@ -185,7 +185,7 @@ class Executor {
     Checkpointer checkpoints(*this, job.trial_id);
     while (true) {
       EpochReport report = trainer.train_epoch();
-      result.epochs.assign(1, report);  // the last only: a trial of any length keeps no history
+      result.last_epoch = report;
       Decision decision = report_epoch(job.trial_id, report);
       if (is_terminal(report.status)) return finish(trainer, report, result);
       if (decision == Decision::stop) return end_early(trainer, JobOutcome::stopped, result);

@@ -15,6 +15,7 @@
 #include <malloc.h>  // malloc_trim
 #endif
 
+#include "common/count_text.hpp"
 #include "common/duration_text.hpp"
 #include "common/text_list.hpp"
 #include "cpu/thread_policy.hpp"
@@ -368,23 +369,37 @@ class StudyRunner {
     history_.swap(fresh);
   }
 
+  // Where the trial of that number is or would be in history_, which is in number order (mutex_
+  // held).
+  std::vector<FrozenTrial>::iterator place_of(int number) {
+    return std::lower_bound(history_.begin(), history_.end(), number,
+                            [](const FrozenTrial& trial, int n) { return trial.number < n; });
+  }
+
   // The trial of that number in history_, or null (mutex_ held).
   FrozenTrial* find_trial(int number) {
-    const auto found = std::lower_bound(history_.begin(), history_.end(), number,
-                                        [](const FrozenTrial& trial, int n) { return trial.number < n; });
+    const auto found = place_of(number);
     return found != history_.end() && found->number == number ? &*found : nullptr;
   }
 
   // A trial as the storage has just written it (claimed, ended) takes its place in history_, so
   // that the study need not read every trial again for one that changed (mutex_ held).
   void remember(FrozenTrial trial) {
-    if (FrozenTrial* old = find_trial(trial.number)) {
-      *old = std::move(trial);
-      return;
-    }
-    const auto place = std::lower_bound(history_.begin(), history_.end(), trial.number,
-                                        [](const FrozenTrial& t, int n) { return t.number < n; });
-    history_.insert(place, std::move(trial));
+    const auto place = place_of(trial.number);
+    if (place != history_.end() && place->number == trial.number)
+      *place = std::move(trial);
+    else
+      history_.insert(place, std::move(trial));
+  }
+
+  // The complete trial with the best value in history_, or null (mutex_ held).
+  const FrozenTrial* best_complete_trial() const {
+    const FrozenTrial* best = nullptr;
+    for (const auto& trial : history_)
+      if (trial.state == RunState::complete && trial.value &&
+          (!best || better_value(*trial.value, *best->value, goal_)))
+        best = &trial;
+    return best;
   }
 
   bool running_elsewhere() const {  // mutex_ held
@@ -556,7 +571,7 @@ class StudyRunner {
   void report_unsaved_checkpoints() {
     const int unsaved = locked([&] { return std::exchange(unsaved_checkpoints_, 0); });
     if (unsaved > 1)
-      report_progress("warning: " + std::to_string(unsaved - 1) + " more checkpoint" + (unsaved > 2 ? "s" : "") +
+      report_progress("warning: " + count_text(unsaved - 1, "more checkpoint", "more checkpoints") +
                       " could not be saved");
   }
 
@@ -639,9 +654,9 @@ class StudyRunner {
   std::string finish_complete(const TrialClaim& claim, const JobResult& result) {
     const int number = claim.number;
     // A value from an earlier epoch must not stand in for a final one that was NaN or Inf.
-    if (!result.epochs.empty() && !std::isfinite(metric_value(result.epochs.back(), metric_)))
+    if (result.last_epoch && !std::isfinite(metric_value(*result.last_epoch, metric_)))
       return finish_failed(claim, "metric " + config_.metric.name + " was not finite at epoch " +
-                                      std::to_string(result.epochs.back().epoch));
+                                      std::to_string(result.last_epoch->epoch));
     const auto record = storage_->trial_record(study_.id, number);
     std::optional<double> value;
     if (!record->trial.intermediate.empty()) value = record->trial.intermediate.rbegin()->second;
@@ -703,11 +718,8 @@ class StudyRunner {
   // on another process's better trial that history_ does not hold yet.
   std::optional<double> best_complete_value() {
     std::lock_guard lock(mutex_);
-    std::optional<double> best;
-    for (const auto& trial : history_)
-      if (trial.state == RunState::complete && trial.value && (!best || better_value(*trial.value, *best, goal_)))
-        best = trial.value;
-    return best;
+    const FrozenTrial* best = best_complete_trial();
+    return best ? best->value : std::nullopt;
   }
 
   void save_best(const TrialRecord& record, double value, const JobResult& result) {
@@ -774,13 +786,10 @@ class StudyRunner {
     progress.event = event;
     {
       std::lock_guard lock(mutex_);
-      for (const auto& trial : history_) {
-        count_state(progress, trial);
-        if (trial.state == RunState::complete && trial.value &&
-            (!progress.best_value || better_value(*trial.value, *progress.best_value, goal_))) {
-          progress.best_value = trial.value;
-          progress.best_number = trial.number;
-        }
+      for (const auto& trial : history_) count_state(progress, trial);
+      if (const FrozenTrial* best = best_complete_trial()) {
+        progress.best_value = best->value;
+        progress.best_number = best->number;
       }
     }
     progress.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();

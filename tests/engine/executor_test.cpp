@@ -217,8 +217,8 @@ struct JobQueue {
 
 // The epoch a result ends at: it keeps the last report of its run, and only that one.
 int last_epoch(const JobResult& result) {
-  EXPECT_EQ(result.epochs.size(), 1u) << "a result keeps its last epoch's report, no history";
-  return result.epochs.empty() ? 0 : result.epochs.back().epoch;
+  EXPECT_TRUE(result.last_epoch.has_value()) << "a result keeps its last epoch's report";
+  return result.last_epoch ? result.last_epoch->epoch : 0;
 }
 
 std::vector<int> range(int first, int last) {
@@ -312,7 +312,7 @@ TEST(Executor, PausedJobResumesWhereItStopped) {
   EXPECT_EQ(second_run.results[1].outcome, JobOutcome::completed);
   EXPECT_EQ(second_run.epochs_reported[1], range(3, 5));
   EXPECT_EQ(last_epoch(second_run.results[1]), 5);
-  EXPECT_EQ(second_run.results[1].epochs.back().step, 50);
+  EXPECT_EQ(second_run.results[1].last_epoch->step, 50);
 }
 
 TEST(Executor, SchedulerPauseKeepsTheState) {
@@ -587,7 +587,7 @@ TEST(Executor, ExceptionInMakeTrainerIsAFailedJob) {
   run_jobs(backend, test_data(), {.slots = 1}, queue.callbacks());
   EXPECT_EQ(queue.results[0].outcome, JobOutcome::failed);
   EXPECT_EQ(queue.results[0].message, "input width 3 does not match the data's 4 columns");
-  EXPECT_TRUE(queue.results[0].epochs.empty());
+  EXPECT_FALSE(queue.results[0].last_epoch.has_value());
   EXPECT_EQ(queue.results[1].outcome, JobOutcome::completed);
 }
 
