@@ -189,6 +189,14 @@ const Setting<Owner>* find_setting(const std::vector<Setting<Owner>>& table, std
   return nullptr;
 }
 
+// The entry a study parameter `name` sets (canonical name or alias); nullptr for none, or for an
+// entry that is no study parameter.
+template <class Owner>
+const Setting<Owner>* find_parameter(const std::vector<Setting<Owner>>& table, std::string_view name) {
+  const Setting<Owner>* setting = find_setting(table, name);
+  return setting != nullptr && setting->is_parameter() ? setting : nullptr;
+}
+
 // Every entry by its canonical name, in table order.
 template <class Owner>
 nlohmann::ordered_json settings_to_json(const std::vector<Setting<Owner>>& table, const Owner& owner) {

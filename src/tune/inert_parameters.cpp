@@ -12,13 +12,6 @@
 namespace mlptune::tune {
 namespace {
 
-// The entry of `table` that the study parameter `name` sets (by canonical name or alias).
-template <class Owner>
-const Setting<Owner>* parameter_setting(const std::vector<Setting<Owner>>& table, std::string_view name) {
-  const Setting<Owner>* setting = find_setting(table, name);
-  return setting != nullptr && setting->is_parameter() ? setting : nullptr;
-}
-
 // The canonical value names the trials can give `deciding`: the values the space draws for it, or
 // `base`'s when the space does not search it. Nothing for a distribution that draws from a range
 // (no finite list to compare), or for a value the setting does not take (the study refuses it).
@@ -48,7 +41,7 @@ template <class Owner>
 void add_warnings(std::vector<std::string>& warnings, const SearchSpace& space,
                   const std::vector<Setting<Owner>>& table, const Owner& base) {
   for (const ParameterSpec& parameter : space.parameters) {
-    const Setting<Owner>* setting = parameter_setting(table, parameter.name);
+    const Setting<Owner>* setting = find_parameter(table, parameter.name);
     if (setting == nullptr || setting->active_when.always()) continue;
     const ActiveWhen& when = setting->active_when;
     const Setting<Owner>* deciding = find_setting(table, when.setting);

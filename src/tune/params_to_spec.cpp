@@ -25,14 +25,6 @@ constexpr std::uint64_t kTrialSeedStream = 0x545249414C534545ull;  // "TRIALSEE"
 constexpr const char* kDepth = "depth";
 constexpr const char* kWidth = "width";
 
-// The study parameter `name` sets (by canonical name or alias), in the model's table or the
-// training's; nullptr for none.
-template <class Owner>
-const Setting<Owner>* find_parameter(const std::vector<Setting<Owner>>& table, std::string_view name) {
-  const Setting<Owner>* setting = find_setting(table, name);
-  return setting != nullptr && setting->is_parameter() ? setting : nullptr;
-}
-
 // Sets the parameter's field from a sampled value; an unknown enum name ("unknown activation 'x':
 // use ...") becomes the parameter's SettingError too. False for a name no setting answers to.
 template <class Owner>
