@@ -55,7 +55,7 @@ constexpr std::int64_t layered_parameter_count(std::int64_t inputs, std::int64_t
 }
 
 // A count for messages: its digits, or "more than 9223372036854775807" where it saturated.
-inline std::string count_text(std::int64_t count) {
+inline std::string saturated_count_text(std::int64_t count) {
   return count == kSaturated ? "more than " + std::to_string(kSaturated) : std::to_string(count);
 }
 

@@ -47,8 +47,8 @@ void ModelSpec::validate() const {
   require_width_at_least("model output width (" + std::string(to_string(loss)) + ")", output_width, minimum_outputs);
   const std::int64_t count = parameter_count();
   if (count > kMaxParameters)
-    throw ConfigError("the model has " + count_text(count) + " parameters; at most " + std::to_string(kMaxParameters) +
-                      " are supported: use narrower --hidden layers");
+    throw ConfigError("the model has " + saturated_count_text(count) + " parameters; at most " +
+                      std::to_string(kMaxParameters) + " are supported: use narrower --hidden layers");
 }
 
 std::string_view to_string(Activation activation) {

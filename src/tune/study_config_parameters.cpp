@@ -337,7 +337,7 @@ void check_largest_model(const Reader& reader, const YAML::Node& parameters, con
   const auto [node, key] = largest_value_node(parameters, depth != nullptr ? "depth" : "width");
   reader.fail(node, key,
               describe(depth, "depth", depth_count) + " with " + describe(width, "width", width_count) +
-                  " makes models of up to " + count_text(count) +
+                  " makes models of up to " + saturated_count_text(count) +
                   " parameters (on data of one feature and one output); at most " + std::to_string(kMaxParameters) +
                   " are supported: lower the largest depth or width");
 }
