@@ -2,6 +2,7 @@
 // that report "database is locked" as a failure worth trying again.
 #include "tune/storage_sqlite_connection.hpp"
 
+#include "common/shell_quote.hpp"
 #include "mlptune/tune/storage.hpp"
 #include "tune/storage_retry.hpp"
 
@@ -140,7 +141,8 @@ void Connection::check(int result_code, const std::string& what) const {
                        ": the study database is read-only (its permissions, its folder's, or a read-only mount); "
                        "make it writable (chmod u+w on the file and its folder), or copy the study to a writable "
                        "place with `mlptune copy " +
-                       path_.string() + " NEW.db` and run on NEW.db; `mlptune report` and `export` read it as it is");
+                       shell_quoted(path_.string()) +
+                       " NEW.db` and run on NEW.db; `mlptune report` and `export` read it as it is");
   if ((result_code & 0xff) == SQLITE_FULL)
     throw StorageError(path_.string() +
                        ": the disk is full; free some space, then run the same command again to "
@@ -180,7 +182,7 @@ void Connection::transaction(Mode mode, const std::function<void()>& body) {
   } catch (const BusyError&) {
     rollback_if_open();
     throw RetryableFailure{"the database is locked by another process",
-                           "end the program that holds it (`fuser " + path_.string() +
+                           "end the program that holds it (`fuser " + shell_quoted(path_.string()) +
                                "` names it: a hung mlptune process, an open sqlite3 shell)"};
   } catch (...) {
     rollback_if_open();
